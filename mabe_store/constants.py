@@ -1,0 +1,45 @@
+"""Fixed vocabularies of the MABe 2025 data and of the store format.
+
+Everything that both the store builder and its readers must agree on lives here, so that the
+store's column order is defined once. The module has no dependencies beyond the standard library.
+"""
+
+from __future__ import annotations
+
+FORMAT_VERSION = 1
+N_MICE = 4
+N_COORDS = 2  # x, y
+
+# The 37 actions of the competition, in the store's `actions` column order (alphabetical).
+SELF_ACTIONS: tuple[str, ...] = (
+    "biteobject", "climb", "dig", "exploreobject", "freeze", "genitalgroom", "huddle", "rear",
+    "rest", "run", "selfgroom",
+)
+PAIR_ACTIONS: tuple[str, ...] = (
+    "allogroom", "approach", "attack", "attemptmount", "avoid", "chase", "chaseattack", "defend",
+    "disengage", "dominance", "dominancegroom", "dominancemount", "ejaculate", "escape", "flinch",
+    "follow", "intromit", "mount", "reciprocalsniff", "shepherd", "sniff", "sniffbody",
+    "sniffface", "sniffgenital", "submit", "tussle",
+)
+ACTIONS: tuple[str, ...] = tuple(sorted(SELF_ACTIONS + PAIR_ACTIONS))
+ACTION_INDEX: dict[str, int] = {a: i for i, a in enumerate(ACTIONS)}
+
+# The default 18 keypoint slots (configurable in configs/store.yaml). A body part whose name is a
+# slot name goes into that slot; `headpiece` is the mean of AdaptableSnail's 8 headpiece_* points.
+DEFAULT_KEYPOINTS: tuple[str, ...] = (
+    "nose", "ear_left", "ear_right", "neck", "head", "headpiece", "body_center",
+    "lateral_left", "lateral_right", "hip_left", "hip_right", "spine_1", "spine_2",
+    "tail_base", "tail_midpoint", "tail_middle_1", "tail_middle_2", "tail_tip",
+)
+
+SPLITS: tuple[str, ...] = ("train", "test")
+
+
+def feature_column(mouse_id: int, keypoint: int, coord: int, n_keypoints: int = 18) -> int:
+    """Column of (mouse_id in 1..4, keypoint slot, coord 0=x/1=y) in the (N, 144) features."""
+    return ((mouse_id - 1) * n_keypoints + keypoint) * N_COORDS + coord
+
+
+def mouse_name(mouse_id: int) -> str:
+    """`mouse3` for 3: the id form of train.csv's behaviors_labeled and of submissions."""
+    return f"mouse{mouse_id}"

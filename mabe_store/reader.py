@@ -1,0 +1,138 @@
+"""Read a store with numpy + zarr only (no Polars, no torch at import).
+
+`open_store(path)` gives a `Store`: its video table in memory (V is small), per-video views of
+features, frame labels and annotation intervals, and `load()` to stage many videos into one
+contiguous in-memory block for training (one sequential read per video, no per-window I/O).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from mabe_store.constants import FORMAT_VERSION
+
+
+class StoreError(Exception):
+    """The store is missing or does not follow the format; the message says what to do."""
+
+
+@dataclass
+class Staged:
+    """Videos copied into RAM: rows of video j are `features[starts[j]:starts[j]+lengths[j]]`."""
+
+    video_index: np.ndarray  # (V',) rows of the store's video table
+    starts: np.ndarray  # (V',) int64
+    lengths: np.ndarray  # (V',) int64
+    features: np.ndarray  # (n, 144) float32
+    actions: np.ndarray  # (n, A) uint8
+
+    @property
+    def nbytes(self) -> int:
+        return self.features.nbytes + self.actions.nbytes
+
+
+class Store:
+    """A built store. `videos` maps column name -> (V,) numpy array (see mabe_store.format)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "zarr.json").exists():
+            raise StoreError(f"no store at {self.path} — run `make build-store` "
+                             "(or `mabe-store build --raw data/raw --out {self.path}`)")
+        self.root = zarr.open_group(str(self.path), mode="r")
+        self.attrs = dict(self.root.attrs)
+        version = self.attrs.get("format_version")
+        if version != FORMAT_VERSION:
+            raise StoreError(f"{self.path}: format_version {version!r}, this reader knows "
+                             f"{FORMAT_VERSION} — rebuild it with `mabe-store build`")
+        self.keypoints: list[str] = list(self.attrs["keypoints"])
+        self.action_names: list[str] = list(self.attrs["actions"])
+        vg = self.root["videos"]
+        self.videos: dict[str, np.ndarray] = {name: vg[name][...] for name in vg.array_keys()}
+        self._index = {int(v): i for i, v in enumerate(self.videos["video_id"])}
+        self._features = self.root["features"]
+        self._actions = self.root["actions"]
+        self._tables: dict[str, dict[str, np.ndarray]] = {}
+
+    # -- table -----------------------------------------------------------------------------
+    @property
+    def n_videos(self) -> int:
+        return len(self.videos["video_id"])
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.videos["length"].sum())
+
+    def index(self, video_id) -> int:
+        try:
+            return self._index[int(video_id)]
+        except (KeyError, ValueError):
+            raise StoreError(f"video {video_id!r} is not in {self.path} "
+                             f"({self.n_videos} videos; `mabe-store inspect` lists them)") from None
+
+    def _rows(self, video_id) -> slice:
+        i = self.index(video_id)
+        start = int(self.videos["offset"][i])
+        return slice(start, start + int(self.videos["length"][i]))
+
+    # -- per video ----------------------------------------------------------------------------
+    def features(self, video_id) -> np.ndarray:
+        """(T, 144) float32 raw pixel coordinates, NaN where not tracked."""
+        return self._features[self._rows(video_id)]
+
+    def actions(self, video_id) -> np.ndarray:
+        """(T, A) uint8 frame labels, columns in `action_names` order."""
+        return self._actions[self._rows(video_id)]
+
+    def table(self, name: str) -> dict[str, np.ndarray]:
+        """A whole per-row group (`annotations` or `labeled`) as column -> array, cached."""
+        if name not in self._tables:
+            g = self.root[name]
+            self._tables[name] = {k: g[k][...] for k in g.array_keys()}
+        return self._tables[name]
+
+    def _select(self, name: str, video_id) -> dict[str, np.ndarray]:
+        t = self.table(name)
+        keep = t["video_index"] == self.index(video_id)
+        out = {k: v[keep] for k, v in t.items() if k != "video_index"}
+        out["action"] = np.asarray(self.action_names, dtype=object)[out["action"].astype(int)]
+        return out
+
+    def annotations(self, video_id) -> dict[str, np.ndarray]:
+        """Verbatim intervals: agent_id, target_id, action (names), start_frame, stop_frame."""
+        return self._select("annotations", video_id)
+
+    def labeled_triples(self, video_id) -> dict[str, np.ndarray]:
+        """The video's clean behaviors_labeled entries: agent, target, action (names)."""
+        return self._select("labeled", video_id)
+
+    # -- bulk ---------------------------------------------------------------------------------
+    def load(self, video_ids=None, *, progress: bool = False) -> Staged:
+        """Copy the given videos (default: all) into one contiguous in-RAM block."""
+        idx = (np.arange(self.n_videos) if video_ids is None
+               else np.array([self.index(v) for v in video_ids], dtype=np.int64))
+        lengths = self.videos["length"][idx].astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        n = int(lengths.sum())
+        feats = np.empty((n, self._features.shape[1]), dtype=np.float32)
+        acts = np.empty((n, self._actions.shape[1]), dtype=np.uint8)
+        order = np.argsort(self.videos["offset"][idx], kind="stable")  # read in disk order
+        it = order
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(order, desc="staging", unit="video")
+        for j in it:
+            off = int(self.videos["offset"][idx[j]])
+            s, ln = int(starts[j]), int(lengths[j])
+            feats[s:s + ln] = self._features[off:off + ln]
+            acts[s:s + ln] = self._actions[off:off + ln]
+        return Staged(idx, starts, lengths, feats, acts)
+
+
+def open_store(path: str | Path) -> Store:
+    """Open a built store for reading; raises StoreError with the fix when there is none."""
+    return Store(path)
