@@ -1,0 +1,6 @@
+"""The pair-aware multi-label model: for every ordered (agent, target) pair of a video, self
+included, per-frame probabilities of the 37 actions, trained only on the triples the video labels.
+
+features.py builds egocentric inputs on the device, labels.py the per-pair targets and masks,
+sampler.py the training windows, task.py plugs all of it into `mabe_train.train`.
+"""

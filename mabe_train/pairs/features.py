@@ -1,0 +1,201 @@
+"""Egocentric (agent, target) features computed on the fly, on the device, from the raw 144 columns.
+
+Why: the store keeps raw pixel coordinates so a feature change never rebuilds it. A social action
+is a relation between two mice, so the model sees the target *as the agent sees it*: both mice's
+keypoints centred on the agent's body centre, rotated so the agent faces +x, in cm (pix_per_cm).
+Distances, relative heading and speeds are invariant to where the arena is and how the camera was
+mounted, which is what lets 19 labs with different cameras share one model.
+
+Layout of the output (B, T, N_PAIR_FEATURES), in `FEATURE_NAMES` order:
+  agent 18 keypoints (x, y) ego          36   positions / POS_SCALE_CM
+  target 18 keypoints (x, y) ego         36
+  agent / target keypoint present        18 + 18
+  pair scalars (`SCALARS`)               20   distances, relative pose, speeds, body lengths
+  pair scalar present                    20
+  is_self                                 1
+A value that cannot be computed (untracked point, first frames of a velocity) is 0 with its
+present-flag 0 — the network is told "unknown" rather than given a fake coordinate.
+Self pairs (agent == target) keep the agent block and the agent-only scalars; every target-derived
+value is unknown (0, flag 0) and `is_self` is 1, so one model serves both kinds of pair.
+
+Fps: velocities are fps-aware rather than resampled. Each is a difference over a lag of
+`k = max(1, round(fps * VELOCITY_DT_S))` frames scaled to cm/s, so a 10 fps and a 120 fps lab see
+the same speed for the same motion and 120 fps tracking jitter is averaged over ~33 ms. Resampling
+would give the temporal layers one time scale too, but it moves every prediction off the native
+frame grid the metric scores; the trade-off we accept is that a window of W frames spans a
+different duration per lab (100 frames: 10 s at 10 fps, 0.8 s at 120 fps).
+
+Everything is batched torch on the input's device: no Python loop over frames or samples.
+Mouse indices here are 0-based (mouse_id - 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from mabe_store.constants import DEFAULT_KEYPOINTS, N_MICE
+
+N_KP = len(DEFAULT_KEYPOINTS)
+KP = {name: i for i, name in enumerate(DEFAULT_KEYPOINTS)}
+FRONT = tuple(KP[k] for k in ("nose", "ear_left", "ear_right", "neck", "head", "headpiece"))
+REAR = tuple(KP[k] for k in ("tail_base", "hip_left", "hip_right"))
+TORSO = tuple(KP[k] for k in ("neck", "lateral_left", "lateral_right", "hip_left", "hip_right",
+                               "spine_1", "spine_2", "tail_base"))
+POS_SCALE_CM = 10.0  # positions and lengths in units of 10 cm (a mouse is ~1)
+SPEED_SCALE_CM_S = 50.0  # speeds in units of 50 cm/s (a running mouse is ~1)
+ANG_SCALE_RAD_S = 2 * math.pi  # angular velocity in turns per second
+VELOCITY_DT_S = 1 / 30  # velocity lag: one frame at 30 fps
+
+SCALARS: tuple[str, ...] = (
+    "dist_nose_nose", "dist_anose_ttail", "dist_tnose_atail", "dist_centre_centre",
+    "dist_anose_tcentre", "target_centre_x", "target_centre_y", "rel_heading_cos",
+    "rel_heading_sin", "agent_speed", "target_speed", "agent_vel_fwd", "agent_vel_side",
+    "target_vel_x", "target_vel_y", "approach_rate", "agent_angular_vel", "agent_nose_speed",
+    "agent_length", "target_length",
+)
+_XY = [f"{k}_{c}" for k in DEFAULT_KEYPOINTS for c in "xy"]
+FEATURE_NAMES: tuple[str, ...] = tuple(
+    [f"agent_{n}" for n in _XY] + [f"target_{n}" for n in _XY]
+    + [f"agent_has_{k}" for k in DEFAULT_KEYPOINTS] + [f"target_has_{k}" for k in DEFAULT_KEYPOINTS]
+    + list(SCALARS) + [f"has_{s}" for s in SCALARS] + ["is_self"])
+N_PAIR_FEATURES = len(FEATURE_NAMES)
+
+
+def mouse_pose(x: torch.Tensor, mouse: torch.Tensor) -> torch.Tensor:
+    """(B, T, 144) raw columns, (B,) 0-based mouse index -> (B, T, 18, 2) that mouse's keypoints."""
+    b, t, _ = x.shape
+    poses = x.reshape(b, t, N_MICE, N_KP, 2)
+    idx = mouse.long().view(b, 1, 1, 1, 1).expand(b, t, 1, N_KP, 2)
+    return poses.gather(2, idx).squeeze(2)
+
+
+def _mean_of(pose: torch.Tensor, kps: tuple[int, ...]) -> torch.Tensor:
+    """NaN-aware mean over a set of keypoints: (B, T, K, 2) -> (B, T, 2); NaN when none present."""
+    return torch.nanmean(pose[:, :, list(kps)], dim=2)
+
+
+def body_centre(pose: torch.Tensor) -> torch.Tensor:
+    """body_center, else the mean of the torso points present, else of any point: (B, T, 2)."""
+    centre = pose[:, :, KP["body_center"]]
+    for fallback in (_mean_of(pose, TORSO), torch.nanmean(pose, dim=2)):
+        centre = torch.where(torch.isnan(centre), fallback, centre)
+    return centre
+
+
+def heading(pose: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Unit vector rear -> front (B, T, 2); rear falls back to the centre; NaN when undefined."""
+    front = _mean_of(pose, FRONT)
+    rear = _mean_of(pose, REAR)
+    rear = torch.where(torch.isnan(rear), centre, rear)
+    h = front - rear
+    norm = h.norm(dim=-1, keepdim=True)
+    return torch.where(norm > 1e-6, h / norm.clamp_min(1e-6), torch.full_like(h, float("nan")))
+
+
+def forward_fill(v: torch.Tensor) -> torch.Tensor:
+    """Carry the last finite row of (B, T, C) forward in time; rows before the first stay NaN."""
+    t = torch.arange(v.shape[1], device=v.device).view(1, -1)
+    ok = torch.isfinite(v).all(-1)
+    last = torch.where(ok, t, torch.zeros_like(t)).cummax(dim=1).values
+    return v.gather(1, last.unsqueeze(-1).expand_as(v))
+
+
+def to_ego(p: torch.Tensor, centre: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Points (B, T, ..., 2) into the frame centred on `centre` with `u` (B, T, 2) along +x."""
+    extra = p.dim() - 3
+    c = centre.view(*centre.shape[:2], *([1] * extra), 2)
+    uu = u.view(*u.shape[:2], *([1] * extra), 2)
+    d = p - c
+    ux, uy = uu[..., 0], uu[..., 1]
+    return torch.stack((d[..., 0] * ux + d[..., 1] * uy, -d[..., 0] * uy + d[..., 1] * ux), dim=-1)
+
+
+def velocity_lag(fps: torch.Tensor) -> torch.Tensor:
+    """(B,) frames per velocity step: ~VELOCITY_DT_S seconds whatever the frame rate."""
+    return torch.clamp(torch.round(fps.float() * VELOCITY_DT_S), min=1).long()
+
+
+def lagged(v: torch.Tensor, lag: torch.Tensor) -> torch.Tensor:
+    """v[t - lag] for (B, T, ...) with per-sample lag (B,); NaN where t < lag."""
+    b, t = v.shape[:2]
+    steps = torch.arange(t, device=v.device).view(1, t) - lag.view(b, 1)
+    idx = steps.clamp_min(0).view(b, t, *([1] * (v.dim() - 2))).expand_as(v)
+    out = v.gather(1, idx)
+    valid = (steps >= 0).view(b, t, *([1] * (v.dim() - 2)))
+    return torch.where(valid, out, torch.full_like(out, float("nan")))
+
+
+def rate(v: torch.Tensor, fps: torch.Tensor, lag: torch.Tensor) -> torch.Tensor:
+    """Per-second rate of change of (B, T, ...) over `lag` frames; NaN in the first lag frames."""
+    scale = (fps.float() / lag.float()).view(-1, *([1] * (v.dim() - 1)))
+    return (v - lagged(v, lag)) * scale
+
+
+def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).norm(dim=-1)
+
+
+def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torch.Tensor,
+             u_a: torch.Tensor, fps: torch.Tensor) -> torch.Tensor:
+    """The SCALARS block (B, T, 20) from agent/target poses in cm (NaN-propagating).
+
+    c_a is the agent's centre as tracked, c_a_ff and u_a its forward-filled centre and heading.
+    """
+    c_t = body_centre(tg)
+    u_t = heading(tg, c_t)
+    nose_a, nose_t = ag[:, :, KP["nose"]], tg[:, :, KP["nose"]]
+    tail_a, tail_t = ag[:, :, KP["tail_base"]], tg[:, :, KP["tail_base"]]
+    lag = velocity_lag(fps)
+    v_a, v_t = rate(c_a, fps, lag), rate(c_t, fps, lag)
+    u_prev = lagged(u_a, lag)
+    turn = torch.atan2(u_prev[..., 0] * u_a[..., 1] - u_prev[..., 1] * u_a[..., 0],
+                       (u_prev * u_a).sum(-1))
+    zero = torch.zeros_like(c_a)
+    rel_u = to_ego(u_t, zero, u_a)
+    d_cc = _dist(c_a, c_t)
+    cols = [
+        _dist(nose_a, nose_t), _dist(nose_a, tail_t), _dist(nose_t, tail_a), d_cc,
+        _dist(nose_a, c_t), *to_ego(c_t, c_a_ff, u_a).unbind(-1), *rel_u.unbind(-1),
+    ]
+    cols = [c / POS_SCALE_CM for c in cols[:7]] + cols[7:]
+    speeds = [v_a.norm(dim=-1), v_t.norm(dim=-1), *to_ego(v_a, zero, u_a).unbind(-1),
+              *to_ego(v_t, zero, u_a).unbind(-1), -rate(d_cc, fps, lag)]
+    cols += [s / SPEED_SCALE_CM_S for s in speeds]
+    cols += [turn * (fps.float() / lag.float()).view(-1, 1) / ANG_SCALE_RAD_S,
+             rate(nose_a, fps, lag).norm(dim=-1) / SPEED_SCALE_CM_S,
+             _dist(_mean_of(ag, FRONT), _mean_of(ag, REAR)) / POS_SCALE_CM,
+             _dist(_mean_of(tg, FRONT), _mean_of(tg, REAR)) / POS_SCALE_CM]
+    return torch.stack(cols, dim=-1)
+
+
+def _known(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values with NaN -> 0, 1.0 where finite)."""
+    ok = torch.isfinite(v)
+    return torch.where(ok, v, torch.zeros_like(v)), ok.to(v.dtype)
+
+
+def pair_features(x: torch.Tensor, agent: torch.Tensor, target: torch.Tensor,
+                  pix_per_cm: torch.Tensor, fps: torch.Tensor) -> torch.Tensor:
+    """Egocentric pair features (B, T, N_PAIR_FEATURES) from raw pixel columns.
+
+    x: (B, T, 144) float, NaN = untracked. agent, target: (B,) 0-based mouse indices
+    (target == agent for a self pair). pix_per_cm, fps: (B,) per-sample video constants.
+    """
+    x = x.float()
+    scale = pix_per_cm.float().view(-1, 1, 1, 1)
+    ag = mouse_pose(x, agent) / scale
+    is_self = (agent == target).view(-1, 1, 1, 1)
+    tg = torch.where(is_self, torch.full_like(ag, float("nan")), mouse_pose(x, target) / scale)
+    c_a = body_centre(ag)
+    c_a_ff = forward_fill(c_a)
+    u_a = forward_fill(heading(ag, c_a))
+    b, t = x.shape[:2]
+    ego = torch.cat((to_ego(ag, c_a_ff, u_a).reshape(b, t, -1),
+                     to_ego(tg, c_a_ff, u_a).reshape(b, t, -1)), dim=-1) / POS_SCALE_CM
+    pos, pos_ok = _known(ego)
+    sc, sc_ok = _known(_scalars(ag, tg, c_a, c_a_ff, u_a, fps))
+    flag = is_self.view(b, 1, 1).expand(b, t, 1).to(x.dtype)
+    # a keypoint counts as present when its egocentric x is known (point tracked, frame defined)
+    return torch.cat((pos, pos_ok[..., 0::2], sc, sc_ok, flag), dim=-1)
