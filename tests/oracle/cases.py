@@ -36,13 +36,16 @@ def _intervals(rng, length: int, n: int) -> list[tuple[int, int]]:
     for _ in range(n):
         kind = rng.random()
         if kind < 0.1:
-            s = int(rng.integers(0, length)); out.append((s, s))
+            s = int(rng.integers(0, length))
+            out.append((s, s))
         elif kind < 0.2 and out:
-            s = out[-1][1]; out.append((s, s + int(rng.integers(1, 30))))
+            s = out[-1][1]
+            out.append((s, s + int(rng.integers(1, 30))))
         elif kind < 0.3 and out:
             out.append(out[int(rng.integers(len(out)))])
         else:
-            s = int(rng.integers(0, length)); out.append((s, s + int(rng.integers(1, 60))))
+            s = int(rng.integers(0, length))
+            out.append((s, s + int(rng.integers(1, 60))))
     return out
 
 
@@ -68,7 +71,23 @@ def _video_submission(rng, vid: int, whitelist, others, length: int) -> list[tup
             z = int(rng.integers(0, length))
             rows.append((vid, a, t, acts[int(rng.integers(len(acts)))], z, z))
     for a, t, act in others:  # unwhitelisted predictions overlap freely (ignored)
-        s = int(rng.integers(0, length)); rows.append((vid, a, t, act, s, s + int(rng.integers(0, 80))))
+        s = int(rng.integers(0, length))
+        rows.append((vid, a, t, act, s, s + int(rng.integers(0, 80))))
+    return rows
+
+
+def _near_truth(rng, truth: list[tuple], whitelist) -> list[tuple]:
+    """Jittered copies of the whitelisted truth, clipped so one pair never has two actions."""
+    rows, cursor = [], {}
+    keep = [r for r in truth if r[1:4] in set(whitelist) and r[5] > r[4]]
+    for vid, a, t, act, s, e, *_ in sorted(keep, key=lambda r: r[4]):
+        s = max(s + int(rng.integers(-5, 6)), cursor.get((a, t), 0), 0)
+        e = e + int(rng.integers(-5, 6))
+        if e > s:
+            rows.append((vid, a, t, act, s, e))
+            cursor[(a, t)] = e
+            if rng.random() < 0.1:
+                rows.append((vid, a, t, act, s, (s + e) // 2))
     return rows
 
 
@@ -110,7 +129,10 @@ def random_case(seed: int, clash: bool = False) -> tuple[list[tuple], list[tuple
                 sol[first + 1:] = [(*r[:7], wider) for r in sol[first + 1:]]
             whitelists[vid] = wl
             others = [tr for tr in triples if tr not in wl][:3]
-            sub += _video_submission(rng, vid, wl, others, length)
+            if rng.random() < 0.5:
+                sub += _near_truth(rng, [r for r in sol if r[0] == vid], wl)
+            else:
+                sub += _video_submission(rng, vid, wl, others, length)
     sub += [(vid + 1, "mouse1", "mouse2", "sniff", 0, 50)]  # a video not in the solution
     if clash:
         _add_clash(rng, sub, whitelists)

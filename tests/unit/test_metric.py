@@ -1,0 +1,231 @@
+"""The official metric: one hand-computed case per rule of the README, then agreement with the
+official code's own answers (golden file) and with a frame-set restatement on seeded cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from mabe_train.metric import MetricError, score, score_details
+from tests.oracle.cases import SOLUTION_COLUMNS, SUBMISSION_COLUMNS, random_case
+from tests.oracle.mabe_official_metric import OfficialError, official_score
+from tests.oracle.make_golden import fingerprint
+
+WL = json.dumps(["mouse1,mouse2,sniff", "mouse1,mouse2,attack", "mouse2,self,rear", "mouse1,mouse3,sniff"])
+
+
+def sol(*rows, labeled=WL, lab="L1"):
+    """Rows (video, agent, target, action, start, stop) or with (lab, labeled) appended."""
+    full = [r if len(r) == 8 else (*r, lab, labeled) for r in rows]
+    return pl.DataFrame(full, schema=SOLUTION_COLUMNS, orient="row")
+
+
+def sub(*rows):
+    return pl.DataFrame([(i, *r) for i, r in enumerate(rows)], schema=SUBMISSION_COLUMNS, orient="row")
+
+
+# -- the official code's own doctests (cases this project did not write) -----------------------------
+def _doc(rows):
+    return pl.DataFrame(rows, orient="row", schema=["video_id", "agent_id", "target_id", "action",
+                                                    "start_frame", "stop_frame", "lab_id", "behaviors_labeled"])
+
+
+DOC_WL = '["1,2,attack"]'
+DOCTESTS = [
+    ([(1, 1, 2, "attack", 0, 10, 1, DOC_WL)], [(1, 1, 2, "attack", 0, 10)], 1.0),
+    ([(1, 1, 2, "attack", 0, 10, 1, DOC_WL)], [(1, 1, 2, "mount", 0, 10)], 0.0),
+    ([(123, 1, 2, "attack", 0, 9, 1, DOC_WL), (123, 1, 2, "mount", 15, 24, 1, DOC_WL)],
+     [(123, 1, 2, "attack", 0, 9)], 0.5),
+    ([(123, 1, 2, "attack", 0, 9, 1, DOC_WL), (123, 1, 2, "mount", 15, 24, 1, DOC_WL),
+      (345, 1, 2, "attack", 0, 9, 2, DOC_WL), (345, 1, 2, "mount", 15, 24, 2, DOC_WL)],
+     [(123, 1, 2, "attack", 0, 9)], 0.25),
+    ([(1, 1, 2, "attack", 0, 10, 1, DOC_WL), (1, 1, 2, "attack", 10, 20, 1, DOC_WL)],
+     [(1, 1, 2, "attack", 0, 20)], 1.0),
+    ([(1, 1, 2, "attack", 0, 10, 1, DOC_WL), (1, 1, 2, "attack", 30, 40, 1, DOC_WL)],
+     [(1, 1, 2, "attack", 0, 40)], 2 / 3),
+]
+
+
+@pytest.mark.parametrize(("truth", "pred", "expected"), DOCTESTS)
+def test_official_doctests(truth, pred, expected):
+    p = pl.DataFrame(pred, orient="row", schema=SOLUTION_COLUMNS[:6])
+    assert score(_doc(truth), p) == pytest.approx(expected, abs=1e-12)
+
+
+# -- rule 1: inputs -------------------------------------------------------------------------
+def test_empty_input_is_an_error():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    with pytest.raises(MetricError, match="Missing solution or submission data"):
+        score(s, sub()[:0])
+    with pytest.raises(MetricError, match="Missing solution or submission data"):
+        score(s[:0], sub((1, "mouse1", "mouse2", "sniff", 0, 10)))
+
+
+def test_missing_columns_are_all_named_in_one_message():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10)).drop("behaviors_labeled")
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10)).drop("action", "stop_frame")
+    with pytest.raises(MetricError) as e:
+        score(s, p)
+    msg = str(e.value)
+    for part in ("Solution is missing column behaviors_labeled", "Submission is missing column action",
+                 "Submission is missing column stop_frame"):
+        assert part in msg
+
+
+@pytest.mark.parametrize("side", ["solution", "submission"])
+def test_start_after_stop_is_an_error(side):
+    good, bad = (1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse1", "mouse2", "sniff", 12, 11)
+    s, p = (sol(bad), sub(good)) if side == "solution" else (sol(good), sub(bad))
+    with pytest.raises(MetricError, match="start_frame > stop_frame"):
+        score(s, p)
+
+
+def test_ids_are_compared_as_text_and_extra_columns_ignored():
+    s = sol((7, "mouse1", "mouse2", "sniff", 0, 10))
+    p = pl.DataFrame({"row_id": [0], "video_id": ["7"], "agent_id": ["mouse1"], "target_id": ["mouse2"],
+                      "action": ["sniff"], "start_frame": [0], "stop_frame": [5], "confidence": [0.3]})
+    assert score(s, p) == pytest.approx(2 * 5 / (2 * 5 + 5))
+
+
+def test_rows_of_videos_not_in_the_solution_are_dropped_even_if_they_clash():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (2, "mouse1", "mouse2", "sniff", 0, 10),
+            (2, "mouse1", "mouse2", "attack", 0, 10))
+    assert score(s, p) == 1.0
+
+
+# -- rule 2: whitelist, repeats, overlaps ---------------------------------------------------------
+def test_unwhitelisted_prediction_is_ignored_entirely():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse2", "mouse1", "mount", 0, 50))
+    d = score_details(s, p)
+    assert d.score == 1.0 and d.per_action["action"].to_list() == ["sniff"]
+
+
+def test_quoted_entry_never_matches():
+    quoted = json.dumps(["'mouse1','mouse2','sniff'"])
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), labeled=quoted)
+    assert score(s, sub((1, "mouse1", "mouse2", "sniff", 0, 10))) == 0.0
+
+
+def test_whitelist_comes_from_the_videos_first_solution_row():
+    only_attack = json.dumps(["mouse1,mouse2,attack"])
+    s = sol((1, "mouse1", "mouse2", "attack", 20, 30, "L1", only_attack),
+            (1, "mouse1", "mouse2", "sniff", 0, 10, "L1", WL))
+    p = sub((1, "mouse1", "mouse2", "attack", 20, 30), (1, "mouse1", "mouse2", "sniff", 0, 10))
+    assert score(s, p) == pytest.approx(0.5)  # sniff prediction ignored: F(attack)=1, F(sniff)=0
+    assert score(s.reverse(), p) == 1.0
+
+
+def test_ground_truth_outside_the_whitelist_still_counts_as_missed():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse2", "mouse1", "mount", 0, 10))
+    assert score(s, sub((1, "mouse1", "mouse2", "sniff", 0, 10))) == pytest.approx(0.5)
+
+
+def test_repeated_frames_count_once():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    once = sub((1, "mouse1", "mouse2", "sniff", 5, 15))
+    many = sub((1, "mouse1", "mouse2", "sniff", 5, 15), (1, "mouse1", "mouse2", "sniff", 5, 15),
+               (1, "mouse1", "mouse2", "sniff", 8, 12))
+    assert score(s, once) == score(s, many) == pytest.approx(2 * 5 / (2 * 5 + 5 + 5))
+    dup_truth = sol((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse1", "mouse2", "sniff", 0, 10))
+    assert score(dup_truth, sub((1, "mouse1", "mouse2", "sniff", 0, 10))) == 1.0
+
+
+def test_two_actions_on_one_frame_of_one_pair_is_an_error():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse1", "mouse2", "attack", 9, 20))
+    with pytest.raises(MetricError, match="Multiple predictions for the same frame from one agent/target pair"):
+        score(s, p)
+
+
+@pytest.mark.parametrize("second", [
+    (1, "mouse1", "mouse2", "attack", 10, 20),  # touching
+    (1, "mouse1", "mouse2", "attack", 5, 5),  # zero-length inside
+    (1, "mouse1", "mouse3", "sniff", 0, 10),  # same agent, another target
+    (1, "mouse2", "mouse1", "mount", 0, 10),  # unwhitelisted: ignored
+])
+def test_what_never_triggers_the_overlap_error(second):
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    score(s, sub((1, "mouse1", "mouse2", "sniff", 0, 10), second))
+
+
+# -- rule 3: pooling, lab actions, means ----------------------------------------------------------
+def test_frames_are_pooled_per_action_over_videos_and_pairs():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), (2, "mouse1", "mouse2", "sniff", 0, 90))
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (2, "mouse1", "mouse2", "sniff", 0, 10))
+    tp, fn = 20, 80  # pooled, not the mean of per-video F (1.0 and 0.2)
+    assert score(s, p) == pytest.approx(2 * tp / (2 * tp + fn))
+
+
+def test_zero_length_truth_row_adds_an_action_with_f_zero():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse1", "mouse2", "attack", 4, 4))
+    d = score_details(s, sub((1, "mouse1", "mouse2", "sniff", 0, 10)))
+    assert d.score == pytest.approx(0.5)
+    assert d.per_action.filter(pl.col("action") == "attack").row(0, named=True)["f"] == 0.0
+
+
+@pytest.mark.parametrize("extra", [(1, "mouse1", "mouse2", "attack", 20, 30), (1, "mouse1", "mouse2", "attack", 3, 3)])
+def test_counted_prediction_of_an_action_the_lab_lacks_adds_f_zero(extra):
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    assert score(s, sub((1, "mouse1", "mouse2", "sniff", 0, 10), extra)) == pytest.approx(0.5)
+
+
+def test_final_score_is_the_plain_mean_over_labs():
+    s = pl.concat([sol((1, "mouse1", "mouse2", "sniff", 0, 1000), lab="Big"),
+                   sol((2, "mouse1", "mouse2", "sniff", 0, 10), lab="Small")])
+    d = score_details(s, sub((1, "mouse1", "mouse2", "sniff", 0, 1000)))
+    assert d.score == pytest.approx(0.5)
+    assert d.per_lab.select("lab_id", "n_actions", "score").rows() == [("Big", 1, 1.0), ("Small", 1, 0.0)]
+
+
+def test_beta_weighs_recall():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    p = sub((1, "mouse1", "mouse2", "sniff", 5, 25))  # tp 5, fp 15, fn 5
+    assert score(s, p, beta=2.0) == pytest.approx(5 * 5 / (5 * 5 + 4 * 5 + 15))
+    row = score_details(s, p).per_action.row(0, named=True)
+    assert (row["tp"], row["fp"], row["fn"]) == (5, 15, 5)
+
+
+# -- agreement with the official metric ------------------------------------------------------------
+GOLDEN = json.loads((Path(__file__).parents[1] / "oracle" / "golden_official.json").read_text())
+
+
+def _case(seed, clash):
+    s, p = random_case(seed, clash=clash)
+    return s, p, pl.DataFrame(s, schema=SOLUTION_COLUMNS, orient="row"), \
+        pl.DataFrame(p, schema=SUBMISSION_COLUMNS, orient="row")
+
+
+def test_agrees_with_the_official_codes_answers():
+    """400 seeded cases scored by the competition's own code (tests/oracle/make_golden.py)."""
+    checked = errors = 0
+    for g in GOLDEN:
+        s_rows, p_rows, s, p = _case(g["seed"], g["clash"])
+        if fingerprint(s_rows, p_rows) != g["fingerprint"]:
+            pytest.skip("numpy's random stream changed: regenerate golden_official.json")
+        if g["error"] is not None:
+            with pytest.raises(MetricError, match="Multiple predictions"):
+                score(s, p)
+            errors += 1
+        else:
+            assert score(s, p) == pytest.approx(g["score"], abs=1e-9), g["seed"]
+            checked += 1
+    assert checked >= 300 and errors >= 60
+
+
+@pytest.mark.parametrize("seed", range(400, 430))
+def test_agrees_with_the_frame_set_restatement(seed):
+    s_rows, p_rows, s, p = _case(seed, clash=seed % 3 == 0)
+    try:
+        expected = official_score(pd.DataFrame(s_rows, columns=SOLUTION_COLUMNS),
+                                  pd.DataFrame(p_rows, columns=SUBMISSION_COLUMNS))
+    except OfficialError:
+        with pytest.raises(MetricError):
+            score(s, p)
+        return
+    assert score(s, p) == pytest.approx(expected, abs=1e-9)
