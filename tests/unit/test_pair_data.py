@@ -1,4 +1,4 @@
-"""Per-pair targets and masks, and the pair window sampler, on a hand-made store."""
+"""Per-pair targets and masks, the pair window sampler and whole-video inference, on a hand-made store."""
 
 import json
 
@@ -133,3 +133,23 @@ def test_sampler_pads_short_videos_as_invalid(store):
     assert short.any()
     m = b.mask[torch.from_numpy(short)]
     assert (m[:, 40:] == 0).all() and (m[:, :40].sum(-1) > 0).all()
+
+
+class _Probe(torch.nn.Module):
+    """Logit = the first feature (agent nose x), so outputs depend on the pair's inputs."""
+
+    def forward(self, x):
+        return x[..., :1].expand(*x.shape[:2], 37)
+
+
+def test_video_probs_cover_labeled_pairs_and_mask_actions(store):
+    from mabe_train.pairs.infer import pair_truth, video_probs
+    out = video_probs(_Probe(), store, 1, window=16, stride=8)
+    assert [(p.agent, p.target) for p in out] == [(1, 1), (1, 2), (2, 1)]
+    for p in out:
+        assert p.probs.shape == (50, 37) and p.lab_id == "LabA"
+        assert (p.probs[:, ~p.mask] == 0).all() and (p.probs[:, p.mask] > 0).all()
+    assert not np.allclose(out[0].probs[:, ACTION_INDEX["rear"]], 0.5)
+    assert video_probs(_Probe(), store, 3, window=16) == []  # unlabeled video
+    truth = pair_truth(store, 1)
+    assert truth[(1, 1)][:, ACTION_INDEX["rear"]].nonzero()[0].tolist() == list(range(30, 50))

@@ -1,0 +1,85 @@
+"""Per-frame action probabilities of every labeled ordered pair of a whole video.
+
+Validation and `mabe-train predict` share this path. A video's raw (T, 144) pixels are read once;
+for each ordered pair its windows slide over every frame (`mabe_train.data.predict_video`,
+overlapping logits averaged) with the egocentric features computed per window on the device.
+
+Which pairs: the pairs named by the video's clean `behaviors_labeled` triples. The metric only
+counts rows whose "agent,target,action" is an entry of that list, so a pair outside it can never
+score; skipping it is the same submission at a fraction of the compute. Actions the pair does not
+label get probability 0, so the decoder never emits them (self actions exist only on self pairs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mabe_store.reader import Store
+from mabe_train.data import predict_video
+from mabe_train.pairs.features import pair_features
+from mabe_train.pairs.labels import build_pairs, unpack_bits, video_pairs
+
+
+@dataclass
+class PairProbs:
+    """One pair's probabilities over a whole video; ids are 1-based mouse ids as in the store."""
+
+    video_id: int
+    lab_id: str
+    agent: int
+    target: int
+    mask: np.ndarray  # (A,) bool, actions the video labels for this pair
+    probs: np.ndarray  # (T, A) float32, 0 outside `mask`
+
+
+@torch.no_grad()
+def pair_probs(model: torch.nn.Module, raw: np.ndarray, agent: int, target: int, fps: float,
+               pix_per_cm: float, *, window: int, stride: int = 0, batch_size: int = 64,
+               device: torch.device | str = "cpu") -> np.ndarray:
+    """(T, A) sigmoid probabilities for one ordered pair (1-based ids) of one video."""
+    dev = torch.device(device)
+    a = torch.tensor(agent - 1, device=dev)
+    t = torch.tensor(target - 1, device=dev)
+    ppc = torch.tensor(float(pix_per_cm), device=dev)
+
+    def forward(xb: torch.Tensor, fps_b: torch.Tensor) -> torch.Tensor:
+        n = len(xb)
+        feats = pair_features(xb, a.expand(n), t.expand(n), ppc.expand(n), fps_b)
+        return model(feats)
+
+    logits = predict_video(forward, raw, fps, window, stride=stride, batch_size=batch_size,
+                           device=dev)
+    return torch.sigmoid(logits).numpy().astype(np.float32)
+
+
+def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, stride: int = 0,
+                batch_size: int = 64, device: torch.device | str = "cpu") -> list[PairProbs]:
+    """PairProbs of every labeled ordered pair of one video (none for an unlabeled video)."""
+    i = store.index(video_id)
+    v = store.videos
+    pairs = video_pairs(store, video_id)
+    if not pairs:
+        return []
+    raw = np.ascontiguousarray(store.features(video_id))
+    out = []
+    for agent, target, mask in pairs:
+        p = pair_probs(model, raw, agent, target, float(v["fps"][i]), float(v["pix_per_cm"][i]),
+                       window=window, stride=stride, batch_size=batch_size, device=device)
+        p[:, ~mask] = 0.0
+        out.append(PairProbs(int(v["video_id"][i]), str(v["lab_id"][i]), agent, target, mask, p))
+    return out
+
+
+def pair_truth(store: Store, video_id) -> dict[tuple[int, int], np.ndarray]:
+    """(T, A) uint8 targets of every labeled pair of one video, keyed by 1-based (agent, target)."""
+    staged = store.load([video_id])
+    ps = build_pairs(store, staged)
+    out = {}
+    for p in range(ps.n_pairs):
+        bits = ps.bits[ps.label_start[p]:ps.label_start[p] + ps.length[p]]
+        out[(int(ps.agent[p]) + 1, int(ps.target[p]) + 1)] = \
+            unpack_bits(torch.from_numpy(bits)).numpy().astype(np.uint8)
+    return out
