@@ -1,0 +1,92 @@
+"""Benchmark (not a test): the vectorised metric against a frame-set reference on one big lab.
+
+A lab of 20 videos x 50k frames, 2-4 mice, every ordered pair and self pair labeled for a few
+actions, bouts of about 30 frames (the real median is 28), and a submission that is the truth
+shrunk by 0-3 frames at each end. Prints both timings, the ratio and the two scores.
+
+    .venv/bin/python bench/bench_metric.py [--videos 20] [--frames 50000] [--official PATH]
+
+--official takes a file with the competition's own metric code (`score(solution, submission,
+row_id_column_name)`); without it the reference is tests/oracle/mabe_official_metric.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mabe_train.metric import score  # noqa: E402
+
+SELF, PAIR = ("rear", "selfgroom"), ("sniff", "attack", "approach")
+
+
+def _bouts(rng, frames: int, actions) -> list[tuple[str, int, int]]:
+    """Consecutive bouts of one action at a time, separated by gaps: no pair ever clashes."""
+    n = frames // 60
+    lengths, gaps = rng.geometric(1 / 30, n), rng.geometric(1 / 30, n)
+    starts = np.cumsum(gaps + np.concatenate([[0], lengths[:-1]]))
+    keep = starts + lengths < frames
+    acts = rng.choice(actions, n)
+    return [(str(a), int(s), int(s + ln)) for a, s, ln in zip(acts[keep], starts[keep], lengths[keep], strict=True)]
+
+
+def make_lab(n_videos: int, frames: int, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+    sol, sub = [], []
+    for vid in range(n_videos):
+        mice = [f"mouse{m}" for m in range(1, int(rng.integers(2, 5)) + 1)]
+        pairs = [(a, "self", SELF) for a in mice] + [(a, t, PAIR) for a in mice for t in mice if a != t]
+        labeled = json.dumps([f"{a},{t},{x}" for a, t, acts in pairs for x in acts])
+        for a, t, acts in pairs:
+            for act, s, e in _bouts(rng, frames, acts):
+                sol.append((vid, a, t, act, s, e, "BenchLab", labeled))
+                js, je = rng.integers(0, 4, 2)  # shrink only: jittered bouts never touch
+                ps = min(s + int(js), e - 1)
+                sub.append((vid, a, t, act, ps, max(e - int(je), ps + 1)))
+    s = pl.DataFrame(sol, orient="row", schema=["video_id", "agent_id", "target_id", "action", "start_frame",
+                                                 "stop_frame", "lab_id", "behaviors_labeled"])
+    p = pl.DataFrame(sub, orient="row", schema=["video_id", "agent_id", "target_id", "action", "start_frame",
+                                                 "stop_frame"]).with_row_index("row_id")
+    return s, p
+
+
+def _reference(path: str | None):
+    if path is None:
+        from tests.oracle.mabe_official_metric import official_score
+        return "frame-set restatement", official_score
+    spec = importlib.util.spec_from_file_location("official_metric", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return "official code", lambda s, p: mod.score(s, p, "row_id")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=int, default=20)
+    ap.add_argument("--frames", type=int, default=50_000)
+    ap.add_argument("--official", default=None, help="file with the competition's metric code")
+    args = ap.parse_args()
+    s, p = make_lab(args.videos, args.frames)
+    print(f"lab: {args.videos} videos x {args.frames} frames, {s.height} truth rows, {p.height} submission rows")
+    t0 = time.perf_counter()
+    ours = score(s, p)
+    t_ours = time.perf_counter() - t0
+    name, ref = _reference(args.official)
+    t0 = time.perf_counter()
+    theirs = ref(s.to_pandas(), p.to_pandas())
+    t_ref = time.perf_counter() - t0
+    print(f"vectorised  {t_ours:8.3f} s  score {ours!r}")
+    print(f"{name:<22}{t_ref:8.3f} s  score {theirs!r}")
+    print(f"speed-up x{t_ref / t_ours:.0f}, |diff| {abs(ours - theirs):.2e}")
+
+
+if __name__ == "__main__":
+    main()
