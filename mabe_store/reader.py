@@ -3,6 +3,8 @@
 `open_store(path)` gives a `Store`: its video table in memory (V is small), per-video views of
 features, frame labels and annotation intervals, and `load()` to stage many videos into one
 contiguous in-memory block for training (one sequential read per video, no per-window I/O).
+A store written by `mabe-store build` carries the attr `committed` (row counts of its arrays);
+rows past those counts belong to an interrupted build and are ignored here.
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ class Store:
                              f"{FORMAT_VERSION} — rebuild it with `mabe-store build`")
         self.keypoints: list[str] = list(self.attrs["keypoints"])
         self.action_names: list[str] = list(self.attrs["actions"])
+        # A store being built (or killed mid-build) may hold rows past its last commit: ignore them.
+        self.committed: dict[str, int] = dict(self.attrs.get("committed") or {})
         vg = self.root["videos"]
-        self.videos: dict[str, np.ndarray] = {name: vg[name][...] for name in vg.array_keys()}
+        n = self.committed.get("videos")
+        self.videos: dict[str, np.ndarray] = {name: vg[name][:n] for name in vg.array_keys()}
         self._index = {int(v): i for i, v in enumerate(self.videos["video_id"])}
         self._features = self.root["features"]
         self._actions = self.root["actions"]
@@ -91,8 +96,8 @@ class Store:
     def table(self, name: str) -> dict[str, np.ndarray]:
         """A whole per-row group (`annotations` or `labeled`) as column -> array, cached."""
         if name not in self._tables:
-            g = self.root[name]
-            self._tables[name] = {k: g[k][...] for k in g.array_keys()}
+            g, n = self.root[name], self.committed.get(name)
+            self._tables[name] = {k: g[k][:n] for k in g.array_keys()}
         return self._tables[name]
 
     def _select(self, name: str, video_id) -> dict[str, np.ndarray]:

@@ -1,0 +1,112 @@
+"""Settings of a store build: the keypoint slots, how raw body parts map onto them, and storage.
+
+Defaults live here (so a build needs no file), `configs/store.yaml` overrides them. The settings
+that change the store's *content* (slots, mapping) are hashed into `config_hash`; a rerun whose
+hash differs from the store's rebuilds it, since every column could move. Storage settings are
+hashed too: mixing codecs inside one store would be legal Zarr but confusing to measure.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from mabe_store.constants import DEFAULT_KEYPOINTS, N_COORDS, N_MICE
+
+CODECS = ("blosc-zstd", "blosc-lz4", "zstd", "none")
+SHUFFLES = ("bitshuffle", "shuffle", "noshuffle")
+
+
+class ConfigError(ValueError):
+    """configs/store.yaml is invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    keypoints: tuple[str, ...] = DEFAULT_KEYPOINTS
+    mean_groups: dict[str, list[str]] = field(default_factory=lambda: {"headpiece": ["headpiece_*"]})
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    chunk_rows: int = 16384
+    codec: str = "blosc-zstd"
+    clevel: int = 3
+    shuffle: str = "bitshuffle"
+
+    @property
+    def n_features(self) -> int:
+        return N_MICE * len(self.keypoints) * N_COORDS
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["keypoints"] = list(self.keypoints)
+        return d
+
+    @property
+    def config_hash(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def slot_of(self, bodypart: str) -> tuple[int, bool] | None:
+        """(slot index, averaged?) of a raw body part name, or None when it fits no slot."""
+        if bodypart in self.keypoints:
+            return self.keypoints.index(bodypart), False
+        for slot, names in self.aliases.items():
+            if bodypart in names:
+                return self.keypoints.index(slot), False
+        for slot, patterns in self.mean_groups.items():
+            if any(fnmatch.fnmatchcase(bodypart, p) for p in patterns):
+                return self.keypoints.index(slot), True
+        return None
+
+
+def _problems(cfg: BuildConfig) -> list[str]:
+    out = []
+    if len(set(cfg.keypoints)) != len(cfg.keypoints) or not cfg.keypoints:
+        out.append("keypoints must be a non-empty list of distinct names")
+    for key in ("mean_groups", "aliases"):
+        for slot in getattr(cfg, key):
+            if slot not in cfg.keypoints:
+                out.append(f"{key}: {slot!r} is not one of the keypoints")
+    if not isinstance(cfg.chunk_rows, int) or cfg.chunk_rows < 256:
+        out.append(f"chunk_rows must be an integer >= 256, got {cfg.chunk_rows!r}")
+    if cfg.codec not in CODECS:
+        out.append(f"codec must be one of {', '.join(CODECS)}, got {cfg.codec!r}")
+    if cfg.shuffle not in SHUFFLES:
+        out.append(f"shuffle must be one of {', '.join(SHUFFLES)}, got {cfg.shuffle!r}")
+    if not isinstance(cfg.clevel, int) or not 0 <= cfg.clevel <= 9:
+        out.append(f"clevel must be an integer 0..9, got {cfg.clevel!r}")
+    return out
+
+
+def make_config(**values) -> BuildConfig:
+    """A validated BuildConfig; unknown keys and bad values are reported together."""
+    known = set(BuildConfig.__dataclass_fields__)
+    problems = [f"unknown setting {k!r}" for k in values if k not in known]
+    if not problems:
+        if "keypoints" in values:
+            values["keypoints"] = tuple(values["keypoints"])
+        cfg = BuildConfig(**values)
+        problems = _problems(cfg)
+    if problems:
+        raise ConfigError("invalid store config: " + "; ".join(problems))
+    return cfg
+
+
+def load_config(path: str | Path | None) -> BuildConfig:
+    """Defaults overridden by the YAML file at `path` (None: defaults only)."""
+    if path is None:
+        return make_config()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"no config file at {p} — pass --config configs/store.yaml or leave it out")
+    try:
+        values = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p} is not valid YAML: {e}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{p} must hold a mapping of settings")
+    return make_config(**values)

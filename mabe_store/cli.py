@@ -1,0 +1,107 @@
+"""`mabe-store`: the command line of the store — download, build, inspect, verify (and synth).
+
+Commands stay thin: they parse options, call one library function, print its lines, and turn the
+library's domain exceptions into one clear line and exit code 1 (never a traceback).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mabe_store.reader import StoreError, open_store
+
+app = typer.Typer(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="the Zarr store directory")]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    raw: Annotated[Path, typer.Option(help="raw Kaggle-layout directory (train.csv, *_tracking/, ...)")] = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="store to create or complete")] = Path("data/store.zarr"),
+    jobs: Annotated[int, typer.Option(min=1, help="worker processes pivoting videos in parallel")] = 2,
+    config: Annotated[Path | None, typer.Option(help="build settings YAML (default: built-in, = configs/store.yaml)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Pivot every raw video into the store; reruns skip videos already built from the same files."""
+    from mabe_store.build import BuildError, build_store
+    from mabe_store.build_config import ConfigError, load_config
+
+    try:
+        report = build_store(raw, out, cfg=load_config(config), jobs=jobs, progress=progress, log=typer.echo)
+    except (BuildError, ConfigError) as e:
+        _fail(str(e))
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        _fail(f"{len(report.skipped)} videos skipped — fix or remove them, then rerun the build")
+
+
+@app.command()
+def inspect(
+    store: StoreOpt = Path("data/store.zarr"),
+    video_id: Annotated[int | None, typer.Argument(help="a video id; leave out for the store summary")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write trajectories + ethogram of VIDEO_ID to this PNG")] = None,
+) -> None:
+    """Summarise the store, or one video (keypoints, missing fractions, behaviours)."""
+    from mabe_store.inspect import plot_video, summary_lines, video_lines
+
+    try:
+        s = open_store(store)
+        lines = summary_lines(s) if video_id is None else video_lines(s, video_id)
+        if plot is not None:
+            if video_id is None:
+                _fail("--plot needs a VIDEO_ID (see the summary or `inspect` output for ids)")
+            lines.append(f"plot written to {plot_video(s, video_id, plot)}")
+    except StoreError as e:
+        _fail(str(e))
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
+def verify(
+    store: StoreOpt = Path("data/store.zarr"),
+    raw: Annotated[Path | None, typer.Option(help="raw directory to spot-check the store against")] = None,
+    sample: Annotated[int, typer.Option(min=0, help="videos to re-derive from raw (plus one per lab)")] = 8,
+) -> None:
+    """Check the store against its contract (and the raw files); exit 1 on any mismatch."""
+    from mabe_store.sources import SourceError
+    from mabe_store.verify import check_contract, check_raw
+
+    try:
+        s = open_store(store)
+        problems = check_contract(s)
+        if raw is not None and not problems:
+            problems += check_raw(s, raw, sample=sample)
+    except (StoreError, SourceError) as e:
+        _fail(str(e))
+    for p in problems:
+        typer.echo(f"  MISMATCH {p}")
+    if problems:
+        _fail(f"{len(problems)} problems in {store}")
+    checked = "contract and raw spot-check" if raw is not None else "contract"
+    typer.echo(f"{store}: OK ({checked}; {s.n_videos} videos, {s.n_frames:,} frames)")
+
+
+@app.command()
+def download(
+    out: Annotated[Path, typer.Option(help="where to unpack the competition files")] = Path("data/raw"),
+) -> None:
+    """Download the Kaggle competition data (needs Kaggle API credentials); skips what is there."""
+    from mabe_store.download import DownloadError
+    from mabe_store.download import download as fetch
+
+    try:
+        fetch(out, log=typer.echo)
+    except DownloadError as e:
+        _fail(str(e))

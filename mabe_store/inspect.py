@@ -1,0 +1,129 @@
+"""`mabe-store inspect`: what is in a store, as text a person reads at a glance, and one picture.
+
+The summary reads only the small tables and attrs (plus the label matrix for label balance), so it
+stays quick on the full 72M-frame store; the per-video view reads that video's rows. The plot
+(trajectories of each mouse's body centre, and an ethogram of the labeled intervals) uses
+matplotlib's Agg backend, imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mabe_store.reader import Store
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _raw_bytes(store: Store) -> int | None:
+    raw = Path(store.attrs.get("source", {}).get("raw", ""))
+    if not raw.is_dir():
+        return None
+    return sum(p.stat().st_size for p in raw.glob("*_tracking/*/*.parquet"))
+
+
+def summary_lines(store: Store) -> list[str]:
+    """Videos/frames per lab and split, size on disk vs raw, label balance, last build's report."""
+    v = store.videos
+    out = [f"{store.path}: {store.n_videos} videos, {store.n_frames:,} frames, "
+           f"{len(store.keypoints)} keypoint slots x {store.attrs['n_mice']} mice, {len(store.action_names)} actions"]
+    out.append(f"  {'lab':<24}{'split':<7}{'videos':>8}{'frames':>14}")
+    for lab in np.unique(v["lab_id"]):
+        for split in np.unique(v["split"]):
+            sel = (v["lab_id"] == lab) & (v["split"] == split)
+            if sel.any():
+                out.append(f"  {lab:<24}{split:<7}{int(sel.sum()):>8}{int(v['length'][sel].sum()):>14,}")
+    size, raw = _dir_bytes(store.path), _raw_bytes(store)
+    ratio = f" = {size / raw:.2f} x the raw tracking parquet ({raw / 1e6:,.1f} MB)" if raw else ""
+    out.append(f"  size on disk {size / 1e6:,.1f} MB{ratio}")
+    out += _balance_lines(store)
+    report = store.attrs.get("build_report", {})
+    if report.get("skipped"):
+        out.append(f"  last build skipped {len(report['skipped'])} videos:")
+        out += [f"    {s}" for s in report["skipped"]]
+    if report.get("repaired"):
+        out.append(f"  {len(report['repaired'])} repairs (first 5):")
+        out += [f"    {s}" for s in report["repaired"][:5]]
+    return out
+
+
+def _balance_lines(store: Store) -> list[str]:
+    counts = np.zeros(len(store.action_names), dtype=np.int64)
+    step = 1 << 20
+    for lo in range(0, store.root["actions"].shape[0], step):
+        counts += store.root["actions"][lo:lo + step].sum(axis=0, dtype=np.int64)
+    if not counts.any():
+        return ["  no labeled frames"]
+    order = np.argsort(-counts)
+    top = [f"{store.action_names[i]} {counts[i]:,}" for i in order if counts[i]]
+    return ["  labeled frames per action: " + ", ".join(top)]
+
+
+def video_lines(store: Store, video_id) -> list[str]:
+    """Lab, fps, frames, mice, tracked keypoints with missing fractions, behaviours with frames."""
+    i, v = store.index(video_id), store.videos
+    feats = store.features(video_id)
+    k = len(store.keypoints)
+    out = [f"video {video_id}: lab {v['lab_id'][i]}, split {v['split'][i]}, {v['fps'][i]:g} fps, "
+           f"{int(v['length'][i]):,} frames, {int(v['n_mice'][i])} mice, {v['pix_per_cm'][i]:g} px/cm"]
+    xs = feats[:, 0::2].reshape(len(feats), -1, k)  # (T, mice, K) x coordinates
+    tracked = ~np.isnan(xs)
+    for m in range(xs.shape[1]):
+        parts = [f"{store.keypoints[j]} {1 - tracked[:, m, j].mean():.0%}" for j in range(k) if tracked[:, m, j].any()]
+        if parts:
+            out.append(f"  mouse{m + 1} missing: " + ", ".join(parts))
+    acts = store.actions(video_id).sum(axis=0)
+    names = [f"{store.action_names[a]} {int(acts[a]):,}" for a in np.flatnonzero(acts)]
+    out.append("  labeled frames: " + (", ".join(names) if names else "none"))
+    lab = store.labeled_triples(video_id)
+    out.append(f"  behaviors_labeled: {len(lab['action'])} clean triples")
+    return out
+
+
+def plot_video(store: Store, video_id, path: str | Path) -> Path:
+    """Trajectories per mouse (left) and an ethogram of the annotated intervals (right) as PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    feats, k, i = store.features(video_id), len(store.keypoints), store.index(video_id)
+    fps = float(store.videos["fps"][i]) or 30.0
+    xy = feats.reshape(len(feats), -1, k, 2)  # (T, mice, K, 2)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 1.6]})
+    colors = plt.get_cmap("tab10").colors
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            centre = np.nanmean(xy, axis=2)  # (T, mice, 2): mean of the tracked keypoints
+    for m in range(centre.shape[1]):
+        if np.isfinite(centre[:, m, 0]).any():
+            ax1.plot(centre[:, m, 0], centre[:, m, 1], lw=0.6, alpha=0.8, color=colors[m], label=f"mouse{m + 1}")
+    ax1.set(title=f"video {video_id}: mean keypoint per mouse", xlabel="x (px)", ylabel="y (px)")
+    ax1.invert_yaxis()
+    ax1.set_aspect("equal", adjustable="datalim")
+    ax1.legend(loc="upper right", fontsize=8)
+    _ethogram(ax2, store.annotations(video_id), len(feats), fps, colors)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def _ethogram(ax, ann: dict, length: int, fps: float, colors) -> None:
+    rows = sorted({(int(a), int(t), str(act)) for a, t, act in
+                   zip(ann["agent_id"], ann["target_id"], ann["action"], strict=True)})
+    for r, (a, t, act) in enumerate(rows):
+        sel = (ann["agent_id"] == a) & (ann["target_id"] == t) & (ann["action"] == act)
+        spans = [(s / fps, (e - s) / fps) for s, e in zip(ann["start_frame"][sel], ann["stop_frame"][sel], strict=True)]
+        ax.broken_barh(spans, (r - 0.4, 0.8), color=colors[(a - 1) % 10])
+    ax.set_yticks(range(len(rows)), [f"m{a}→{'self' if a == t else f'm{t}'} {act}" for a, t, act in rows], fontsize=8)
+    ax.set_xlim(0, length / fps)
+    ax.set(title="ethogram (annotated intervals; colour = agent)", xlabel="time (s)")
+    if not rows:
+        ax.text(0.5, 0.5, "no annotations", ha="center", va="center", transform=ax.transAxes)
+    ax.grid(axis="x", alpha=0.3)

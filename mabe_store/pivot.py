@@ -1,0 +1,168 @@
+"""Long tracking rows -> one dense (frames, 4 * K * 2) block per video, through a computed index.
+
+The raw tracking is long: one row per (video_frame, mouse_id, bodypart) with x, y. A pivot table
+would hash every row on three keys; here each row's destination is arithmetic instead:
+`row = video_frame`, `column = ((mouse_id - 1) * K + slot) * 2 + c`, with `slot` looked up once
+per distinct body-part name (a few dozen) and broadcast by Polars. The values are then scattered
+into a NaN-filled numpy block with one fancy-indexed assignment per coordinate. The trade-off:
+duplicate rows for one (frame, mouse, part) are not merged — the last one wins — whereas parts
+that share a slot on purpose (the `headpiece_*` points) are averaged explicitly by a group-by over
+just their rows.
+
+Bad rows are repaired, not fatal: rows whose mouse id is outside 1..4 or whose frame is missing or
+negative are dropped and counted in `notes`; body parts that fit no slot are counted per name in
+`unmapped`. Anything that makes the whole file unusable raises `InputError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from mabe_store.build_config import BuildConfig
+from mabe_store.constants import ACTION_INDEX, N_MICE
+
+TRACKING_COLUMNS = ("video_frame", "mouse_id", "bodypart", "x", "y")
+ANNOTATION_COLUMNS = ("agent_id", "target_id", "action", "start_frame", "stop_frame")
+MAX_FRAMES = 5_000_000  # ~46 h at 30 fps: a larger video_frame is corrupt data, not a video
+
+
+class InputError(Exception):
+    """One raw file cannot be used; the message is the one-line reason shown in the report."""
+
+
+@dataclass
+class Pivoted:
+    """A video's dense keypoints: `features` is (length, 4 * K * 2) float32, NaN where untracked."""
+
+    features: np.ndarray
+    max_mouse: int
+    unmapped: dict[str, int] = field(default_factory=dict)  # body part -> rows not stored
+    notes: list[str] = field(default_factory=list)  # repairs made, one line each
+
+    @property
+    def length(self) -> int:
+        return int(self.features.shape[0])
+
+
+def _scan(path: Path, required: tuple[str, ...]) -> pl.LazyFrame:
+    try:
+        lf = pl.scan_parquet(path)
+        names = lf.collect_schema().names()
+    except Exception as e:  # polars raises several types for unreadable files
+        raise InputError(f"{path.name}: unreadable parquet ({type(e).__name__})") from None
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}")
+    return lf
+
+
+def _collect(lf: pl.LazyFrame, path: Path) -> pl.DataFrame:
+    try:
+        return lf.collect()
+    except Exception as e:
+        raise InputError(f"{path.name}: cannot read ({type(e).__name__}: {str(e)[:80]})") from None
+
+
+def tracking_query(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The projection + casts of a tracking scan; unparseable values become null (dropped later)."""
+    return lf.select(
+        pl.col("video_frame").cast(pl.Int64, strict=False),
+        pl.col("mouse_id").cast(pl.Int64, strict=False),
+        pl.col("bodypart").cast(pl.String),
+        pl.col("x").cast(pl.Float32, strict=False),
+        pl.col("y").cast(pl.Float32, strict=False),
+    )
+
+
+def _drop_bad_rows(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
+    bad_frame = pl.col("video_frame").is_null() | (pl.col("video_frame") < 0)
+    bad_mouse = pl.col("mouse_id").is_null() | ~pl.col("mouse_id").is_between(1, N_MICE)
+    counts = df.select(bad_frame.sum().alias("f"), (bad_mouse & ~bad_frame).sum().alias("m"),
+                       pl.col("bodypart").is_null().sum().alias("p")).row(0)
+    if counts[0]:
+        notes.append(f"dropped {counts[0]} rows with a missing or negative video_frame")
+    if counts[1]:
+        seen = df.filter(bad_mouse & ~bad_frame)["mouse_id"].unique().head(5).to_list()
+        notes.append(f"dropped {counts[1]} rows with mouse_id outside 1..{N_MICE} (e.g. {seen})")
+    if counts[2]:
+        notes.append(f"dropped {counts[2]} rows with no bodypart name")
+    return df.filter(~bad_frame & ~bad_mouse & pl.col("bodypart").is_not_null())
+
+
+def _scatter(out: np.ndarray, frame: np.ndarray, col: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    flat = out.reshape(-1)
+    idx = frame * out.shape[1] + col
+    flat[idx] = x
+    flat[idx + 1] = y
+
+
+def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None = None) -> Pivoted:
+    """Dense block from an already-cast long frame (see `tracking_query`)."""
+    notes = [] if notes is None else notes
+    df = _drop_bad_rows(df, notes)
+    if df.height == 0:
+        raise InputError("no usable tracking rows")
+    length = int(df["video_frame"].max()) + 1
+    if length > MAX_FRAMES:
+        raise InputError(f"video_frame reaches {length - 1}, beyond {MAX_FRAMES:,} — corrupt frame numbers")
+    k = len(cfg.keypoints)
+    slots = {p: cfg.slot_of(p) for p in df["bodypart"].unique().to_list()}
+    slot = {p: s[0] for p, s in slots.items() if s is not None}
+    averaged = [p for p, s in slots.items() if s is not None and s[1]]
+    df = df.with_columns(slot=pl.col("bodypart").replace_strict(slot, default=-1, return_dtype=pl.Int64))
+    unmapped = dict(df.filter(pl.col("slot") < 0).group_by("bodypart").len().iter_rows())
+    col = ((pl.col("mouse_id") - 1) * k + pl.col("slot")) * 2
+    direct = df.filter((pl.col("slot") >= 0) & ~pl.col("bodypart").is_in(averaged))
+    means = (df.filter(pl.col("bodypart").is_in(averaged))
+             .with_columns(pl.col("x", "y").fill_nan(None))
+             .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
+    out = np.full((length, N_MICE * k * 2), np.nan, dtype=np.float32)
+    for part in (direct, means):
+        if part.height:
+            cols = part.select(pl.col("video_frame"), col.alias("col"), pl.col("x", "y").cast(pl.Float32))
+            _scatter(out, *(cols[c].to_numpy() for c in ("video_frame", "col", "x", "y")))
+    return Pivoted(out, int(df["mouse_id"].max()), {str(p): int(n) for p, n in unmapped.items()}, notes)
+
+
+def pivot_tracking(path: str | Path, cfg: BuildConfig) -> Pivoted:
+    """Read one tracking parquet lazily (projection pushed down) and pivot it."""
+    path = Path(path)
+    df = _collect(tracking_query(_scan(path, TRACKING_COLUMNS)), path)
+    return pivot_frame(df, cfg)
+
+
+def read_annotations(path: str | Path, length: int) -> tuple[list[tuple[int, int, str, int, int]], list[str]]:
+    """Intervals (agent, target, action, start, stop) verbatim, and notes on rows dropped or clipped.
+
+    Rows with an unknown action, ids outside 1..4, missing values or start > stop are dropped;
+    intervals running past `length` are kept verbatim (the frame labels clip them).
+    """
+    path = Path(path)
+    lf = _scan(path, ANNOTATION_COLUMNS).select(
+        pl.col("agent_id", "target_id", "start_frame", "stop_frame").cast(pl.Int64, strict=False),
+        pl.col("action").cast(pl.String))
+    df = _collect(lf, path)
+    ok_ids = pl.col("agent_id").is_between(1, N_MICE) & pl.col("target_id").is_between(1, N_MICE)
+    checks = {
+        "missing values": pl.any_horizontal(pl.all().is_null()),
+        "an unknown action": ~pl.col("action").is_in(list(ACTION_INDEX)),
+        f"agent/target outside 1..{N_MICE}": ~ok_ids,
+        "start_frame > stop_frame": pl.col("start_frame") > pl.col("stop_frame"),
+    }
+    notes, bad = [], pl.lit(False)
+    for reason, expr in checks.items():
+        n = int(df.select((expr.fill_null(True) & ~bad).sum()).item())
+        if n:
+            notes.append(f"dropped {n} annotation rows with {reason}")
+        bad = bad | expr.fill_null(True)
+    df = df.filter(~bad)
+    past = int(df.select((pl.col("stop_frame") > length).sum()).item())
+    if past:
+        notes.append(f"{past} intervals run past the last tracked frame {length - 1} (clipped in actions)")
+    rows = [(int(a), int(t), str(act), int(s), int(e)) for a, t, act, s, e in
+            df.select(ANNOTATION_COLUMNS).iter_rows()]
+    return rows, notes
