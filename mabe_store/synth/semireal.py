@@ -1,0 +1,75 @@
+"""Semi-real datasets: real metadata and annotation files, synthetic tracking planted to match.
+
+Why: the real labels (their lengths, overlaps, per-video whitelists, dtypes and quirks) are the
+hardest part to imitate and are public, while the real tracking is not available here. This mode
+keeps train.csv rows and annotation parquet verbatim and synthesises tracking whose motion follows
+those labels, so the whole pipeline can be run on the real label structure. `scale` shortens
+each video (annotations starting after the cut are dropped, the rest kept as they are, so some
+run past the last frame as in the real data); `videos` and `labs` pick a CPU-sized subset.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mabe_store.behaviors import BehaviorsParseError, clean_triples
+from mabe_store.synth.profiles import SynthError, VideoSpec, _round_robin, lab_table
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _spec(root: Path, row: dict, split: str, scale: float) -> VideoSpec:
+    fps = float(row["frames_per_second"])
+    frames = max(30, round(float(row["video_duration_sec"]) * fps * scale))
+    n_mice = sum(bool(row.get(f"mouse{m}_strain")) for m in range(1, 5)) or 2
+    try:
+        triples = tuple((t.agent, t.target, t.action) for t in clean_triples(row["behaviors_labeled"]))
+    except BehaviorsParseError as e:
+        raise SynthError(f"video {row['video_id']}: {e}; fix its behaviors_labeled") from None
+    ann = root / "train_annotation" / row["lab_id"] / f"{row['video_id']}.parquet"
+    row = dict(row, video_duration_sec=repr(round(frames / fps, 2)))
+    return VideoSpec(row["lab_id"], int(row["video_id"]), split, frames, fps, n_mice,
+                     tuple(json.loads(row["body_parts_tracked"])), triples,
+                     real_annotations=str(ann) if split == "train" and ann.is_file() else None,
+                     csv_row=row)
+
+
+def plan_from_real(root: Path, *, videos: int | None, scale: float,
+                   labs: tuple[str, ...] | None) -> list[VideoSpec]:
+    """Train videos of `root/train.csv` (round-robin over labs, capped) plus its test.csv rows."""
+    rows = [r for r in _read_rows(root / "train.csv") if not labs or r["lab_id"] in labs]
+    unknown = sorted({r["lab_id"] for r in rows} - set(lab_table()))
+    if unknown:
+        raise SynthError(f"labs without a synthetic profile: {', '.join(unknown)}; "
+                         f"leave them out with --labs")
+    by_lab: dict[str, list[dict]] = {}
+    for r in rows:
+        by_lab.setdefault(r["lab_id"], []).append(r)
+    order = _round_robin({lab: len(rs) for lab, rs in by_lab.items()})[: videos or None]
+    taken = {lab: iter(rs) for lab, rs in by_lab.items()}
+    specs = [_spec(root, next(taken[lab]), "train", scale) for lab in order]
+    tests = [r for r in _read_rows(root / "test.csv") if r["lab_id"] in lab_table()]
+    return specs + [_spec(root, r, "test", scale) for r in tests]
+
+
+def copy_annotations(spec: VideoSpec, out: Path) -> None:
+    """Copy the real annotation file, dropping intervals that start after a shortened video."""
+    dst = out / "train_annotation" / spec.lab_id / f"{spec.video_id}.parquet"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    table = pq.read_table(spec.real_annotations)
+    keep = pc.less(table["start_frame"], spec.n_frames)
+    if pc.all(keep).as_py() in (True, None):
+        shutil.copyfile(spec.real_annotations, dst)
+    else:
+        pq.write_table(table.filter(keep), dst)

@@ -1,0 +1,163 @@
+"""One synthetic video: schedule behaviours, move the bodies, render keypoints, write parquet.
+
+Why: every video is independent given its spec and seed, so it is the unit of work of the process
+pool and of determinism (same spec + seed -> the same bytes). Scheduling draws a Poisson number
+of intervals per whitelisted triple at the lab's rate with log-normal lengths, then accepts them
+greedily so that a mouse takes part in one event at a time (ramps included) — this also keeps the
+intervals of each (agent, target) pair disjoint, as in the real data. Look-alike events (same
+poses at 35-60 % weight, shorter, unlabeled) are scheduled the same way at half the rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mabe_store.synth.actions import RAMP_SEC, Event, apply_events
+from mabe_store.synth.motion import corrupt, free_motion, render
+from mabe_store.synth.profiles import LabProfile, VideoSpec
+
+DECOY_ACTIONS = ("sniff", "approach", "chase", "rear", "selfgroom")
+
+
+def _draw(triples, profile: LabProfile, spec: VideoSpec, rng, decoy: bool) -> list[Event]:
+    minutes = spec.n_frames / spec.fps / 60
+    out = []
+    for a, g, act in triples:
+        st = profile.actions.get(act)
+        if st is None or st.rate_per_min <= 0:
+            continue
+        rate = st.rate_per_min * spec.rate_boost * (0.5 if decoy else 1.0)
+        for _ in range(rng.poisson(rate * minutes)):
+            length = int(np.clip(st.len_median * np.exp(st.len_sigma * rng.standard_normal()),
+                                 2, spec.n_frames / 3))
+            if decoy:
+                length = max(2, length // 2)
+            start = int(rng.integers(0, max(1, spec.n_frames - length)))
+            w = float(rng.uniform(0.35, 0.6)) if decoy else 1.0
+            out.append(Event(a - 1, g - 1, act, start, start + length, w))
+    return out
+
+
+def _accept(cands: list[Event], busy: np.ndarray, lead: int, rng) -> list[Event]:
+    """Keep candidates (in random order) whose mice are free over the event and its ramps."""
+    kept = []
+    for i in rng.permutation(len(cands)):
+        ev = cands[i]
+        lo, hi = max(0, ev.start - lead), ev.stop + lead
+        mice = {ev.agent, ev.target}
+        if any(busy[m, lo:hi].any() for m in mice):
+            continue
+        for m in mice:
+            busy[m, lo:hi] = True
+        kept.append(ev)
+    return kept
+
+
+def schedule(spec: VideoSpec, profile: LabProfile, rng) -> tuple[list[Event], list[Event]]:
+    """Labeled events (from the lab's rates, or the real annotation file) and unlabeled decoys."""
+    lead = max(2, round(RAMP_SEC * spec.fps))
+    busy = np.zeros((spec.n_mice, spec.n_frames + 4 * lead + 10), bool)
+    if spec.real_annotations:
+        labeled = _real_events(spec)
+        for ev in labeled:
+            for m in {ev.agent, ev.target}:
+                busy[m, max(0, ev.start - lead): ev.stop + lead] = True
+    else:
+        labeled = _accept(_draw(spec.triples, profile, spec, rng, False), busy, lead, rng)
+    pool = spec.triples or _decoy_triples(spec.n_mice)
+    decoy_profile = profile if profile.labeled else _generic_profile(profile)
+    decoys = _accept(_draw(pool, decoy_profile, spec, rng, True), busy, lead, rng)
+    return labeled, decoys
+
+
+def _decoy_triples(n_mice: int) -> list[tuple[int, int, str]]:
+    return [(a, b, act) for act in DECOY_ACTIONS for a in range(1, n_mice + 1)
+            for b in range(1, n_mice + 1) if (a == b) == (act in ("rear", "selfgroom"))]
+
+
+def _generic_profile(p: LabProfile) -> LabProfile:
+    from mabe_store.synth.profiles import ActionStats, lab_table
+
+    ref = lab_table()["CalMS21_task1"].actions
+    acts = {a: ref.get(a, ActionStats(1.0, 40.0, 0.6)) for a in DECOY_ACTIONS}
+    return LabProfile(**{**p.__dict__, "actions": acts})
+
+
+def _real_events(spec: VideoSpec) -> list[Event]:
+    d = pq.read_table(spec.real_annotations).to_pydict()
+    return [Event(a - 1, g - 1, act, int(s), int(e))
+            for a, g, act, s, e in zip(d["agent_id"], d["target_id"], d["action"],
+                                       d["start_frame"], d["stop_frame"], strict=True)
+            if s < spec.n_frames and a <= spec.n_mice and g <= spec.n_mice]
+
+
+def geometry(spec: VideoSpec, profile: LabProfile) -> tuple[float, tuple, tuple[float, float]]:
+    """Pixels per cm, the arena box in cm, and the arena's pixel origin in the frame."""
+    m = profile.meta
+    ppc = float(m["pix_per_cm_approx"])
+    w_px, h_px = m["video_width_pix"], m["video_height_pix"]
+    aw = min(float(m["arena_width_cm"]), w_px / ppc)
+    ah = min(float(m["arena_height_cm"]), h_px / ppc)
+    box = (2.0, 2.0, max(aw - 2.0, 8.0), max(ah - 2.0, 8.0))
+    return ppc, box, ((w_px - aw * ppc) / 2, (h_px - ah * ppc) / 2)
+
+
+def tracking_table(spec: VideoSpec, profile: LabProfile, rng, labeled, decoys) -> pa.Table:
+    """The long-format tracking table: one row per tracked (frame, mouse, body part)."""
+    ppc, box, origin = geometry(spec, profile)
+    bodies = free_motion(spec.n_frames, spec.n_mice, spec.fps, box, rng)
+    u = rng.uniform(0.25, 0.75, 2)
+    obj = (box[0] + u[0] * (box[2] - box[0]), box[1] + u[1] * (box[3] - box[1]))
+    apply_events(bodies, labeled + decoys, spec.fps, rng, obj)
+    for arr, lo, hi in ((bodies.cx, box[0] - 2, box[2] + 2), (bodies.cy, box[1] - 2, box[3] + 2)):
+        np.clip(arr, lo, hi, out=arr)
+    pts = render(bodies, spec.body_parts, ppc, origin)
+    present = corrupt(pts, spec.body_parts, ppc, rng)
+    flat = np.flatnonzero(present)
+    mice, k = spec.n_mice, len(spec.body_parts)
+    names = pa.array(spec.body_parts, pa.string())
+    return pa.table({
+        "video_frame": pa.array(flat // (mice * k), pa.int64()),
+        "mouse_id": pa.array((flat // k) % mice + 1, pa.int64()),
+        "bodypart": names.take(pa.array(flat % k, pa.int32())),
+        "x": pa.array(pts[..., 0].ravel()[flat], pa.float32()),
+        "y": pa.array(pts[..., 1].ravel()[flat], pa.float32()),
+    })
+
+
+def annotation_table(spec: VideoSpec, profile: LabProfile, labeled: list[Event], rng) -> pa.Table:
+    """Labeled intervals sorted by start; int32 frames when needed or as often as the lab does."""
+    evs = sorted(labeled, key=lambda e: (e.start, e.agent, e.target))
+    stops = [e.stop for e in evs]
+    if evs and rng.random() < 0.05:  # rarely an interval runs past the last tracked frame
+        stops[-1] = max(stops[-1], spec.n_frames + int(rng.integers(1, 30)))
+    wide = max(stops, default=0) > 32000 or rng.random() < profile.int32_frac
+    frame_t = pa.int32() if wide else pa.int16()
+    return pa.table({
+        "agent_id": pa.array([e.agent + 1 for e in evs], pa.int8()),
+        "target_id": pa.array([e.target + 1 for e in evs], pa.int8()),
+        "action": pa.array([e.action for e in evs], pa.large_string()),
+        "start_frame": pa.array([e.start for e in evs], frame_t),
+        "stop_frame": pa.array(stops, frame_t),
+    })
+
+
+def make_video(spec: VideoSpec, profile: LabProfile, seed: int, out: Path) -> tuple[int, list[tuple]]:
+    """Write the video's tracking (and annotation) parquet; return (frames, occurring triples)."""
+    rng = np.random.default_rng([seed, spec.video_id])
+    labeled, decoys = schedule(spec, profile, rng)
+    split = "train" if spec.split == "train" else "test"
+    track = out / f"{split}_tracking" / spec.lab_id / f"{spec.video_id}.parquet"
+    track.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(tracking_table(spec, profile, rng, labeled, decoys), track)
+    has_labels = spec.split == "train" and (spec.triples or spec.real_annotations)
+    if has_labels and not spec.real_annotations:
+        ann = out / "train_annotation" / spec.lab_id / f"{spec.video_id}.parquet"
+        ann.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(annotation_table(spec, profile, labeled, rng), ann)
+    occurring = sorted({(e.agent + 1, e.target + 1, e.action) for e in labeled})
+    return spec.n_frames, occurring

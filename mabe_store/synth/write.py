@@ -1,0 +1,183 @@
+"""`synthesize`: write a whole raw dataset in the Kaggle layout (csv files + parquet per video).
+
+Why: the store, the trainer and the metric must be exercised on data shaped exactly like the
+competition's without the 2.6 GB download. Videos are generated in a process pool (one task per
+video, seeded by (seed, video_id), so output bytes do not depend on the number of workers); the
+csv files are written afterwards, because the quirky labs' `behaviors_labeled` lists the triples
+that actually occur in each video.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mabe_store.synth.profiles import QUIRKY_LABS, SynthError, VideoSpec, lab_table, plan
+from mabe_store.synth.video import make_video
+
+COLUMNS = (
+    ["lab_id", "video_id"]
+    + [f"mouse{m}_{k}" for m in range(1, 5) for k in ("strain", "color", "sex", "id", "age", "condition")]
+    + ["frames_per_second", "video_duration_sec", "pix_per_cm_approx", "video_width_pix",
+       "video_height_pix", "arena_width_cm", "arena_height_cm", "arena_shape", "arena_type",
+       "body_parts_tracked", "behaviors_labeled", "tracking_method"]
+)
+PROFILES = ("small", "kaggle")
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    n_videos: int
+    n_frames: int
+    n_labs: int
+    seconds: float
+    out: Path
+    n_test: int = 0
+
+    def line(self) -> str:
+        return (f"wrote {self.n_videos} videos ({self.n_test} test) from {self.n_labs} labs, "
+                f"{self.n_frames:,} frames to {self.out} in {self.seconds:.1f}s "
+                f"({self.n_frames / max(self.seconds, 1e-9):,.0f} frames/s)")
+
+
+def _check(profile: str, videos, scale: float, from_real: Path | None) -> None:
+    problems = []
+    if profile not in PROFILES:
+        problems.append(f"unknown profile {profile!r} (choose one of {', '.join(PROFILES)})")
+    if videos is not None and videos < 1:
+        problems.append(f"--videos must be >= 1, got {videos}")
+    if not 0 < scale <= 1:
+        problems.append(f"--scale must be in (0, 1], got {scale}")
+    if from_real is not None and not (Path(from_real) / "train.csv").is_file():
+        problems.append(f"--from-real {from_real} has no train.csv (point it at an unpacked "
+                        "competition folder such as ../shared/mabe-real)")
+    if problems:
+        raise SynthError("; ".join(problems))
+
+
+def synthesize(out: Path, *, profile: str = "small", videos: int | None = None, scale: float = 1.0,
+               seed: int = 0, from_real: Path | None = None, progress: bool = True,
+               labs: tuple[str, ...] | None = None, workers: int | None = None) -> SynthSummary:
+    """Write a synthetic (or, with `from_real`, semi-real) raw dataset into `out`."""
+    _check(profile, videos, scale, from_real)
+    t0 = time.perf_counter()
+    out = Path(out)
+    if from_real is not None:
+        from mabe_store.synth.semireal import plan_from_real
+
+        specs = plan_from_real(Path(from_real), videos=videos, scale=scale, labs=labs)
+    else:
+        specs = plan(profile, videos=videos, scale=scale, seed=seed, labs=labs)
+    if not specs:
+        raise SynthError(f"no videos selected (labs={labs}); check --labs against the lab names")
+    _clear(out)
+    occurring = _generate(specs, seed, out, progress, workers)
+    _write_csvs(specs, occurring, out, from_real, seed)
+    n_test = sum(s.split == "test" for s in specs)
+    return SynthSummary(len(specs), sum(s.n_frames for s in specs), len({s.lab_id for s in specs}),
+                        time.perf_counter() - t0, out, n_test)
+
+
+def _clear(out: Path) -> None:
+    """Remove a previous dataset's files (only the Kaggle-layout names) so runs never mix."""
+    for name in ("train_tracking", "train_annotation", "test_tracking"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    for name in ("train.csv", "test.csv", "sample_submission.csv"):
+        (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _one(args) -> tuple[int, list]:
+    spec, seed, out = args
+    return make_video(spec, lab_table()[spec.lab_id], seed, out)
+
+
+def _generate(specs: list[VideoSpec], seed: int, out: Path, progress: bool, workers) -> list[list]:
+    workers = workers or min(len(specs), os.cpu_count() or 1)
+    tasks = [(s, seed, out) for s in specs]
+    bar = tqdm(total=sum(s.n_frames for s in specs), unit="frame", unit_scale=True,
+               desc="synth", disable=not progress)
+    results = []
+    with bar:
+        if workers <= 1:
+            for t in tasks:
+                results.append(_one(t))
+                bar.update(results[-1][0])
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for r in pool.map(_one, tasks, chunksize=1):
+                    results.append(r)
+                    bar.update(r[0])
+    return [occ for _, occ in results]
+
+
+def _entry(a: int, g: int, act: str) -> str:
+    return f"mouse{a},{'self' if a == g else f'mouse{g}'},{act}"
+
+
+def behaviors_labeled(spec: VideoSpec, occurring: list[tuple]) -> str:
+    """The JSON list; quirky labs: quoted copies of the pair whitelist, then what occurred."""
+    if not spec.triples:
+        return ""
+    if spec.lab_id not in QUIRKY_LABS:
+        return json.dumps([_entry(*t) for t in spec.triples])
+    pair_acts = list(dict.fromkeys(act for a, g, act in spec.triples if a != g))
+    pair_acts.sort(key=lambda act: act != "sniff")  # the real files list 'sniff' first
+    quoted = [f"{q}mouse1','mouse2','{act}'" for q, act in
+              zip(["'"] + [""] * len(pair_acts), pair_acts, strict=False)]
+    return json.dumps(quoted + [_entry(*t) for t in occurring])
+
+
+def _row(spec: VideoSpec, occurring: list[tuple], seed: int) -> dict:
+    if spec.csv_row is not None:
+        return spec.csv_row
+    p = lab_table()[spec.lab_id]
+    m = p.meta
+    row = {"lab_id": spec.lab_id, "video_id": spec.video_id}
+    for i in range(1, 5):
+        here = i <= spec.n_mice
+        for k in ("strain", "color", "sex", "age", "condition"):
+            row[f"mouse{i}_{k}"] = m["mouse"][k] if here and m["mouse"][k] is not None else ""
+        row[f"mouse{i}_id"] = float((spec.video_id * 7 + i * 13 + seed) % 97) if here else ""
+    row.update(
+        frames_per_second=spec.fps, video_duration_sec=round(spec.n_frames / spec.fps, 2),
+        pix_per_cm_approx=float(m["pix_per_cm_approx"]), video_width_pix=m["video_width_pix"],
+        video_height_pix=m["video_height_pix"], arena_width_cm=float(m["arena_width_cm"]),
+        arena_height_cm=float(m["arena_height_cm"]), arena_shape=m["arena_shape"],
+        arena_type=m["arena_type"] or "", body_parts_tracked=json.dumps(sorted(spec.body_parts)),
+        behaviors_labeled=behaviors_labeled(spec, occurring), tracking_method=m["tracking_method"])
+    return row
+
+
+def _write_csvs(specs, occurring, out: Path, from_real: Path | None, seed: int) -> None:
+    rows = {"train": [], "test": []}
+    for spec, occ in zip(specs, occurring, strict=True):
+        rows[spec.split].append(_row(spec, occ, seed))
+        if spec.real_annotations and spec.split == "train":
+            from mabe_store.synth.semireal import copy_annotations
+
+            copy_annotations(spec, out)
+    for split, rs in rows.items():
+        with open(out / f"{split}.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rs)
+    real_sub = from_real and Path(from_real) / "sample_submission.csv"
+    if real_sub and real_sub.is_file() and not rows["test"]:
+        shutil.copyfile(real_sub, out / "sample_submission.csv")
+        return
+    with open(out / "sample_submission.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["row_id", "video_id", "agent_id", "target_id", "action", "start_frame",
+                    "stop_frame"])
+        for i, spec in enumerate(s for s in specs if s.split == "test"):
+            pair = next(((a, g, act) for a, g, act in spec.triples if a != g), (1, 2, "sniff"))
+            w.writerow([i, spec.video_id, f"mouse{pair[0]}", f"mouse{pair[1]}", pair[2], 0, 1])
