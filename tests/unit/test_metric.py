@@ -229,3 +229,53 @@ def test_agrees_with_the_frame_set_restatement(seed):
             score(s, p)
         return
     assert score(s, p) == pytest.approx(expected, abs=1e-9)
+
+
+# -- the `score` command --------------------------------------------------------------------------
+def _cli():
+    import typer
+    from typer.testing import CliRunner
+
+    from mabe_train.cli_score import score as score_cmd
+    app = typer.Typer()
+    app.command("score")(score_cmd)
+    app.command("noop")(lambda: None)  # two commands, so `score` is invoked by name as in mabe-train
+    return app, CliRunner()
+
+
+def _write(tmp_path, s, p):
+    s.write_csv(tmp_path / "sol.csv")
+    p.write_csv(tmp_path / "sub.csv")
+    return ["score", "--solution", str(tmp_path / "sol.csv"), "--submission", str(tmp_path / "sub.csv")]
+
+
+def test_cli_prints_the_score_at_full_precision(tmp_path):
+    s_rows, p_rows, s, p = _case(7, clash=False)
+    app, runner = _cli()
+    res = runner.invoke(app, [*_write(tmp_path, s, p), "--details"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines()[-1] == f"score: {score(s, p)!r}"
+    assert "per lab:" in res.output and "per lab and action:" in res.output
+
+
+@pytest.mark.parametrize(("mangle", "message"), [
+    (lambda s, p: (s, p.drop("action")), "Submission is missing column action"),
+    (lambda s, p: (s, p[:0]), "Missing solution or submission data"),
+    (lambda s, p: (s, p.with_columns(pl.col("start_frame").cast(pl.Utf8) + "x")), "must be integers"),
+    (lambda s, p: (s, pl.concat([p, p.head(1).with_columns(pl.col("action").str.replace("sniff", "attack"),
+                                                           pl.col("row_id") + 1000)])),
+     "Multiple predictions for the same frame"),
+])
+def test_cli_bad_input_is_one_line_and_exit_1(tmp_path, mangle, message):
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    app, runner = _cli()
+    res = runner.invoke(app, _write(tmp_path, *mangle(s, sub((1, "mouse1", "mouse2", "sniff", 0, 10)))))
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_cli_missing_file(tmp_path):
+    app, runner = _cli()
+    res = runner.invoke(app, ["score", "--solution", str(tmp_path / "nope.csv"), "--submission", str(tmp_path / "n.csv")])
+    assert res.exit_code == 1 and "does not exist" in res.output

@@ -1,0 +1,61 @@
+"""`mabe-train score`: the official metric on two CSV files.
+
+A thin Typer command over `mabe_train.metric`; mabe_train/cli.py registers it
+(`app.command("score")(score)`). Every column is read as text and only the frame columns are
+parsed as integers, because the metric compares ids as text: "007" and "7" are different videos,
+exactly as in the competition's scorer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from mabe_train.metric import MetricError, ScoreDetails, score_details
+
+
+def read_table(path: Path, name: str) -> pl.DataFrame:
+    """A CSV with every column as text and start/stop frames as Int64; MetricError otherwise."""
+    if not path.is_file():
+        raise MetricError(f"{name} file {path} does not exist — pass an existing CSV")
+    try:
+        df = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.NoDataError:
+        raise MetricError(f"Missing solution or submission data — {name} file {path} is empty") from None
+    except pl.exceptions.PolarsError as e:
+        raise MetricError(f"{name} file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
+    frames = [c for c in ("start_frame", "stop_frame") if c in df.columns]
+    try:
+        return df.with_columns(pl.col(c).str.strip_chars().cast(pl.Int64, strict=True) for c in frames)
+    except pl.exceptions.PolarsError:
+        raise MetricError(f"{name} file {path}: start_frame/stop_frame must be integers") from None
+
+
+def _print_details(d: ScoreDetails) -> None:
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, float_precision=4, tbl_hide_dataframe_shape=True):
+        typer.echo("per lab:")
+        typer.echo(str(d.per_lab))
+        typer.echo("per lab and action:")
+        typer.echo(str(d.per_action))
+
+
+def score(
+    solution: Annotated[Path, typer.Option(help="solution CSV: video_id, agent_id, target_id, action, "
+                                                "start_frame, stop_frame, lab_id, behaviors_labeled")],
+    submission: Annotated[Path, typer.Option(help="submission CSV in the Kaggle format (row_id ignored)")],
+    details: Annotated[bool, typer.Option("--details", help="also print per-lab and per-action tables")] = False,
+    beta: Annotated[float, typer.Option(help="F-beta's beta (the competition uses 1)")] = 1.0,
+) -> None:
+    """Score a submission with the official MABe metric; the last line is `score: <value>`."""
+    try:
+        d = score_details(read_table(solution, "solution"), read_table(submission, "submission"), beta)
+    except MetricError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    if details:
+        _print_details(d)
+    typer.echo(f"labs: {d.per_lab.height}, lab-actions: {d.per_action.height}")
+    typer.echo(f"score: {d.score!r}")
