@@ -1,0 +1,274 @@
+"""Typed run settings: defaults, then a YAML file, then `key=value` overrides.
+
+Each part of a run owns a small dataclass (data, model, loss, optim, train); `Config` composes
+them, lingua-style, so a test or a remote launcher builds a run from one object. YAML is read with
+`yaml.safe_load`; every key is checked against the dataclasses, and all problems (unknown keys with
+their closest valid spelling, wrong types) are reported in one `ConfigError`. The resolved config is
+written into the run directory (`config.yaml`), which is also what `--resume` reads back.
+
+Trade-off: plain dataclasses and a ~100-line coercer instead of pydantic/omegaconf — no extra
+dependency, and the only types needed are scalars, lists, dicts and nested sections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mabe_train.labels import DEFAULT_LABEL_GROUPS
+
+
+class ConfigError(ValueError):
+    """The config file or an override is invalid; the message lists every problem."""
+
+
+@dataclass
+class DataConfig:
+    data_dir: str = "data/store.zarr"  # the Zarr store built by `mabe-store build`
+    n_mice: int = 4
+    n_keypoints: int = 18
+    sequence_length: int = 100  # window length in (sub-sampled) frames
+    frame_gap: int = 1  # take every frame_gap-th frame inside a window
+    batch_size: int = 64
+    val_fraction: float = 0.2  # share of each lab's videos held out for validation
+    split_seed: int = 0
+    features: list[str] = field(default_factory=lambda: ["coords"])  # see mabe_train.features
+    noise_std: float = 0.01  # gaussian noise on training inputs, in cm
+    temporal_jitter: int = 2  # inputs shifted by up to ±this many frames against labels
+    label_groups: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABEL_GROUPS))
+    assume_absent: list[str] = field(default_factory=list)  # groups taken as absent where unlabeled
+    max_videos: int = 0  # 0 = every labeled training video of the store; >0 = a seeded subset
+    cache_dir: str = ""  # where to memory-map staged videos that do not fit in RAM ("" = run dir)
+    max_ram_gb: float = 0.0  # stage in RAM up to this size (0 = half of the machine's RAM)
+    val_stride: int = 0  # stride of the stitched validation windows (0 = sequence_length // 2)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "conv1d_bilstm"  # key of the model registry (mabe_train.models)
+    input_dim: int = 144  # must equal the width of the selected features
+    conv_channels: list[int] = field(default_factory=lambda: [64, 128, 256])
+    kernel_size: int = 3
+    lstm_hidden: int = 256
+    lstm_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.3
+    num_classes: int = 4  # must equal the task's number of outputs
+
+
+@dataclass
+class LossConfig:
+    class_weights: list[float] = field(default_factory=lambda: [0.5, 10.0, 15.0, 15.0])
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "plateau"  # ReduceLROnPlateau on the monitored validation metric
+    patience: int = 5
+    factor: float = 0.5
+    min_lr: float = 1e-5
+
+
+@dataclass
+class OptimConfig:
+    learning_rate: float = 3e-4
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0  # max global grad norm; 0 disables
+    warmup_steps: int = 0  # linear warmup from 0 to learning_rate, then the scheduler
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    steps_per_epoch: int = 0  # 0 = (training frames) / (batch_size * sequence_length)
+    early_stopping_patience: int = 15
+    save_freq: int = 5  # keep a checkpoint every save_freq epochs (plus best and last)
+    ckpt_every_steps: int = 0  # also refresh `last` every N steps mid-epoch (0 = epoch ends only)
+    checkpoint_dir: str = "runs"  # run directories are created under it
+    run_name: str = ""  # "" = <config name>-<YYYYmmdd-HHMMSS>
+    seed: int = 0
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    amp: str = "none"  # none | bf16 | fp16 (mixed precision)
+    max_val_videos: int = 0  # 0 = every validation video
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    task: str = "grouped"  # key of the task registry (mabe_train.tasks)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = "run"  # set from the YAML file's stem; names the run directory
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# -- coercion -------------------------------------------------------------------------------------
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
+    """`value` as type `tp`; appends a message to `problems` (and returns None) when it is not."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a mapping of {tp.__name__} keys, got {value!r}")
+            return None
+        return _build(tp, value, where + ".", problems)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            problems.append(f"{where}: expected a list, got {value!r}")
+            return None
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a mapping, got {value!r}")
+            return None
+        kt, vt = typing.get_args(tp)
+        return {_coerce(k, kt, where, problems): _coerce(v, vt, f"{where}.{k}", problems)
+                for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        return _coerce(value, typing.get_args(tp)[0], where, problems)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads `3e-4` as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+    problems.append(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+    return None
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else f" (valid keys: {', '.join(sorted(valid))})"
+
+
+def _build(cls, values: dict, prefix: str, problems: list[str]):
+    hints = _hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            problems.append(f"unknown key {prefix}{key!r}{_suggest(str(key), hints)}")
+            continue
+        kwargs[key] = _coerce(value, hints[key], prefix + key, problems)
+    return cls(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+# -- overrides ------------------------------------------------------------------------------------
+def _all_keys(cls, prefix: str = "") -> list[str]:
+    out = []
+    for name, tp in _hints(cls).items():
+        if dataclasses.is_dataclass(tp):
+            out += _all_keys(tp, f"{prefix}{name}.")
+        else:
+            out.append(prefix + name)
+    return out
+
+
+def _leaf_index() -> dict[str, str]:
+    """Unambiguous leaf names -> dotted keys, so `epochs=3` works as well as `train.epochs=3`."""
+    full = _all_keys(Config)
+    leaves: dict[str, list[str]] = {}
+    for k in full:
+        leaves.setdefault(k.rsplit(".", 1)[-1], []).append(k)
+    return {leaf: keys[0] for leaf, keys in leaves.items() if len(keys) == 1}
+
+
+def apply_overrides(raw: dict, overrides: list[str], problems: list[str]) -> dict:
+    """Set dotted `key=value` pairs (values parsed as YAML) into the nested dict `raw`."""
+    full = set(_all_keys(Config))
+    leaves = _leaf_index()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(f"override {item!r} is not key=value (e.g. train.epochs=3)")
+            continue
+        dotted = key if key in full else leaves.get(key)
+        if dotted is None:
+            problems.append(f"unknown key {key!r}{_suggest(key, full | set(leaves))}")
+            continue
+        node = raw
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {}) if isinstance(node.get(p, {}), dict) else {}
+        node[last] = yaml.safe_load(text) if text.strip() else ""
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file <- overrides. Raises ConfigError listing every problem."""
+    raw: dict = {}
+    name = "run"
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"no config file at {path} — see configs/ (v5.yaml, debug.yaml, demo.yaml)")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not valid YAML: {e}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        name = str(raw.pop("name", path.stem))
+    problems: list[str] = []
+    raw = apply_overrides(raw, list(overrides or []), problems)
+    raw.setdefault("name", name)
+    cfg = _build(Config, raw, "", problems)
+    problems += validate(cfg) if not problems else []
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+    return cfg
+
+
+def validate(cfg: Config) -> list[str]:
+    """Value checks that types cannot express."""
+    p = []
+    d, t = cfg.data, cfg.train
+    if d.sequence_length < 1 or d.frame_gap < 1 or d.batch_size < 1:
+        p.append("data.sequence_length, data.frame_gap and data.batch_size must be >= 1")
+    if not 0 < d.val_fraction < 1:
+        p.append(f"data.val_fraction must be in (0, 1), got {d.val_fraction}")
+    if t.amp not in ("none", "bf16", "fp16"):
+        p.append(f"train.amp must be none, bf16 or fp16, got {t.amp!r}")
+    if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
+        p.append(f"train.device must be auto, cpu, cuda[:N] or mps, got {t.device!r}")
+    if t.epochs < 1 or t.save_freq < 1:
+        p.append("train.epochs and train.save_freq must be >= 1")
+    if cfg.optim.scheduler.name not in ("plateau", "none"):
+        p.append(f"optim.scheduler.name must be plateau or none, got {cfg.optim.scheduler.name!r}")
+    return p
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,264 @@
+"""Training windows at memory speed, and whole-video prediction for validation.
+
+The Zarr store is read once: `stage_videos` copies the needed videos (normalised coordinates plus
+the task's per-frame targets) into one contiguous block — RAM when it fits, else a local
+`np.memmap` cache file — with a progress bar. `WindowSampler` then draws random windows nanoGPT
+style, with ONE vectorised index `rows[:, None] + arange(window) * frame_gap` into that block, so a
+batch costs one gather, not B slices. Windows never cross videos (starts are drawn only where the
+whole window fits in its video; videos shorter than a window are left to validation, which takes
+any length). The sampler's whole randomness is one numpy Generator, so `state_dict()` (rng state
+plus step) resumes it exactly.
+
+Validation does not draw windows: `predict_video` slides windows over every frame of a video (all
+`frame_gap` phases), averages the logits where windows overlap, and returns one row per frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from mabe_store.reader import Store
+from mabe_train.features import normalise_coords
+
+TargetsFn = Callable[[Store, int, np.ndarray], np.ndarray]  # (store, video row, (T, A) actions) -> (T, ...)
+
+
+class DataError(ValueError):
+    """The store holds no usable videos for the request; the message says what to change."""
+
+
+# -- split ----------------------------------------------------------------------------------------
+def split_videos(store: Store, val_fraction: float = 0.2, seed: int = 0, max_videos: int = 0) -> dict:
+    """Labeled `train`-split videos divided by video, stratified by lab, seeded.
+
+    Each lab with >= 2 videos gives round(val_fraction * n) (at least 1) of them to validation.
+    Unlabeled videos are left out: every frame of theirs would be ignored by the loss anyway.
+    """
+    v = store.videos
+    usable = (v["split"] == "train") & (v["labeled_actions"].any(axis=1))
+    idx = np.flatnonzero(usable)
+    if idx.size == 0:
+        raise DataError(f"{store.path} has no labeled training videos — build it from data with "
+                        "annotations (`mabe-store synth` makes some)")
+    rng = np.random.default_rng(seed)
+    if 0 < max_videos < idx.size:
+        idx = np.sort(rng.choice(idx, size=max_videos, replace=False))
+    train, val = [], []
+    for lab in sorted(set(v["lab_id"][idx].tolist())):
+        rows = rng.permutation(idx[v["lab_id"][idx] == lab])
+        n_val = 0 if len(rows) < 2 else min(max(1, round(val_fraction * len(rows))), len(rows) - 1)
+        val += rows[:n_val].tolist()
+        train += rows[n_val:].tolist()
+    if not val:
+        raise DataError("no lab has 2+ labeled videos, so nothing is left for validation — "
+                        "use a bigger store or a smaller data.max_videos")
+    ids = v["video_id"]
+    return {"train": sorted(int(ids[i]) for i in train), "val": sorted(int(ids[i]) for i in val),
+            "seed": seed, "val_fraction": val_fraction}
+
+
+def save_split(split: dict, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(split, indent=1))
+
+
+def load_split(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+# -- staging --------------------------------------------------------------------------------------
+@dataclass
+class StagedVideos:
+    """Videos in one block: rows of video j are `starts[j] : starts[j] + lengths[j]`."""
+
+    video_ids: np.ndarray  # (V,) int64
+    lab_ids: np.ndarray  # (V,) str
+    fps: np.ndarray  # (V,) float32
+    starts: np.ndarray  # (V,) int64
+    lengths: np.ndarray  # (V,) int64
+    coords: np.ndarray  # (n, 144) float32 normalised cm, NaN untracked (ndarray or memmap)
+    targets: np.ndarray  # (n, ...) the task's per-frame targets
+
+    @property
+    def nbytes(self) -> int:
+        return self.coords.nbytes + self.targets.nbytes
+
+    def video(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = slice(int(self.starts[j]), int(self.starts[j] + self.lengths[j]))
+        return self.coords[rows], self.targets[rows]
+
+
+def _ram_limit(max_ram_gb: float) -> int:
+    if max_ram_gb > 0:
+        return int(max_ram_gb * 2**30)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _alloc(shape, dtype, cache: Path | None, name: str) -> np.ndarray:
+    if cache is None:
+        return np.empty(shape, dtype=dtype)
+    cache.mkdir(parents=True, exist_ok=True)
+    return np.lib.format.open_memmap(cache / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+
+
+def stage_videos(store: Store, video_ids, targets_fn: TargetsFn, *, max_ram_gb: float = 0.0,
+                 cache_dir: str | Path | None = None, progress: bool = True) -> StagedVideos:
+    """Read each video once (disk order), normalise it, compute its targets, pack them together."""
+    rows = np.array([store.index(v) for v in video_ids], dtype=np.int64)
+    if rows.size == 0:
+        raise DataError("no videos to stage — the split is empty")
+    v = store.videos
+    lengths = v["length"][rows].astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    first = targets_fn(store, int(rows[0]), store.actions(v["video_id"][rows[0]])[:1])
+    n, width = int(lengths.sum()), store.root["features"].shape[1]
+    need = n * (width * 4 + first[0].nbytes)
+    cache = None if need <= _ram_limit(max_ram_gb) else Path(cache_dir or "stage-cache")
+    coords = _alloc((n, width), np.float32, cache, "coords")
+    targets = _alloc((n, *first.shape[1:]), first.dtype, cache, "targets")
+    order = np.argsort(v["offset"][rows], kind="stable")
+    if progress:
+        from tqdm.auto import tqdm
+        order = tqdm(order, desc=f"staging {len(rows)} videos" + (f" -> {cache}" if cache else ""),
+                     unit="video")
+    for j in order:
+        i, vid = int(rows[j]), v["video_id"][rows[j]]
+        sl = slice(int(starts[j]), int(starts[j] + lengths[j]))
+        coords[sl] = normalise_coords(store.features(vid), float(v["pix_per_cm"][i]))
+        targets[sl] = targets_fn(store, i, store.actions(vid))
+    return StagedVideos(v["video_id"][rows].astype(np.int64), np.array(v["lab_id"][rows].tolist(), dtype=object),
+                        v["fps"][rows].astype(np.float32), starts, lengths, coords, targets)
+
+
+# -- training windows -----------------------------------------------------------------------------
+class Batch(NamedTuple):
+    """One training batch: `x` (B, W, 144) float32 normalised coords (NaN untracked), `y` (B, W, ...)
+    targets (int64 for class targets), `fps` (B,) float32, `video` (B,) staged-video indices."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    fps: torch.Tensor
+    video: torch.Tensor
+
+
+class WindowSampler:
+    """Endless random windows from staged videos; `state_dict()` makes it resumable.
+
+    Starts are uniform over every (video, start) where the window fits, so each frame of a long
+    video is equally likely to be trained on (except within a window of the ends).
+    `temporal_jitter` J shifts each window's inputs by d in [-J, J] frames against its labels
+    (clipped to the video); `noise_std` adds gaussian noise to the inputs.
+    """
+
+    def __init__(self, store: Store | None, videos=None, window: int = 100, batch_size: int = 64,
+                 seed: int = 0, frame_gap: int = 1, *, noise_std: float = 0.0, temporal_jitter: int = 0,
+                 targets_fn: TargetsFn | None = None, staged: StagedVideos | None = None,
+                 progress: bool = True):
+        if staged is None:
+            if targets_fn is None:
+                from mabe_train.tasks.grouped import grouped_targets
+                targets_fn = grouped_targets()
+            staged = stage_videos(store, videos, targets_fn, progress=progress)
+        self.staged, self.window, self.batch_size, self.frame_gap = staged, window, batch_size, frame_gap
+        self.noise_std, self.jitter = noise_std, temporal_jitter
+        span = (window - 1) * frame_gap + 1
+        self.n_starts = np.maximum(staged.lengths - span + 1, 0)
+        self._cum = np.cumsum(self.n_starts)
+        if self._cum[-1] == 0:
+            raise DataError(f"no video is as long as a window ({span} frames) — lower "
+                            "data.sequence_length or data.frame_gap")
+        self._offsets = np.arange(window, dtype=np.int64) * frame_gap
+        self.rng = np.random.default_rng(seed)
+        self.step = 0
+
+    @property
+    def n_windows(self) -> int:
+        """Distinct window positions (the size of the space starts are drawn from)."""
+        return int(self._cum[-1])
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(video (n,), global row of the window start (n,)), uniform over valid starts."""
+        u = self.rng.integers(0, self._cum[-1], size=n)
+        j = np.searchsorted(self._cum, u, side="right")
+        start = u - (self._cum[j] - self.n_starts[j])
+        return j, self.staged.starts[j] + start
+
+    def next_batch(self) -> Batch:
+        s = self.staged
+        j, rows = self.draw(self.batch_size)
+        label_idx = rows[:, None] + self._offsets  # (B, W): the one vectorised gather index
+        feat_idx = label_idx
+        if self.jitter:
+            d = self.rng.integers(-self.jitter, self.jitter + 1, size=(len(j), 1))
+            first, last = s.starts[j, None], (s.starts[j] + s.lengths[j] - 1)[:, None]
+            feat_idx = np.clip(label_idx + d, first, last)
+        x = torch.from_numpy(s.coords[feat_idx])
+        if self.noise_std > 0:
+            gen = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+            x.add_(torch.randn(x.shape, generator=gen), alpha=self.noise_std)
+        t = s.targets[label_idx]
+        y = torch.from_numpy(t.astype(np.int64) if t.ndim == 2 else t)  # class ids -> int64 for CE
+        self.step += 1
+        return Batch(x, y, torch.from_numpy(s.fps[j]), torch.from_numpy(j))
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            yield self.next_batch()
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "rng": json.dumps(self.rng.bit_generator.state)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+
+
+# -- whole videos ---------------------------------------------------------------------------------
+def window_starts(length: int, window: int, stride: int) -> np.ndarray:
+    """Starts of windows that cover [0, length): every `stride`, plus one flush with the end."""
+    if length <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - window + 1, stride, dtype=np.int64)
+    return starts if starts[-1] == length - window else np.append(starts, length - window)
+
+
+@torch.no_grad()
+def predict_video(forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], coords: np.ndarray,
+                  fps: float, window: int, frame_gap: int = 1, stride: int = 0, batch_size: int = 64,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """(T, C) logits for every frame of one video: windows over each frame_gap phase, averaged.
+
+    forward maps (b, w, 144) coords and (b,) fps on `device` to (b, w, C) logits.
+    """
+    stride = stride or max(window // 2, 1)
+    x_all = torch.from_numpy(np.ascontiguousarray(coords))
+    out = None
+    for phase in range(frame_gap):
+        sub = x_all[phase::frame_gap]
+        w = min(window, len(sub))
+        starts = torch.from_numpy(window_starts(len(sub), w, stride))
+        idx = starts[:, None] + torch.arange(w)  # (n_windows, w)
+        total = count = None
+        for b in range(0, len(idx), batch_size):
+            ib = idx[b:b + batch_size]
+            xb = sub[ib].to(device)
+            logits = forward(xb, torch.full((len(ib),), float(fps), device=device)).float().cpu()
+            if total is None:
+                total = torch.zeros(len(sub), logits.shape[-1])
+                count = torch.zeros(len(sub), 1)
+            total.index_add_(0, ib.reshape(-1), logits.reshape(-1, logits.shape[-1]))
+            count.index_add_(0, ib.reshape(-1), torch.ones(ib.numel(), 1))
+        if out is None:
+            out = torch.zeros(len(coords), total.shape[-1])
+        out[phase::frame_gap] = total / count
+    return out

@@ -1,0 +1,76 @@
+"""Model inputs from the store's 144 coordinate columns: normalised once, derived per batch.
+
+Two stages, so the store is never rebuilt for a feature change:
+
+1. `normalise_coords` (numpy, once per video while staging): pixels -> cm (divide by the video's
+   pix_per_cm) and centred on the per-frame mean of all tracked points (x and y separately), so
+   arena size, camera zoom and position drop out. Untracked points stay NaN.
+2. `build_inputs` (torch, on the training device, inside the batch): concatenates the selected
+   feature blocks — `coords` (144), `velocity` (144, cm/s), `acceleration` (144, cm/s^2), `missing`
+   (72, 1 where a keypoint is untracked) — and fills NaN with 0. Velocity/acceleration are finite
+   differences scaled by fps / frame_gap (fps-aware: a 120 fps and a 30 fps video give the same
+   cm/s); the first frame of a window repeats the second's difference; a difference that touches
+   an untracked point is 0.
+
+NaN policy: 0 after centring means "at the group centroid" — a neutral value; add `missing` to the
+features when the model should know which points were absent (V5 keeps the original 144 inputs).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+FEATURE_WIDTHS = {"coords": 144, "velocity": 144, "acceleration": 144, "missing": 72}
+
+
+class FeatureError(ValueError):
+    """An unknown feature name in the config."""
+
+
+def check_features(names: list[str]) -> int:
+    """Total input width of `names`; raises FeatureError naming the unknown ones."""
+    bad = [n for n in names if n not in FEATURE_WIDTHS]
+    if bad or not names:
+        raise FeatureError(f"unknown features {bad} in data.features — choose from "
+                           f"{', '.join(FEATURE_WIDTHS)}")
+    return sum(FEATURE_WIDTHS[n] for n in names)
+
+
+def normalise_coords(features: np.ndarray, pix_per_cm: float) -> np.ndarray:
+    """(T, 144) pixels -> (T, 144) cm, centred per frame on the mean tracked point. NaN stays."""
+    x = features.reshape(len(features), -1, 2).astype(np.float32, copy=True)  # (T, mice*kp, xy)
+    scale = float(pix_per_cm) if np.isfinite(pix_per_cm) and pix_per_cm > 0 else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frame: its points are NaN anyway
+        centre = np.nanmean(x, axis=1, keepdims=True)
+    x -= centre
+    x /= scale
+    return x.reshape(len(features), -1)
+
+
+def _diff(x: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
+    """Time derivative of (B, T, F) at `rate` (B,) frames/s; NaN-touching differences are NaN."""
+    d = torch.diff(x, dim=1) * rate[:, None, None]
+    return torch.cat([d[:, :1], d], dim=1) if x.shape[1] > 1 else torch.zeros_like(x)
+
+
+def build_inputs(coords: torch.Tensor, fps: torch.Tensor, names: list[str], frame_gap: int = 1) -> torch.Tensor:
+    """(B, T, 144) normalised coords (NaN = untracked) -> (B, T, width) model inputs, no NaN."""
+    rate = fps.to(coords.dtype) / frame_gap
+    blocks = []
+    vel = _diff(coords, rate) if {"velocity", "acceleration"} & set(names) else None
+    for name in names:
+        if name == "coords":
+            blocks.append(coords)
+        elif name == "velocity":
+            blocks.append(vel)
+        elif name == "acceleration":
+            blocks.append(_diff(vel, rate))
+        elif name == "missing":
+            blocks.append(coords.isnan()[..., ::2].to(coords.dtype))
+        else:
+            raise FeatureError(f"unknown feature {name!r}; choose from {', '.join(FEATURE_WIDTHS)}")
+    return torch.nan_to_num(torch.cat(blocks, dim=-1), nan=0.0)

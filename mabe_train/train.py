@@ -1,0 +1,299 @@
+"""`train(cfg) -> run_dir`: the one training loop, called by the CLI, the tests and the Modal function.
+
+Parts come from small builders (store -> split -> task -> model -> optimizer/scheduler), so the
+loop only moves tensors and never knows the task's targets or input width. An epoch is a fixed
+number of random-window steps (`train.steps_per_epoch`, default about one pass over the training
+frames), then whole-video validation; ReduceLROnPlateau and early stopping follow the task's
+`monitor` metric (maximised). Everything needed to continue — weights, optimizer, scheduler, torch
+RNG, sampler RNG + step, epoch/step counters and the partial epoch's sums — is in `last.pt`, written
+atomically (tmp + os.replace) at each epoch end (and every `ckpt_every_steps` steps), so a killed
+run resumed with `resume=True` reaches bit-identical weights on CPU. Checkpoints hold only tensors
+and plain types and load with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from mabe_store.reader import open_store
+from mabe_train.config import Config, save_config
+from mabe_train.data import load_split, save_split, split_videos
+from mabe_train.models import build_model, count_parameters
+from mabe_train.tasks import build_task
+
+
+class TrainError(RuntimeError):
+    """The run cannot start or continue; the message says what to do."""
+
+
+@dataclass
+class TrainState:
+    """Counters that a checkpoint carries besides the weights (plain types only)."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps taken in all
+    epoch_step: int = 0  # steps taken in the current, unfinished epoch
+    best: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    sums: dict = field(default_factory=lambda: {"loss": 0.0, "steps": 0, "data_s": 0.0, "compute_s": 0.0})
+
+
+# -- builders -------------------------------------------------------------------------------------
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def make_run_dir(cfg: Config, overwrite: bool = False) -> Path:
+    name = cfg.train.run_name or f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    run_dir = Path(cfg.train.checkpoint_dir) / name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise TrainError(f"run directory {run_dir} exists — continue it with `--resume {run_dir}`, "
+                             "replace it with `--overwrite`, or pick another train.run_name")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def build_optimizer(cfg: Config, model: torch.nn.Module):
+    o = cfg.optim
+    opt = torch.optim.AdamW(model.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
+    s = o.scheduler
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=s.factor, patience=s.patience,
+                                                         min_lr=s.min_lr)
+             if s.name == "plateau" else None)
+    return opt, sched
+
+
+def autocast(device: torch.device, amp: str):
+    """Mixed-precision context for forward passes: bf16 or fp16 autocast, or nothing."""
+    if amp == "none":
+        return nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def warmup_lr(cfg: Config, step: int) -> float | None:
+    """Linear warmup: the lr for optimizer step `step` (0-based), or None once warmup is over."""
+    w = cfg.optim.warmup_steps
+    return cfg.optim.learning_rate * (step + 1) / w if step < w else None
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+def save_checkpoint(path: Path, *, model, opt, sched, sampler, state: TrainState, cfg: Config) -> None:
+    ck = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+          "scheduler": sched.state_dict() if sched else {}, "sampler": sampler.state_dict(),
+          "torch_rng": torch.get_rng_state(), "state": asdict(state), "config": cfg.to_dict()}
+    if torch.cuda.is_available():
+        ck["cuda_rng"] = torch.cuda.get_rng_state_all()
+    tmp = path.with_suffix(".tmp")
+    torch.save(ck, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_suffix(".tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _trim_metrics(run_dir: Path, epochs: int) -> None:
+    """Drop metric lines of epochs after the checkpoint (written just before a kill)."""
+    path = run_dir / "metrics.jsonl"
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["epoch"] <= epochs]
+        path.write_text("".join(ln + "\n" for ln in lines))
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise TrainError(f"no checkpoint at {path} — the run never finished a step; start it again")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+# -- the loop -------------------------------------------------------------------------------------
+def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
+    if resume:
+        if run_dir is None or not (Path(run_dir) / "last.pt").exists():
+            raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
+        run_dir = Path(run_dir)
+        split = load_split(run_dir / "split.json")
+    else:
+        run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        split = None
+    store = open_store(cfg.data.data_dir)
+    if split is None:
+        split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
+        save_split(split, run_dir / "split.json")
+    save_config(cfg, run_dir / "config.yaml")
+    return run_dir, store, split
+
+
+def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
+          overwrite: bool = False, stop_after_steps: int | None = None) -> Path:
+    """Train `cfg`; returns the run directory. `stop_after_steps` (tests) returns right after that
+    many optimizer steps without writing anything more, as if the process had been killed."""
+    run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
+    device = pick_device(cfg.train.device)
+    torch.manual_seed(cfg.train.seed)
+    task = build_task(cfg, store, split, run_dir=run_dir, progress=cfg.train.progress)
+    model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
+    n_params = count_parameters(model)
+    print(f"model {cfg.model.name}: {n_params:,} parameters; task {cfg.task}; device {device}; "
+          f"run {run_dir}", flush=True)
+    opt, sched = build_optimizer(cfg, model)
+    sampler = task.train_batches()
+    d = cfg.data
+    steps = cfg.train.steps_per_epoch or max(1, task.frames_per_epoch() // (d.batch_size * d.sequence_length))
+    state = TrainState()
+    if resume:
+        state = _restore(load_checkpoint(run_dir / "last.pt"), model, opt, sched, sampler)
+        _trim_metrics(run_dir, state.epoch)
+        print(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}", flush=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
+    parts = {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg}
+    while state.epoch < cfg.train.epochs:
+        t0 = time.perf_counter()
+        if not _train_epoch(task, parts, state, steps, device, scaler, run_dir, stop_after_steps):
+            return run_dir
+        if _end_epoch(task, parts, state, device, run_dir, time.perf_counter() - t0):
+            print(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs", flush=True)
+            break
+    (run_dir / "summary.json").write_text(json.dumps({
+        "parameters": n_params, "epochs": state.epoch, "steps": state.step, "monitor": task.monitor,
+        "best": state.best, "best_epoch": state.best_epoch, "device": str(device)}, indent=1))
+    return run_dir
+
+
+def _restore(ck: dict, model, opt, sched, sampler) -> TrainState:
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    if sched is not None and ck["scheduler"]:
+        sched.load_state_dict(ck["scheduler"])
+    sampler.load_state_dict(ck["sampler"])
+    torch.set_rng_state(ck["torch_rng"])
+    if "cuda_rng" in ck and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["cuda_rng"])
+    return TrainState(**ck["state"])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run_dir: Path,
+                 stop_after_steps: int | None) -> bool:
+    """Run the rest of the current epoch; False when stopped early by `stop_after_steps`."""
+    model, opt, sampler, cfg = parts["model"], parts["opt"], parts["sampler"], parts["cfg"]
+    model.train()
+    sums = state.sums
+    bar = _bar(cfg, steps, state)
+    for _ in range(state.epoch_step, steps):
+        t0 = time.perf_counter()
+        batch = sampler.next_batch()
+        x = task.inputs(batch, device)
+        _sync(device)
+        t1 = time.perf_counter()
+        loss = _step(task, model, opt, scaler, x, batch, device, cfg, state.step)
+        _sync(device)
+        t2 = time.perf_counter()
+        state.step += 1
+        state.epoch_step += 1
+        sums["loss"] += loss
+        sums["steps"] += 1
+        sums["data_s"] += t1 - t0
+        sums["compute_s"] += t2 - t1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}", win_s=f"{len(x) / (t2 - t0):.0f}", refresh=False)
+        if cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0:
+            save_checkpoint(run_dir / "last.pt", **_ck_parts(parts), state=state)
+        if stop_after_steps is not None and state.step >= stop_after_steps:
+            bar.close()
+            return False
+    bar.close()
+    return True
+
+
+def _bar(cfg: Config, steps: int, state: TrainState):
+    from tqdm.auto import tqdm
+    return tqdm(total=steps, initial=state.epoch_step, desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}",
+                unit="step", disable=not cfg.train.progress, leave=False)
+
+
+def _step(task, model, opt, scaler, x, batch, device, cfg: Config, step: int) -> float:
+    lr = warmup_lr(cfg, step)
+    if lr is not None or step == cfg.optim.warmup_steps > 0:
+        for g in opt.param_groups:
+            g["lr"] = lr if lr is not None else cfg.optim.learning_rate
+    with autocast(device, cfg.train.amp):
+        logits = model(x)
+    loss = task.loss(logits.float(), batch)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if cfg.optim.grad_clip > 0:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+    scaler.step(opt)
+    scaler.update()
+    return float(loss.detach())
+
+
+def _ck_parts(parts) -> dict:
+    return {k: parts[k] for k in ("model", "opt", "sched", "sampler", "cfg")}
+
+
+def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: float) -> bool:
+    """Validate, log, schedule, checkpoint. True when early stopping says stop."""
+    model, opt, sched, cfg = parts["model"], parts["opt"], parts["sched"], parts["cfg"]
+    t0 = time.perf_counter()
+    with autocast(device, cfg.train.amp):
+        val = task.validate(model, device)
+    val_s = time.perf_counter() - t0
+    score = val[task.monitor]
+    if sched is not None and state.step >= cfg.optim.warmup_steps:
+        sched.step(score)
+    state.epoch += 1
+    improved = score > state.best
+    if improved:
+        state.best, state.best_epoch, state.bad_epochs = score, state.epoch, 0
+    else:
+        state.bad_epochs += 1
+    s = state.sums
+    line = {"epoch": state.epoch, "step": state.step, "loss": s["loss"] / max(s["steps"], 1),
+            "lr": opt.param_groups[0]["lr"], "data_s": s["data_s"], "compute_s": s["compute_s"],
+            "windows_per_s": s["steps"] * cfg.data.batch_size / max(s["data_s"] + s["compute_s"], 1e-9),
+            "train_s": train_s, "val_s": val_s, "epoch_s": train_s + val_s, "best": improved,
+            **{k: v for k, v in val.items() if k != "per_lab"}}
+    with open(run_dir / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+    print(f"epoch {state.epoch}: loss {line['loss']:.4f}  {task.monitor} {score:.4f}  "
+          f"(best {state.best:.4f} @ {state.best_epoch})  lr {line['lr']:.2e}  {line['epoch_s']:.1f}s",
+          flush=True)
+    state.epoch_step, state.sums = 0, TrainState().sums
+    ck = _ck_parts(parts)
+    save_checkpoint(run_dir / "last.pt", **ck, state=state)
+    if improved:
+        _atomic_copy(run_dir / "last.pt", run_dir / "best.pt")
+    if state.epoch % cfg.train.save_freq == 0:
+        _atomic_copy(run_dir / "last.pt", run_dir / f"epoch_{state.epoch:03d}.pt")
+    return state.bad_epochs >= cfg.train.early_stopping_patience > 0

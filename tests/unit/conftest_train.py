@@ -1,0 +1,72 @@
+"""Tiny seeded stores with learnable structure, for the mabe_train tests.
+
+Two mice per video. Behaviour comes in bouts of 20-80 frames: apart (other), close (sniff ->
+social), close with violent jitter (attack -> aggressive), on top (mount -> mating). Frame labels
+follow the bouts, so a model that reads relative position and motion can learn them. Pixel scale
+(pix_per_cm) and arena offset vary per video, so coordinate normalisation matters. Some points are
+untracked (NaN). Import the helpers with `from tests.unit.conftest_train import ...`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mabe_store.constants import ACTION_INDEX, ACTIONS
+from mabe_store.format import VideoData, write_store
+
+LABELED = json.dumps(["mouse1,mouse2,sniff", "mouse1,mouse2,attack", "mouse1,mouse2,mount",
+                      "mouse1,self,rear"])
+BOUTS = ("none", "sniff", "attack", "mount")
+
+
+def _bouts(rng, length: int) -> np.ndarray:
+    kinds = []
+    while len(kinds) < length:
+        kinds += [rng.choice(4, p=[0.45, 0.25, 0.15, 0.15])] * int(rng.integers(20, 80))
+    return np.array(kinds[:length])
+
+
+def make_video(video_id: int, lab: str, length: int, rng, labeled: bool = True,
+               split: str = "train") -> VideoData:
+    """One two-mouse video with planted bouts; features in pixels with some NaN."""
+    ppc = float(rng.uniform(5, 15))
+    kinds = _bouts(rng, length)
+    c1 = np.cumsum(rng.normal(0, 0.3, (length, 2)), axis=0) * ppc + rng.uniform(100, 400, 2)
+    angle = np.cumsum(rng.normal(0, 0.05, length))
+    far = 12 * ppc * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    near = 1.5 * ppc * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    rel = np.where((kinds == 0)[:, None], far, near)
+    rel[kinds == 2] += rng.normal(0, 1.5 * ppc, ((kinds == 2).sum(), 2))
+    rel[kinds == 3] = [0.0, 0.3 * ppc]
+    shape = rng.normal(0, 1.0, (18, 2)) * ppc
+    feats = np.full((length, 4, 18, 2), np.nan, dtype=np.float32)
+    for m, centre in enumerate((c1, c1 + rel)):
+        feats[:, m] = centre[:, None, :] + shape[None] + rng.normal(0, 0.05 * ppc, (length, 18, 2))
+    feats[:, :2][rng.random((length, 2, 18)) < 0.05] = np.nan
+    actions = np.zeros((length, len(ACTIONS)), dtype=np.uint8)
+    if labeled:
+        for k, action in ((1, "sniff"), (2, "attack"), (3, "mount")):
+            actions[kinds == k, ACTION_INDEX[action]] = 1
+    return VideoData(video_id=video_id, lab_id=lab, features=feats.reshape(length, 144), actions=actions,
+                     split=split, fps=30.0, pix_per_cm=ppc, n_mice=2,
+                     behaviors_labeled=LABELED if labeled else "")
+
+
+def make_train_store(path: Path, n_videos: int = 8, length: int = 400, seed: int = 0,
+                     n_unlabeled: int = 1, n_labs: int = 2) -> Path:
+    """A store of `n_videos` labeled videos over `n_labs` labs plus `n_unlabeled` unlabeled ones."""
+    rng = np.random.default_rng(seed)
+    videos = [make_video(100 + i, f"Lab{i % n_labs}", length, rng) for i in range(n_videos)]
+    videos += [make_video(900 + i, "Lab0", length, rng, labeled=False) for i in range(n_unlabeled)]
+    write_store(path, videos)
+    return path
+
+
+@pytest.fixture(scope="session")
+def train_store(tmp_path_factory) -> Path:
+    """A small learnable store shared by the mabe_train tests (read-only)."""
+    return make_train_store(tmp_path_factory.mktemp("train-store") / "store.zarr")
