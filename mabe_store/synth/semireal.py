@@ -59,7 +59,8 @@ def plan_from_real(root: Path, *, videos: int | None, scale: float,
     order = _round_robin({lab: len(rs) for lab, rs in by_lab.items()})[: videos or None]
     taken = {lab: iter(rs) for lab, rs in by_lab.items()}
     specs = [_spec(root, next(taken[lab]), "train", scale) for lab in order]
-    tests = [r for r in _read_rows(root / "test.csv") if r["lab_id"] in lab_table()]
+    tests = [r for r in _read_rows(root / "test.csv")
+             if r["lab_id"] in lab_table() and (not labs or r["lab_id"] in labs)]
     return specs + [_spec(root, r, "test", scale) for r in tests]
 
 
