@@ -11,10 +11,13 @@ from typing import Annotated
 
 import typer
 
+from mabe_store.cli_synth import synth
 from mabe_store.reader import StoreError, open_store
 
 app = typer.Typer(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+app.command("synth")(synth)
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="the Zarr store directory")]
 

@@ -44,7 +44,7 @@ class Store:
         self.path = Path(path)
         if not (self.path / "zarr.json").exists():
             raise StoreError(f"no store at {self.path} — run `make build-store` "
-                             "(or `mabe-store build --raw data/raw --out {self.path}`)")
+                             f"(or `mabe-store build --raw data/raw --out {self.path}`)")
         self.root = zarr.open_group(str(self.path), mode="r")
         self.attrs = dict(self.root.attrs)
         version = self.attrs.get("format_version")

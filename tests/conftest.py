@@ -1,6 +1,7 @@
-"""Shared fixtures: a tiny raw dataset in the Kaggle layout, and a store built from it.
+"""Shared fixtures: tiny raw datasets in the Kaggle layout, and stores built from them.
 
-`make_raw` writes hand-made videos (gaps, dropped keypoints, headpiece points, paws that fit no
+`raw_dir` / `tiny_store` come from `mabe_store.synth` (realistic labs, for every helper's tests).
+`handmade_raw` / `handmade_store` come from `make_raw`, which writes hand-made videos (gaps, dropped keypoints, headpiece points, paws that fit no
 slot, int16 annotation frames, an interval past the end, a quoted behaviors_labeled entry), so the
 store tests know every expected value without the synth package.
 """
@@ -80,15 +81,36 @@ def make_raw(root: Path, seed: int = 0) -> Path:
 
 
 @pytest.fixture
-def raw_dir(tmp_path: Path) -> Path:
-    """A fresh tiny raw dataset per test (tests may corrupt it)."""
+def handmade_raw(tmp_path: Path) -> Path:
+    """A fresh hand-made raw dataset per test (tests may corrupt it); every value is known."""
     return make_raw(tmp_path / "raw")
 
 
 @pytest.fixture(scope="session")
+def handmade_store(tmp_path_factory) -> Path:
+    """A store built once per session from `make_raw`; treat it as read-only."""
+    root = tmp_path_factory.mktemp("handmade")
+    build_store(make_raw(root / "raw"), root / "store.zarr", progress=False, log=lambda _: None)
+    return root / "store.zarr"
+
+
+def synth_raw(root: Path, videos: int = 6, scale: float = 0.05) -> Path:
+    """A small synthetic dataset (7 videos, ~1.7k frames, 6 labs incl. a test video)."""
+    from mabe_store.synth import synthesize
+
+    synthesize(root, profile="small", videos=videos, scale=scale, seed=0, progress=False)
+    return root
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    """A fresh tiny synthetic raw dataset (Kaggle layout) per test."""
+    return synth_raw(tmp_path / "raw")
+
+
+@pytest.fixture(scope="session")
 def tiny_store(tmp_path_factory) -> Path:
-    """A store built once per session from the tiny raw dataset; treat it as read-only."""
+    """A store built once per session from a tiny synthetic dataset; treat it as read-only."""
     root = tmp_path_factory.mktemp("tiny")
-    raw = make_raw(root / "raw")
-    build_store(raw, root / "store.zarr", progress=False, log=lambda _: None)
+    build_store(synth_raw(root / "raw"), root / "store.zarr", progress=False, log=lambda _: None)
     return root / "store.zarr"
