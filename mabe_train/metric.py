@@ -164,6 +164,14 @@ def check_overlaps(pred: pl.DataFrame, keys: tuple[str, ...] = _KEY) -> pl.DataF
             .drop("_run", "_prev"))
 
 
+def truth_frames(solution: pl.DataFrame) -> pl.DataFrame:
+    """(lab_id, action, frames): distinct ground-truth frames per lab and action, pooled as scored."""
+    cols = (*_KEY, "start_frame", "stop_frame")
+    sol = _as_text(solution.select(cols), _TEXT + ("lab_id",))
+    return (_key_counts(sol, sol.clear()).group_by("lab_id", "action")
+            .agg(pl.col("fn").sum().alias("frames")).sort("lab_id", "action"))
+
+
 # -- scoring ----------------------------------------------------------------------------------
 def _fbeta(tp: pl.Expr, fp: pl.Expr, fn: pl.Expr, beta: float) -> pl.Expr:
     b2 = beta * beta

@@ -1,0 +1,224 @@
+"""Per-frame action probabilities -> the metric's intervals, and per-lab thresholds for them.
+
+A model gives, for every ordered pair (agent, target) of a video and every frame, 37 action
+probabilities. The competition wants intervals, at most one action per pair per frame (the
+metric raises otherwise), and only for triples the video labels (others are ignored, so they are
+wasted rows at best). Decoding, per pair:
+  1. moving-average smoothing over `smooth` frames (centred; the edges average what exists);
+  2. per-(lab, action) thresholds; an action is a candidate on a frame where its smoothed
+     probability reaches its threshold and the video labels the triple;
+  3. the candidate with the highest smoothed probability wins the frame (one label per frame,
+     so the overlap error cannot fire by construction);
+  4. background gaps of at most `max_gap` frames between two bouts of one action are filled,
+     then bouts shorter than `min_bout` frames are dropped.
+`tune_thresholds` picks each (lab, action) threshold on validation videos from a grid, to
+maximise that action's pooled F. The trade-off: it scores each action independently on the
+smoothed, thresholded frames (no argmax, no gap/bout cleaning), which makes the search one pair of
+histograms per video and all grid points at once, at the price of ignoring interactions between
+actions; an action the lab's truth never shows gets NEVER (emitting it could only add an F = 0
+action to the lab's mean, README rule 4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from mabe_store.constants import ACTION_INDEX, ACTIONS
+from mabe_train.metric import truth_frames
+
+NEVER = 2.0  # a threshold no probability reaches
+DEFAULT_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
+Thresholds = Mapping[tuple[str, str], float]
+
+
+class DecodeError(ValueError):
+    """Probabilities, pairs and masks do not fit together; the message says how."""
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Decoding settings; frames are the video's own frames."""
+
+    smooth: int = 1  # moving-average window in frames (1: none)
+    threshold: float = 0.5  # for (lab, action) pairs without a tuned threshold
+    min_bout: int = 1  # drop bouts shorter than this
+    max_gap: int = 0  # fill background gaps up to this long between bouts of one action
+
+
+@dataclass
+class VideoProbs:
+    """One video's probabilities: probs (P, T, A) over pairs (agent, target), 1-based ids, target ==
+    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in ACTIONS order."""
+
+    video_id: int | str
+    lab_id: str
+    pairs: list[tuple[int, int]]
+    probs: np.ndarray
+    labeled: np.ndarray
+
+    def __post_init__(self) -> None:
+        p, a = len(self.pairs), len(ACTIONS)
+        problems = []
+        if self.probs.ndim != 3 or self.probs.shape[0] != p or self.probs.shape[2] != a:
+            problems.append(f"probs has shape {self.probs.shape}, expected ({p}, T, {a})")
+        if self.labeled.shape != (p, a):
+            problems.append(f"labeled has shape {self.labeled.shape}, expected ({p}, {a})")
+        if problems:
+            raise DecodeError(f"video {self.video_id}: " + "; ".join(problems))
+
+    @classmethod
+    def from_pairs(cls, items: list) -> VideoProbs:
+        """Stack per-pair records with .video_id, .lab_id, .agent, .target, .probs (T, A), .mask (A,)."""
+        if not items:
+            raise DecodeError("no pairs to stack — the video labels no triple")
+        first = items[0]
+        return cls(first.video_id, first.lab_id, [(int(i.agent), int(i.target)) for i in items],
+                   np.stack([i.probs for i in items]), np.stack([i.mask for i in items]).astype(bool))
+
+
+# -- per-frame steps --------------------------------------------------------------------------
+def smooth(probs: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average along axis 1 of (P, T, A); edges average the frames that exist."""
+    if window <= 1:
+        return probs.astype(np.float32, copy=False)
+    t = probs.shape[1]
+    c = np.concatenate([np.zeros_like(probs[:, :1], dtype=np.float64), np.cumsum(probs, axis=1, dtype=np.float64)],
+                       axis=1)
+    lo = np.clip(np.arange(t) - window // 2, 0, t)
+    hi = np.clip(np.arange(t) - window // 2 + window, 0, t)
+    return ((c[:, hi] - c[:, lo]) / (hi - lo)[None, :, None]).astype(np.float32)
+
+
+def threshold_vector(lab_id: str, thresholds: Thresholds | None, default: float) -> np.ndarray:
+    """(A,) thresholds of one lab: tuned where known, `default` elsewhere."""
+    out = np.full(len(ACTIONS), default, dtype=np.float32)
+    for (lab, action), thr in (thresholds or {}).items():
+        if lab == lab_id and action in ACTION_INDEX:
+            out[ACTION_INDEX[action]] = thr
+    return out
+
+
+def frame_labels(smoothed: np.ndarray, labeled: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """(P, T) action index per frame, -1 for none: the most probable labeled action above threshold."""
+    above = (smoothed >= thr[None, None, :]) & labeled[:, None, :]
+    best = np.where(above, smoothed, -np.inf).argmax(axis=2)
+    return np.where(above.any(axis=2), best, -1)
+
+
+def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run-length encoding of a 1-D label track: values, starts, stops (exclusive)."""
+    cut = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], cut])
+    stops = np.concatenate([cut, [len(labels)]])
+    return labels[starts], starts, stops
+
+
+def clean_track(labels: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
+    """Fill short background gaps inside one action, then drop short bouts (1-D track)."""
+    if len(labels) == 0:
+        return labels
+    vals, starts, stops = _runs(labels)
+    inner = np.zeros(len(vals), dtype=bool)
+    inner[1:-1] = (vals[1:-1] == -1) & (vals[:-2] == vals[2:]) & (vals[:-2] >= 0)
+    vals = np.where(inner & (stops - starts <= max_gap), np.roll(vals, 1), vals)
+    vals, starts, stops = _runs(np.repeat(vals, stops - starts))
+    vals = np.where((vals >= 0) & (stops - starts < min_bout), -1, vals)
+    return np.repeat(vals, stops - starts)
+
+
+# -- intervals --------------------------------------------------------------------------------
+INTERVAL_SCHEMA = {"video_id": pl.Utf8, "agent_id": pl.Utf8, "target_id": pl.Utf8, "action": pl.Utf8,
+                   "start_frame": pl.Int64, "stop_frame": pl.Int64}
+
+
+def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
+                 thresholds: Thresholds | None = None) -> pl.DataFrame:
+    """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video."""
+    thr = threshold_vector(video.lab_id, thresholds, config.threshold)
+    labels = frame_labels(smooth(video.probs, config.smooth), video.labeled, thr)
+    rows = []
+    for (agent, target), track in zip(video.pairs, labels, strict=True):
+        vals, starts, stops = _runs(clean_track(track, config.min_bout, config.max_gap))
+        a_txt, t_txt = f"mouse{agent}", "self" if agent == target else f"mouse{target}"
+        rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[v], int(s), int(e))
+                 for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0]
+    return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
+
+
+def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
+           thresholds: Thresholds | None = None) -> pl.DataFrame:
+    """decode_video over many videos, concatenated."""
+    parts = [decode_video(v, config, thresholds) for v in videos]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=INTERVAL_SCHEMA)
+
+
+# -- threshold tuning -------------------------------------------------------------------------
+def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
+    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`."""
+    t = video.probs.shape[1]
+    out = np.zeros(video.probs.shape, dtype=bool)
+    index = {(f"mouse{a}", "self" if a == g else f"mouse{g}"): i for i, (a, g) in enumerate(video.pairs)}
+    rows = solution.filter(pl.col("video_id").cast(pl.Utf8) == str(video.video_id))
+    for a, g, action, s, e in rows.select("agent_id", "target_id", "action", "start_frame", "stop_frame").iter_rows():
+        p = index.get((str(a), str(g)))
+        if p is not None and action in ACTION_INDEX:
+            out[p, max(int(s), 0):min(int(e), t), ACTION_INDEX[action]] = True
+    return out
+
+
+def _histograms(video: VideoProbs, truth: np.ndarray, window: int, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, G) counts of labeled frames (all, true) whose smoothed prob reaches each grid value."""
+    s = smooth(video.probs, window)
+    n = len(grid) + 1
+    all_c = np.zeros((len(ACTIONS), n))
+    pos_c = np.zeros((len(ACTIONS), n))
+    for p, a in zip(*np.nonzero(video.labeled), strict=True):
+        bins = np.searchsorted(grid, s[p, :, a], side="right")  # number of grid values <= s
+        all_c[a] += np.bincount(bins, minlength=n)
+        pos_c[a] += np.bincount(bins, weights=truth[p, :, a], minlength=n)
+
+    def at_least(c: np.ndarray) -> np.ndarray:  # count(s >= grid[j]) for every j
+        return np.cumsum(c[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+    return at_least(all_c), at_least(pos_c)
+
+
+def tune_thresholds(videos: Iterable[VideoProbs], solution: pl.DataFrame, *, config: DecodeConfig = DecodeConfig(),
+                    grid: Iterable[float] = DEFAULT_GRID, beta: float = 1.0) -> dict[tuple[str, str], float]:
+    """Per (lab, action) threshold from `grid` maximising the action's pooled F on these videos."""
+    grid = np.asarray(sorted(grid), dtype=np.float64)
+    acc: dict[str, list[np.ndarray]] = {}
+    for v in videos:
+        pp, tp = _histograms(v, truth_raster(v, solution), config.smooth, grid)
+        seen = v.labeled.any(axis=0)
+        prev = acc.setdefault(v.lab_id, [np.zeros_like(pp), np.zeros_like(tp), np.zeros(len(ACTIONS), bool)])
+        prev[0] += pp
+        prev[1] += tp
+        prev[2] |= seen
+    totals = {(lab, act): n for lab, act, n in truth_frames(solution).iter_rows()}
+    out, b2 = {}, beta * beta
+    for lab, (pp, tp, seen) in acc.items():
+        for ai in np.flatnonzero(seen):
+            total = totals.get((lab, ACTIONS[ai]), 0)
+            if total == 0:
+                out[(lab, ACTIONS[ai])] = NEVER
+                continue
+            f = (1 + b2) * tp[ai] / ((1 + b2) * tp[ai] + b2 * (total - tp[ai]) + (pp[ai] - tp[ai]))
+            out[(lab, ACTIONS[ai])] = float(grid[int(np.argmax(f))]) if f.max() > 0 else config.threshold
+    return out
+
+
+def save_thresholds(thresholds: Thresholds, path: str | Path) -> None:
+    """JSON list of {lab_id, action, threshold}, sorted."""
+    rows = [{"lab_id": lab, "action": act, "threshold": float(t)} for (lab, act), t in sorted(thresholds.items())]
+    Path(path).write_text(json.dumps(rows, indent=1))
+
+
+def load_thresholds(path: str | Path) -> dict[tuple[str, str], float]:
+    return {(r["lab_id"], r["action"]): float(r["threshold"]) for r in json.loads(Path(path).read_text())}
