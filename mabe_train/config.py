@@ -12,6 +12,7 @@ dependency, and the only types needed are scalars, lists, dicts and nested secti
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -22,10 +23,11 @@ from typing import Any
 
 import yaml
 
+from mabe_train import MabeTrainError
 from mabe_train.labels import DEFAULT_LABEL_GROUPS
 
 
-class ConfigError(ValueError):
+class ConfigError(MabeTrainError, ValueError):
     """The config file or an override is invalid; the message lists every problem."""
 
 
@@ -241,9 +243,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         name = str(raw.pop("name", path.stem))
-    problems: list[str] = []
-    raw = apply_overrides(raw, list(overrides or []), problems)
     raw.setdefault("name", name)
+    return load_config_dict(raw, overrides)
+
+
+def load_config_dict(raw: dict, overrides: list[str] | None = None) -> Config:
+    """A Config from a nested dict (e.g. `Config.to_dict()` sent to a remote worker) + overrides."""
+    problems: list[str] = []
+    raw = apply_overrides(copy.deepcopy(raw), list(overrides or []), problems)
     cfg = _build(Config, raw, "", problems)
     problems += validate(cfg) if not problems else []
     if problems:

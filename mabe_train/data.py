@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from mabe_store.reader import Store
+from mabe_train import MabeTrainError
 from mabe_train.features import normalise_coords
 
 TargetsFn = Callable[[Store, int, np.ndarray], np.ndarray]  # (store, video row, (T, A) actions) -> (T, ...)
 
 
-class DataError(ValueError):
+class DataError(MabeTrainError, ValueError):
     """The store holds no usable videos for the request; the message says what to change."""
 
 

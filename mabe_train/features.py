@@ -23,10 +23,12 @@ import warnings
 import numpy as np
 import torch
 
+from mabe_train import MabeTrainError
+
 FEATURE_WIDTHS = {"coords": 144, "velocity": 144, "acceleration": 144, "missing": 72}
 
 
-class FeatureError(ValueError):
+class FeatureError(MabeTrainError, ValueError):
     """An unknown feature name in the config."""
 
 

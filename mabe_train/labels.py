@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from mabe_store.constants import ACTIONS
+from mabe_train import MabeTrainError
 
 GROUPS: tuple[str, ...] = ("other", "social", "mating", "aggressive")  # class index = rank
 IGNORE_INDEX = -100
@@ -44,7 +45,7 @@ DEFAULT_LABEL_GROUPS: dict[str, str] = {
 }
 
 
-class LabelError(ValueError):
+class LabelError(MabeTrainError, ValueError):
     """label_groups does not map the store's actions onto GROUPS."""
 
 

@@ -26,13 +26,14 @@ from pathlib import Path
 import torch
 
 from mabe_store.reader import open_store
+from mabe_train import MabeTrainError
 from mabe_train.config import Config, save_config
 from mabe_train.data import load_split, save_split, split_videos
 from mabe_train.models import build_model, count_parameters
 from mabe_train.tasks import build_task
 
 
-class TrainError(RuntimeError):
+class TrainError(MabeTrainError, RuntimeError):
     """The run cannot start or continue; the message says what to do."""
 
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 
 import torch.nn as nn
 
+from mabe_train import MabeTrainError
+
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
-class ModelError(ValueError):
+class ModelError(MabeTrainError, ValueError):
     """Unknown model name or an inconsistent model config."""
 
 

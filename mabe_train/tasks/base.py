@@ -15,11 +15,12 @@ from pathlib import Path
 import torch
 
 from mabe_store.reader import Store
+from mabe_train import MabeTrainError
 
 TASKS: dict[str, type[Task]] = {}
 
 
-class TaskError(ValueError):
+class TaskError(MabeTrainError, ValueError):
     """Unknown task name or a task that cannot be built from this store/config."""
 
 

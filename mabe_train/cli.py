@@ -1,0 +1,109 @@
+"""`mabe-train`: thin Typer commands over train(), evaluate() and the Modal launcher.
+
+Every command catches the package's domain errors (MabeTrainError, StoreError) at this boundary,
+prints one line and exits 1. Commands written by other parts of the project (cli_score.py,
+cli_predict.py, cli_bench.py) are registered when their module exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mabe_store.reader import StoreError
+from mabe_train import MabeTrainError
+
+app = typer.Typer(help="Train, evaluate and launch MABe sequence models from the Zarr store.",
+                  no_args_is_help=True, add_completion=False)
+
+
+@contextmanager
+def _one_line_errors():
+    try:
+        yield
+    except (MabeTrainError, StoreError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def run(
+    overrides: Annotated[list[str] | None, typer.Argument(
+        help="key=value settings over the config file, e.g. train.epochs=1 data.data_dir=data/store.zarr")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (configs/v5.yaml, ...)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue this run directory from its last.pt")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run directory of the same name")] = False,
+    remote: Annotated[str | None, typer.Option(help="run on a cloud GPU instead: `modal`")] = None,
+    gpu: Annotated[str, typer.Option(help="Modal GPU type (A10G, L4, A100, H100)")] = "A10G",
+    detach: Annotated[bool, typer.Option(help="Modal: return at once, the run keeps going")] = False,
+) -> None:
+    """Train a model; prints the run directory."""
+    from mabe_train.config import ConfigError, load_config
+    with _one_line_errors():
+        if resume is not None:
+            if not (resume / "config.yaml").exists():
+                raise ConfigError(f"{resume} is not a run directory (no config.yaml) — pass the "
+                                  "directory printed by `mabe-train run`")
+            config = config or resume / "config.yaml"
+        elif config is None:
+            raise ConfigError("pass --config (e.g. --config configs/v5.yaml) or --resume RUN_DIR")
+        cfg = load_config(config, overrides or [])
+        if remote is not None:
+            from mabe_train.modal_app import launch
+            typer.echo(launch(cfg, remote=remote, gpu=gpu, detach=detach, resume=resume))
+            return
+        from mabe_train.train import train
+        run_dir = train(cfg, run_dir=resume, resume=resume is not None, overwrite=overwrite)
+        typer.echo(f"run directory: {run_dir}")
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `mabe-train run`")],
+    checkpoint: Annotated[str, typer.Option(help="which checkpoint: best, last or a file name")] = "best",
+    data_dir: Annotated[str | None, typer.Option(help="store to evaluate on (default: the run's)")] = None,
+) -> None:
+    """Per-class and per-lab report, confusion matrix and training curves (PNG + JSON)."""
+    from mabe_train.evaluate import evaluate_run
+    with _one_line_errors():
+        out = evaluate_run(run_dir, checkpoint=checkpoint, data_dir=data_dir)
+        typer.echo(out.summary)
+        typer.echo(f"figures: {', '.join(str(p) for p in out.files)}")
+
+
+@app.command("modal-upload")
+def modal_upload(
+    store: Annotated[Path, typer.Option(help="local store to upload")] = Path("data/store.zarr"),
+    name: Annotated[str, typer.Option(help="name of the store on the Volume")] = "store.zarr",
+) -> None:
+    """Upload a local store to the project's Modal Volume (needs Modal credentials)."""
+    from mabe_train.modal_app import upload_store
+    with _one_line_errors():
+        typer.echo(upload_store(store, name))
+
+
+@app.command("modal-fetch")
+def modal_fetch(
+    run_name: Annotated[str, typer.Argument(help="the run's name (directory under runs/ on the Volume)")],
+    out: Annotated[Path, typer.Option(help="local folder to put the run directory in")] = Path("runs"),
+) -> None:
+    """Download a remote run's checkpoints and metrics from the Modal Volume."""
+    from mabe_train.modal_app import fetch_run
+    with _one_line_errors():
+        typer.echo(f"fetched into {fetch_run(run_name, out)}")
+
+
+def _register_optional_commands() -> None:
+    """Commands of other modules, registered only where their module is present."""
+    for module, name in (("cli_score", "score"), ("cli_predict", "predict"), ("cli_bench", "bench")):
+        full = f"mabe_train.{module}"
+        if importlib.util.find_spec(full) is not None:
+            app.command(name)(getattr(importlib.import_module(full), name))
+
+
+_register_optional_commands()
