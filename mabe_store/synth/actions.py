@@ -265,21 +265,52 @@ POSES = {
 }
 
 
+def _keep_pair_inside(b: Bodies, pose: dict, sl: slice, g: int, w: np.ndarray) -> None:
+    """A pose that would put the agent through a wall moves the pair inwards together.
+
+    Small arenas (CalMS21: 35 x 15 cm) cannot hold e.g. an agent behind a target facing the wall;
+    shifting both keeps their relative geometry, which is what the behaviour is.
+    """
+    for key, lo, hi in (("cx", b.box[0], b.box[2]), ("cy", b.box[1], b.box[3])):
+        shift = np.clip(pose[key], lo, hi) - pose[key]
+        pose[key] = pose[key] + shift
+        getattr(b, key)[sl, g] += w * shift
+
+
 def apply_events(b: Bodies, events: list[Event], fps: float, rng, obj: tuple[float, float]) -> None:
     """Plant `events` into `b` in place, in start order."""
     n = len(b.cx)
     lead = max(2, round(RAMP_SEC * fps))
     for ev in sorted(events, key=lambda e: (e.start, e.agent, e.target, e.action)):
-        w0, w1 = max(0, ev.start - lead), min(n, ev.stop + lead)
+        w0, w1, e = max(0, ev.start - lead), min(n, ev.stop + lead), min(ev.stop, n)
         if w1 - w0 < 2 or ev.start >= n:
             continue
         t = np.arange(w0, w1)
-        c = Ctx(b, ev.agent, ev.target, slice(w0, w1), t, ev.start, min(ev.stop, n), fps, rng, obj)
+        c = Ctx(b, ev.agent, ev.target, slice(w0, w1), t, ev.start, e, fps, rng, obj)
         pose = POSES[ev.action](c)
         w = np.clip(np.minimum(t - (ev.start - lead), ev.stop + lead - t) / lead, 0, 1) * ev.weight
-        for key, val in pose.items():
-            cur = getattr(b, key)[w0:w1, ev.agent]
-            if key == "heading":
-                cur += w * (np.mod(val - cur + np.pi, 2 * np.pi) - np.pi)
-            else:
-                cur += w * (val - cur)
+        if ev.agent != ev.target:
+            _keep_pair_inside(b, pose, c.sl, ev.target, w)
+        _blend(b, ev.agent, pose, w, w0, e, fps)
+
+
+def _blend(b: Bodies, m: int, pose: dict, w: np.ndarray, w0: int, e: int, fps: float) -> None:
+    """Blend `pose` into mouse m's state with weights w over [w0, w0 + len(w)).
+
+    Posture (heading, length, yaw) ramps back after the event; the position does not jump back
+    to where the free walk would be: the offset at `e` decays over about a second instead.
+    """
+    n, w1 = len(b.cx), w0 + len(w)
+    for key, val in pose.items():
+        arr = getattr(b, key)
+        cur = arr[w0:w1, m]
+        if key == "heading":
+            cur += w * (np.mod(val - cur + np.pi, 2 * np.pi) - np.pi)
+        elif key in ("cx", "cy"):
+            before = float(arr[e - 1, m])
+            k = e - w0
+            cur[:k] += w[:k] * (val[:k] - cur[:k])
+            tail = np.arange(e, min(n, e + int(4 * fps)))
+            arr[tail, m] += (arr[e - 1, m] - before) * np.exp(-(tail - e) / fps)
+        else:
+            cur += w * (val - cur)
