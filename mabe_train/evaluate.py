@@ -1,0 +1,94 @@
+"""`mabe-train evaluate RUN_DIR`: re-score a run's checkpoint on its validation videos and draw it.
+
+Rebuilds the run exactly as trained (its saved config.yaml and split.json), loads a checkpoint
+(`best` by default), runs the task's whole-video validation and writes into RUN_DIR/eval/:
+report.json (every metric, overall and per lab), report.txt (the tables printed), confusion.png
+and curves.png, each with the JSON it was drawn from. Trade-off: it recomputes validation instead
+of trusting metrics.jsonl, so it also works for another store (`--data-dir`), at the cost of one
+validation pass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mabe_store.reader import open_store
+from mabe_train.config import ConfigError, load_config
+from mabe_train.data import load_split
+from mabe_train.labels import GROUPS
+from mabe_train.models import build_model
+from mabe_train.plots import confusion_data, curves_data, plot_confusion, plot_curves
+from mabe_train.tasks import build_task
+from mabe_train.train import load_checkpoint, pick_device
+
+
+@dataclass
+class EvalResult:
+    report: dict
+    summary: str
+    files: list[Path]
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln] if path.exists() else []
+
+
+def _checkpoint_path(run_dir: Path, checkpoint: str) -> Path:
+    name = checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt"
+    return run_dir / name
+
+
+def evaluate_run(run_dir: str | Path, checkpoint: str = "best", data_dir: str | None = None,
+                 progress: bool = True) -> EvalResult:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml) — pass the directory "
+                          "printed by `mabe-train run`")
+    cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
+    ck = load_checkpoint(_checkpoint_path(run_dir, checkpoint))
+    store = open_store(cfg.data.data_dir)
+    task = build_task(cfg, store, load_split(run_dir / "split.json"), run_dir=run_dir, progress=progress)
+    device = pick_device(cfg.train.device)
+    model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
+    model.load_state_dict(ck["model"])
+    metrics = task.validate(model, device)
+    report = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": ck["state"]["epoch"],
+              "monitor": task.monitor, **metrics}
+    out = run_dir / "eval"
+    out.mkdir(exist_ok=True)
+    files = _figures(report, read_history(run_dir), out, task.monitor)
+    summary = format_report(report)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    (out / "report.txt").write_text(summary + "\n")
+    return EvalResult(report, summary, [out / "report.json", out / "report.txt", *files])
+
+
+def _figures(report: dict, history: list[dict], out: Path, monitor: str) -> list[Path]:
+    files = []
+    if "confusion" in report:
+        names = list(report.get("per_class", {})) or list(GROUPS)
+        title = f"validation confusion, epoch {report['epoch']} ({report.get('n_frames', 0):,} frames)"
+        files.append(plot_confusion(confusion_data(report["confusion"], names, title), out / "confusion.png"))
+    if history:
+        files.append(plot_curves(curves_data(history, monitor), out / "curves.png"))
+    return files
+
+
+def format_report(r: dict) -> str:
+    """Plain-text tables: headline, per class, per lab."""
+    m = r["monitor"]
+    lines = [f"{r['run_dir']} ({r['checkpoint']}, epoch {r['epoch']}): {m} {r[m]:.4f}"
+             + (f", accuracy {r['accuracy']:.4f}" if "accuracy" in r else "")
+             + (f", majority baseline {r['majority_macro_f1']:.4f}" if "majority_macro_f1" in r else "")]
+    if "per_class" in r:
+        lines += ["", f"{'class':<12}{'f1':>8}{'prec':>8}{'recall':>8}{'frames':>10}"]
+        lines += [f"{k:<12}{v['f1']:>8.3f}{v['precision']:>8.3f}{v['recall']:>8.3f}{v['support']:>10,}"
+                  for k, v in r["per_class"].items()]
+    if r.get("per_lab"):
+        lines += ["", f"{'lab':<24}{m:>10}{'accuracy':>10}{'frames':>10}"]
+        lines += [f"{lab:<24}{v.get(m, 0):>10.3f}{v.get('accuracy', 0):>10.3f}{v.get('n_frames', 0):>10,}"
+                  for lab, v in r["per_lab"].items()]
+    return "\n".join(lines)
