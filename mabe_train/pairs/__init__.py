@@ -4,3 +4,9 @@ included, per-frame probabilities of the 37 actions, trained only on the triples
 features.py builds egocentric inputs on the device, labels.py the per-pair targets and masks,
 sampler.py the training windows, task.py plugs all of it into `mabe_train.train`.
 """
+
+from mabe_train import MabeTrainError
+
+
+class PairsError(MabeTrainError):
+    """A pairs run or store cannot be used as asked; the message says what to do."""

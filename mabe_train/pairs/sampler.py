@@ -20,6 +20,7 @@ the numpy generator state so a resumed run draws the same windows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,7 @@ class PairSampler:
         self.positive_fraction = float(positive_fraction)
         self.pairs = pairs
         self.rng = np.random.default_rng(seed)
+        self.step = 0
         dev = torch.device(device)
         self.features = torch.from_numpy(staged.features).to(dev)
         self.bits = torch.from_numpy(pairs.bits).to(dev)
@@ -118,11 +120,16 @@ class PairSampler:
     def __iter__(self):
         return self
 
-    def __next__(self) -> PairBatch:
+    def next_batch(self) -> PairBatch:
+        self.step += 1
         return self.gather(*self._draw(self.batch_size))
 
+    __next__ = next_batch
+
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state}
+        """Plain types only (checkpoints load with weights_only=True)."""
+        return {"step": self.step, "rng": json.dumps(self.rng.bit_generator.state)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.rng.bit_generator.state = state["rng"]
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = json.loads(state["rng"])

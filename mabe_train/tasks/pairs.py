@@ -1,0 +1,150 @@
+"""`task: pairs` — 37 per-frame action probabilities for every labeled ordered (agent, target) pair.
+
+What the trainer gets from this task:
+- batches: `pairs.sampler.PairSampler` windows (raw pixels + pair + packed targets) over the
+  training videos staged once with `Store.load` (raw pixels, because the egocentric features
+  need the true per-mouse geometry; the grouped task's centred coordinates would distort speeds);
+- inputs: `pairs.features.pair_features` on the training device (N_PAIR_FEATURES wide), plus
+  gaussian noise of `data.noise_std` cm on the raw points while training;
+- loss: BCE over the labeled (pair, action) cells only — an action the video does not label for
+  that pair is unknown, never negative — with `loss.class_weights` read as BCE pos_weight (one
+  value for every action, or 37 in action order); sum / number of known cells;
+- validation: every labeled pair of every validation video predicted whole, decoded with
+  per-(lab, action) thresholds tuned on them, scored with the official metric: `score` is the
+  monitored value; the thresholds of the best epoch are kept in the run directory.
+`data.temporal_jitter` is not used: a shift of inputs against pair labels only blurs bout edges,
+which the metric scores frame by frame. Pair-specific knobs live in `PairsSettings`; a config
+section `pairs:` (when Config grows one) overrides the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mabe_store.constants import ACTIONS
+from mabe_train.decode import DecodeConfig
+from mabe_train.pairs import PairsError
+from mabe_train.pairs.features import N_PAIR_FEATURES, pair_features
+from mabe_train.pairs.infer import pair_truth
+from mabe_train.pairs.labels import build_pairs
+from mabe_train.pairs.sampler import PairBatch, PairSampler
+from mabe_train.pairs.scoring import (
+    THRESHOLDS_FILE,
+    bce_of_probs,
+    collect_probs,
+    save_run_thresholds,
+    tune_and_score,
+)
+from mabe_train.tasks.base import Task, register_task
+
+
+@dataclass
+class PairsSettings:
+    positive_fraction: float = 0.5  # share of windows centred on an annotated interval
+    smooth: int = 5  # decoder moving average (frames)
+    min_bout: int = 3  # decoder: drop shorter bouts (frames)
+    max_gap: int = 3  # decoder: fill shorter gaps inside one action (frames)
+
+    def decode_config(self) -> DecodeConfig:
+        return DecodeConfig(smooth=self.smooth, min_bout=self.min_bout, max_gap=self.max_gap)
+
+
+def pair_settings(cfg) -> PairsSettings:
+    section = getattr(cfg, "pairs", None)
+    return section if isinstance(section, PairsSettings) else PairsSettings()
+
+
+def masked_bce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+               pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean BCE over cells where mask > 0; 0 (not NaN) for a batch without a known cell."""
+    cell = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight, reduction="none")
+    return (cell * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+@register_task("pairs")
+class PairsTask(Task):
+    """Per-pair multi-label actions; monitored by the official metric on validation videos."""
+
+    monitor = "score"
+
+    def __init__(self, cfg, store, split, *, run_dir=None, progress=True):
+        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
+        self.input_dim = N_PAIR_FEATURES
+        self.n_outputs = len(ACTIONS)
+        self.settings = pair_settings(cfg)
+        w = list(cfg.loss.class_weights)
+        if len(w) not in (1, len(ACTIONS)) or min(w) <= 0:
+            raise PairsError(f"loss.class_weights has {len(w)} values; the pairs task reads it as BCE "
+                             f"pos_weight: give 1 positive value or {len(ACTIONS)} (one per action)")
+        self.pos_weight = torch.tensor(w, dtype=torch.float32)
+        self._sampler: PairSampler | None = None
+        self._epoch = 0
+
+    # -- training ---------------------------------------------------------------------------------
+    def train_batches(self) -> PairSampler:
+        if self._sampler is None:
+            self._sampler = self._make_sampler(self.split["train"])
+        return self._sampler
+
+    def _make_sampler(self, video_ids) -> PairSampler:
+        staged = self.store.load(video_ids, progress=self.progress)
+        pairs = build_pairs(self.store, staged)
+        if pairs.n_pairs == 0:
+            raise PairsError("the training videos label no (agent, target, action) triple — build the "
+                             "store from annotated data")
+        v, idx, d = self.store.videos, staged.video_index, self.cfg.data
+        return PairSampler(staged, pairs, lab=v["lab_id"][idx], fps=v["fps"][idx],
+                           pix_per_cm=v["pix_per_cm"][idx], window=d.sequence_length,
+                           batch_size=d.batch_size, seed=self.cfg.train.seed,
+                           positive_fraction=self.settings.positive_fraction)
+
+    def frames_per_epoch(self) -> int:
+        return int(self.train_batches().pairs.length.sum())
+
+    def inputs(self, batch: PairBatch, device) -> torch.Tensor:
+        x = batch.x.to(device, non_blocking=True)
+        ppc = batch.pix_per_cm.to(device)
+        if self.cfg.data.noise_std > 0:
+            x = x + torch.randn_like(x) * (self.cfg.data.noise_std * ppc.view(-1, 1, 1))
+        return pair_features(x, batch.agent.to(device), batch.target.to(device), ppc,
+                             batch.fps.to(device))
+
+    def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
+        dev = logits.device
+        return masked_bce(logits, batch.y.to(dev), batch.mask.to(dev), self.pos_weight.to(dev))
+
+    # -- validation -------------------------------------------------------------------------------
+    def val_ids(self) -> list:
+        ids = list(self.split["val"])
+        limit = self.cfg.train.max_val_videos
+        return ids[:limit] if limit else ids
+
+    def validate(self, model, device) -> dict:
+        d = self.cfg.data
+        videos = collect_probs(model, self.store, self.val_ids(), window=d.sequence_length,
+                               stride=d.val_stride, batch_size=d.batch_size, device=device,
+                               progress=self.progress)
+        dec = self.settings.decode_config()
+        thresholds, sub, details = tune_and_score(videos, self.store, dec)
+        truth = {(int(v.video_id), a, t): y for v in videos
+                 for (a, t), y in pair_truth(self.store, v.video_id).items()}
+        self._epoch += 1
+        self._keep_best_thresholds(thresholds, dec, details.score)
+        per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
+        return {"score": details.score, "val_loss": bce_of_probs(videos, truth),
+                "val_videos": len(videos), "val_intervals": sub.height,
+                "per_lab_score": per_lab, "per_lab": details.per_action.to_dicts()}
+
+    def _keep_best_thresholds(self, thresholds, dec: DecodeConfig, score: float) -> None:
+        """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does)."""
+        if self.run_dir is None:
+            return
+        import json
+        path = self.run_dir / THRESHOLDS_FILE
+        best = json.loads(path.read_text())["score"] if path.exists() else -np.inf
+        if score > best or not path.exists():
+            save_run_thresholds(self.run_dir, thresholds, dec, score, self._epoch)
