@@ -96,10 +96,13 @@ def _real_events(spec: VideoSpec) -> list[Event]:
 
 
 def geometry(spec: VideoSpec, profile: LabProfile) -> tuple[float, tuple, tuple[float, float]]:
-    """Pixels per cm, the arena box in cm, and the arena's pixel origin in the frame."""
-    m = profile.meta
+    """Pixels per cm, the arena box in cm, and the arena's pixel origin in the frame.
+
+    The video's own csv row (semi-real mode) wins over the lab's most common metadata.
+    """
+    m = dict(profile.meta, **{k: v for k, v in (spec.csv_row or {}).items() if k in profile.meta and v})
     ppc = float(m["pix_per_cm_approx"])
-    w_px, h_px = m["video_width_pix"], m["video_height_pix"]
+    w_px, h_px = float(m["video_width_pix"]), float(m["video_height_pix"])
     aw = min(float(m["arena_width_cm"]), w_px / ppc)
     ah = min(float(m["arena_height_cm"]), h_px / ppc)
     box = (2.0, 2.0, max(aw - 2.0, 8.0), max(ah - 2.0, 8.0))

@@ -48,8 +48,11 @@ class SynthSummary:
                 f"({self.n_frames / max(self.seconds, 1e-9):,.0f} frames/s)")
 
 
-def _check(profile: str, videos, scale: float, from_real: Path | None) -> None:
+def _check(profile: str, videos, scale: float, from_real: Path | None, labs) -> None:
     problems = []
+    unknown = sorted(set(labs or ()) - set(lab_table()))
+    if unknown:
+        problems.append(f"unknown labs {', '.join(unknown)} (known: {', '.join(lab_table())})")
     if profile not in PROFILES:
         problems.append(f"unknown profile {profile!r} (choose one of {', '.join(PROFILES)})")
     if videos is not None and videos < 1:
@@ -66,8 +69,17 @@ def _check(profile: str, videos, scale: float, from_real: Path | None) -> None:
 def synthesize(out: Path, *, profile: str = "small", videos: int | None = None, scale: float = 1.0,
                seed: int = 0, from_real: Path | None = None, progress: bool = True,
                labs: tuple[str, ...] | None = None, workers: int | None = None) -> SynthSummary:
-    """Write a synthetic (or, with `from_real`, semi-real) raw dataset into `out`."""
-    _check(profile, videos, scale, from_real)
+    """Write a synthetic (or, with `from_real`, semi-real) raw dataset into `out`.
+
+    profile: "small" (6 labs x 5 videos of 3,000-6,000 frames, 3 MABe22 videos, 4 test videos) or
+    "kaggle" (the full set's 8,789 videos). videos: cap on train videos, labs taken in turn.
+    scale: fraction of the frames (kaggle: of the videos per lab; small/from_real: of each
+    video's length). from_real: a folder with a real train.csv + train_annotation/ whose labels
+    are kept (semi-real). labs: keep only these lab ids. workers: processes (default: all cores).
+    Files of an earlier dataset in `out` (the Kaggle-layout names only) are replaced.
+    Raises SynthError listing every bad argument.
+    """
+    _check(profile, videos, scale, from_real, labs)
     t0 = time.perf_counter()
     out = Path(out)
     if from_real is not None:
@@ -170,10 +182,21 @@ def _write_csvs(specs, occurring, out: Path, from_real: Path | None, seed: int) 
             w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
             w.writeheader()
             w.writerows(rs)
-    real_sub = from_real and Path(from_real) / "sample_submission.csv"
-    if real_sub and real_sub.is_file() and not rows["test"]:
-        shutil.copyfile(real_sub, out / "sample_submission.csv")
-        return
+    test_ids = {str(s.video_id) for s in specs if s.split == "test"}
+    real_sub = Path(from_real) / "sample_submission.csv" if from_real else None
+    if real_sub is not None and real_sub.is_file():
+        with open(real_sub, newline="") as f:
+            kept = [r for r in csv.reader(f)]
+        kept = kept[:1] + [r for r in kept[1:] if r[1] in test_ids]
+        if len(kept) > 1:
+            with open(out / "sample_submission.csv", "w", newline="") as f:
+                csv.writer(f).writerows(kept)
+            return
+    _write_sample_submission(specs, out)
+
+
+def _write_sample_submission(specs: list[VideoSpec], out: Path) -> None:
+    """One placeholder row per test video, in the real file's columns and id forms."""
     with open(out / "sample_submission.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["row_id", "video_id", "agent_id", "target_id", "action", "start_frame",

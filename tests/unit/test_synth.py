@@ -163,9 +163,10 @@ def test_sniff_is_planted_in_the_geometry(calms, action, target_part):
 
 def test_bad_arguments_are_reported_together(tmp_path):
     with pytest.raises(SynthError) as err:
-        synthesize(tmp_path, profile="huge", videos=0, scale=2.0, progress=False)
+        synthesize(tmp_path, profile="huge", videos=0, scale=2.0, labs=("NoSuchLab",), progress=False)
     msg = str(err.value)
-    assert "huge" in msg and "--videos" in msg and "--scale" in msg
+    assert "huge" in msg and "--videos" in msg and "--scale" in msg and "NoSuchLab" in msg
+    assert not (tmp_path / "train.csv").exists()
 
 
 def test_kaggle_profile_has_the_full_set_shape():
