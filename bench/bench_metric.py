@@ -4,10 +4,11 @@ A lab of 20 videos x 50k frames, 2-4 mice, every ordered pair and self pair labe
 actions, bouts of about 30 frames (the real median is 28), and a submission that is the truth
 shrunk by 0-3 frames at each end. Prints both timings, the ratio and the two scores.
 
-    .venv/bin/python bench/bench_metric.py [--videos 20] [--frames 50000] [--official PATH]
+    .venv/bin/python bench/bench_metric.py [--videos 20] [--frames 50000] [--official PATH] [--real]
 
 --official takes a file with the competition's own metric code (`score(solution, submission,
 row_id_column_name)`); without it the reference is tests/oracle/mabe_official_metric.py.
+--real scores the no-learning baseline against the real annotations instead (19 labs).
 """
 
 from __future__ import annotations
@@ -73,9 +74,15 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=20)
     ap.add_argument("--frames", type=int, default=50_000)
     ap.add_argument("--official", default=None, help="file with the competition's metric code")
+    ap.add_argument("--real", action="store_true", help="score the no-learning baseline on ../shared/mabe-real")
     args = ap.parse_args()
-    s, p = make_lab(args.videos, args.frames)
-    print(f"lab: {args.videos} videos x {args.frames} frames, {s.height} truth rows, {p.height} submission rows")
+    if args.real:
+        from tests.oracle.real import real_baseline, real_solution
+        s, p = real_solution(), real_baseline()
+        print(f"real annotations: {s['lab_id'].n_unique()} labs, {s.height} truth rows, {p.height} baseline rows")
+    else:
+        s, p = make_lab(args.videos, args.frames)
+        print(f"lab: {args.videos} videos x {args.frames} frames, {s.height} truth rows, {p.height} submission rows")
     t0 = time.perf_counter()
     ours = score(s, p)
     t_ours = time.perf_counter() - t0

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 SOLUTION_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame",
@@ -123,45 +124,88 @@ def counted_rows(solution: pl.DataFrame, submission: pl.DataFrame) -> pl.DataFra
 
 
 # -- frame counting ---------------------------------------------------------------------------
-def _events(df: pl.DataFrame, column: str) -> pl.DataFrame:
-    """+1 at start, -1 at stop for each non-empty interval; `column` names the counter."""
-    rows = df.filter(pl.col("stop_frame") > pl.col("start_frame")).select(*_KEY, "start_frame", "stop_frame")
-    other = "gt" if column == "pred" else "pred"
-    ev = [rows.select(*_KEY, pl.col(f).alias("frame"), pl.lit(d, pl.Int32).alias(column),
-                      pl.lit(0, pl.Int32).alias(other))
-          for f, d in (("start_frame", 1), ("stop_frame", -1))]
-    return pl.concat(ev).select(*_KEY, "frame", "pred", "gt")
+def _sweep(key: np.ndarray, start: np.ndarray, stop: np.ndarray, is_pred: np.ndarray,
+           n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tp, fp, fn) per key id from intervals of both kinds (union semantics per key and kind).
+
+    Each interval adds +1 at start and -1 at stop to its kind's counter; after sorting events by
+    (key, frame) a global cumulative sum is the per-key coverage, because each key's events sum
+    to zero. The stretch from one event to the next within a key is covered by the prediction
+    and/or the truth according to the counters.
+    """
+    k = np.concatenate([key, key])
+    f = np.concatenate([start, stop])
+    d = np.concatenate([np.ones_like(start), -np.ones_like(stop)])
+    pred = np.concatenate([is_pred, is_pred])
+    order = np.lexsort((f, k))
+    k, f, d, pred = k[order], f[order], d[order], pred[order]
+    n_pred, n_gt = np.cumsum(np.where(pred, d, 0)), np.cumsum(np.where(pred, 0, d))
+    length = np.zeros(len(f), dtype=np.int64)
+    same = k[1:] == k[:-1]
+    length[:-1] = np.where(same, f[1:] - f[:-1], 0)
+    p, g = n_pred > 0, n_gt > 0
+    count = lambda m: np.bincount(k, weights=length * m, minlength=n_keys).astype(np.int64)  # noqa: E731
+    return count(p & g), count(p & ~g), count(~p & g)
 
 
 def _key_counts(truth: pl.DataFrame, pred: pl.DataFrame) -> pl.DataFrame:
-    """tp/fp/fn per key from a sweep over both event streams (union semantics per key)."""
-    ev = pl.concat([_events(truth, "gt"), _events(pred, "pred")])
-    swept = (ev.sort(*_KEY, "frame")
-             .with_columns(pl.col("pred").cum_sum().over(_KEY).alias("np"),
-                           pl.col("gt").cum_sum().over(_KEY).alias("ng"),
-                           (pl.col("frame").shift(-1).over(_KEY) - pl.col("frame")).fill_null(0).alias("len")))
-    p, g = pl.col("np") > 0, pl.col("ng") > 0
-    return swept.group_by(_KEY).agg(
-        pl.col("len").filter(p & g).sum().alias("tp"),
-        pl.col("len").filter(p & ~g).sum().alias("fp"),
-        pl.col("len").filter(~p & g).sum().alias("fn"))
+    """tp/fp/fn per (lab, video, agent, target, action) key over both tables."""
+    rows = pl.concat([truth.select(*_KEY, "start_frame", "stop_frame").with_columns(pl.lit(False).alias("p")),
+                      pred.select(*_KEY, "start_frame", "stop_frame").with_columns(pl.lit(True).alias("p"))])
+    rows = rows.filter(pl.col("stop_frame") > pl.col("start_frame"))
+    keys = rows.select(_KEY).unique(maintain_order=True).with_row_index("_k")
+    rows = rows.join(keys, on=list(_KEY), how="left")
+    tp, fp, fn = _sweep(rows["_k"].to_numpy(), rows["start_frame"].to_numpy(), rows["stop_frame"].to_numpy(),
+                        rows["p"].to_numpy(), keys.height)
+    return keys.drop("_k").with_columns(tp=pl.Series(tp), fp=pl.Series(fp), fn=pl.Series(fn))
+
+
+def _group_cummax(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running max of `values` restarting at each group (rows sorted by group)."""
+    if len(values) == 0:
+        return values
+    lo = values.min()
+    span = int(values.max() - lo) + 1
+    lifted = group.astype(np.int64) * span + (values - lo)
+    return np.maximum.accumulate(lifted) - group.astype(np.int64) * span + lo
+
+
+def _merge(key: np.ndarray, start: np.ndarray, stop: np.ndarray):
+    """Union of intervals per key: (key, start, stop) of the merged runs."""
+    if len(key) == 0:
+        return key, start, stop
+    order = np.lexsort((start, key))
+    key, start, stop = key[order], start[order], stop[order]
+    reach = _group_cummax(key, stop)
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = (key[1:] != key[:-1]) | (start[1:] > reach[:-1])
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:], [len(key)]]) - 1
+    return key[first], start[first], reach[last]
 
 
 def check_overlaps(pred: pl.DataFrame, keys: tuple[str, ...] = _KEY) -> pl.DataFrame:
-    """Rows of (pair, frame) where one pair has two different actions: empty when valid.
+    """Merged intervals that clash with another action of the same pair: empty when valid.
 
-    Per action the intervals are first merged (repeats count once), then, per (video, agent,
-    target), a non-empty merged interval that starts before an earlier one ends is a clash.
+    Per action the intervals are first merged (repeats count once); then, per pair (the keys
+    without `action`), a non-empty merged interval that starts before an earlier one ends is a
+    clash. Zero-length rows and touching intervals never clash.
     """
     pair = [k for k in keys if k != "action"]
-    rows = pred.filter(pl.col("stop_frame") > pl.col("start_frame")).sort(*keys, "start_frame")
-    merged = (rows.with_columns((pl.col("start_frame") > pl.col("stop_frame").cum_max().shift(1).over(keys))
-                                .fill_null(True).cum_sum().over(keys).alias("_run"))
-              .group_by(*keys, "_run").agg(pl.col("start_frame").min(), pl.col("stop_frame").max()))
-    return (merged.sort(*pair, "start_frame")
-            .with_columns(pl.col("stop_frame").cum_max().shift(1).over(pair).alias("_prev"))
-            .filter(pl.col("start_frame") < pl.col("_prev"))
-            .drop("_run", "_prev"))
+    rows = pred.filter(pl.col("stop_frame") > pl.col("start_frame")).select(*keys, "start_frame", "stop_frame")
+    ids = rows.select(keys).unique(maintain_order=True).with_row_index("_k").with_columns(
+        pl.struct(pair).rank("dense").cast(pl.Int64).alias("_p"))
+    rows = rows.join(ids, on=list(keys), how="left")
+    k, s, e = _merge(rows["_k"].to_numpy(), rows["start_frame"].to_numpy(), rows["stop_frame"].to_numpy())
+    p = ids["_p"].to_numpy()[k]
+    order = np.lexsort((s, p))
+    k, s, e, p = k[order], s[order], e[order], p[order]
+    reach = _group_cummax(p, e)
+    clash = np.zeros(len(k), dtype=bool)
+    clash[1:] = (p[1:] == p[:-1]) & (s[1:] < reach[:-1])
+    hit = np.flatnonzero(clash)
+    return (ids[k[hit]].drop("_k", "_p")
+            .with_columns(start_frame=pl.Series(s[hit], dtype=pl.Int64), stop_frame=pl.Series(e[hit], dtype=pl.Int64)))
 
 
 def truth_frames(solution: pl.DataFrame) -> pl.DataFrame:

@@ -279,3 +279,18 @@ def test_cli_missing_file(tmp_path):
     app, runner = _cli()
     res = runner.invoke(app, ["score", "--solution", str(tmp_path / "nope.csv"), "--submission", str(tmp_path / "n.csv")])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+# -- the real competition annotations (skipped where ../shared is absent) ---------------------------
+@pytest.mark.real
+def test_real_annotations_match_the_official_codes_scores():
+    """Values computed by the competition's code on the same tables (see tests/oracle/real.py)."""
+    from tests.oracle.real import REAL, real_baseline, real_solution
+    if not (REAL / "train.csv").exists():
+        pytest.skip(f"{REAL} not available")
+    s = real_solution()
+    truth = s.select(SOLUTION_COLUMNS[:6])
+    shifted = truth.with_columns(pl.col("start_frame", "stop_frame") + 5)
+    assert score(s, real_baseline()) == pytest.approx(0.07472850366497553, abs=1e-9)  # README: about 0.07
+    assert score(s, shifted) == pytest.approx(0.8858546688375947, abs=1e-9)
+    assert score(s, truth) == 1.0
