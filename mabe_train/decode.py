@@ -140,13 +140,16 @@ INTERVAL_SCHEMA = {"video_id": pl.Utf8, "agent_id": pl.Utf8, "target_id": pl.Utf
 def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
                  thresholds: Thresholds | None = None) -> pl.DataFrame:
     """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video."""
-    thr = threshold_vector(video.lab_id, thresholds, config.threshold)
-    labels = frame_labels(smooth(video.probs, config.smooth), video.labeled, thr)
+    cols = np.flatnonzero(video.labeled.any(axis=0))  # only labeled actions are ever emitted
+    if cols.size == 0 or video.probs.shape[1] == 0:
+        return pl.DataFrame(schema=INTERVAL_SCHEMA)
+    thr = threshold_vector(video.lab_id, thresholds, config.threshold)[cols]
+    labels = frame_labels(smooth(video.probs[:, :, cols], config.smooth), video.labeled[:, cols], thr)
     rows = []
     for (agent, target), track in zip(video.pairs, labels, strict=True):
         vals, starts, stops = _runs(clean_track(track, config.min_bout, config.max_gap))
         a_txt, t_txt = f"mouse{agent}", "self" if agent == target else f"mouse{target}"
-        rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[v], int(s), int(e))
+        rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[cols[v]], int(s), int(e))
                  for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0]
     return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
 
@@ -174,12 +177,12 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
 
 def _histograms(video: VideoProbs, truth: np.ndarray, window: int, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(A, G) counts of labeled frames (all, true) whose smoothed prob reaches each grid value."""
-    s = smooth(video.probs, window)
     n = len(grid) + 1
     all_c = np.zeros((len(ACTIONS), n))
     pos_c = np.zeros((len(ACTIONS), n))
     for p, a in zip(*np.nonzero(video.labeled), strict=True):
-        bins = np.searchsorted(grid, s[p, :, a], side="right")  # number of grid values <= s
+        s = smooth(video.probs[p:p + 1, :, a:a + 1], window)[0, :, 0]
+        bins = np.searchsorted(grid, s, side="right")  # number of grid values <= s
         all_c[a] += np.bincount(bins, minlength=n)
         pos_c[a] += np.bincount(bins, weights=truth[p, :, a], minlength=n)
 

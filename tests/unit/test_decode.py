@@ -75,6 +75,12 @@ def test_clean_track_fills_only_gaps_between_the_same_action():
     assert clean_track(t, 3, 2).tolist() == [-1, 0, 0, 0, 0, 0, -1, 1, 1, 1, -1, -1]
 
 
+def test_a_video_labeling_nothing_decodes_to_no_rows():
+    v = VideoProbs(1, "L", [(1, 2)], np.ones((1, 10, A), np.float32), np.zeros((1, A), bool))
+    assert decode_video(v).height == 0 and decode_video(VideoProbs(1, "L", [(1, 2)], np.ones((1, 0, A)),
+                                                                   _labeled(1, "sniff"))).height == 0
+
+
 def test_shapes_are_checked():
     with pytest.raises(DecodeError, match=r"probs has shape \(1, 10, 5\), expected \(2, T, 37\)"):
         VideoProbs(1, "L", [(1, 2), (2, 1)], np.zeros((1, 10, 5)), np.zeros((1, A), bool))
