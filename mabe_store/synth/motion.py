@@ -131,10 +131,11 @@ def render(b: Bodies, parts: tuple[str, ...], ppc: float, origin: tuple[float, f
     """Keypoints in pixels, float32 (frames, mice, parts, 2)."""
     n, mice = b.cx.shape
     out = np.empty((n, mice, len(parts), 2), np.float32)
+    ch, sh = np.cos(b.heading), np.sin(b.heading)
     for k, name in enumerate(parts):
-        x, y = part_xy(b, name)
-        out[:, :, k, 0] = (x - b.box[0]) * ppc + origin[0]
-        out[:, :, k, 1] = (y - b.box[1]) * ppc + origin[1]
+        lx, ly = _local(b, name, slice(None), slice(None))
+        out[:, :, k, 0] = (b.cx + lx * ch - ly * sh - b.box[0]) * ppc + origin[0]
+        out[:, :, k, 1] = (b.cy + lx * sh + ly * ch - b.box[1]) * ppc + origin[1]
     return out
 
 

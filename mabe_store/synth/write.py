@@ -48,8 +48,10 @@ class SynthSummary:
                 f"({self.n_frames / max(self.seconds, 1e-9):,.0f} frames/s)")
 
 
-def _check(profile: str, videos, scale: float, from_real: Path | None, labs) -> None:
+def _check(out: Path, profile: str, videos, scale: float, from_real: Path | None, labs) -> None:
     problems = []
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out} is a file; choose a folder")
     unknown = sorted(set(labs or ()) - set(lab_table()))
     if unknown:
         problems.append(f"unknown labs {', '.join(unknown)} (known: {', '.join(lab_table())})")
@@ -79,9 +81,9 @@ def synthesize(out: Path, *, profile: str = "small", videos: int | None = None, 
     Files of an earlier dataset in `out` (the Kaggle-layout names only) are replaced.
     Raises SynthError listing every bad argument.
     """
-    _check(profile, videos, scale, from_real, labs)
-    t0 = time.perf_counter()
     out = Path(out)
+    _check(out, profile, videos, scale, from_real, labs)
+    t0 = time.perf_counter()
     if from_real is not None:
         from mabe_store.synth.semireal import plan_from_real
 

@@ -167,6 +167,9 @@ def test_bad_arguments_are_reported_together(tmp_path):
     msg = str(err.value)
     assert "huge" in msg and "--videos" in msg and "--scale" in msg and "NoSuchLab" in msg
     assert not (tmp_path / "train.csv").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SynthError, match="is a file"):
+        synthesize(tmp_path / "file", videos=1, progress=False)
 
 
 def test_kaggle_profile_has_the_full_set_shape():
