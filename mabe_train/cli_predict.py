@@ -1,0 +1,38 @@
+"""`mabe-train predict`: a trained pairs run -> a Kaggle submission CSV for one split of a store.
+
+Thin Typer command over `mabe_train.predict.predict_run` (mabe_train/cli.py registers it). Domain
+errors (bad run, missing split, empty prediction, an invalid submission) print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mabe_store.reader import StoreError
+from mabe_train import MabeTrainError
+from mabe_train.metric import MetricError
+from mabe_train.submission import SubmissionError
+
+
+def predict(
+    run: Annotated[Path, typer.Option(help="a `task: pairs` run directory (config.yaml, best.pt, thresholds.json)")],
+    store: Annotated[Path, typer.Option(help="the Zarr store holding the videos to predict")],
+    out: Annotated[Path, typer.Option(help="where to write the submission CSV")] = Path("submission.csv"),
+    split: Annotated[str, typer.Option(help="which videos of the store: test (Kaggle) or train "
+                                            "(a held-out store: also prints the official score)")] = "test",
+    checkpoint: Annotated[str, typer.Option(help="best, last or a checkpoint file name of the run")] = "best",
+    device: Annotated[str, typer.Option(help="cpu, cuda or mps")] = "cpu",
+) -> None:
+    """Predict every labeled pair of every video of a split and write the Kaggle CSV."""
+    from mabe_train.predict import predict_run
+    try:
+        p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device)
+    except (MabeTrainError, StoreError, SubmissionError, MetricError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} `{split}` videos to {p.path}")
+    if p.score is not None:
+        typer.echo(f"score: {p.score}")

@@ -1,0 +1,94 @@
+"""A trained pairs run -> a Kaggle submission for every video of one split of a store.
+
+`predict_run` loads the run's config, checkpoint (`best` by default) and the decoding thresholds
+tuned on its validation videos (`thresholds.json`), predicts every labeled ordered pair of every
+video of the split (self pairs included; pairs no triple names can never score, so they are
+skipped), decodes and writes the CSV through `mabe_train.submission.write_submission`, which
+refuses any row the metric would reject or ignore. The triples a video may receive come from the
+store's `labeled` table, i.e. the clean `behaviors_labeled` entries of train.csv or test.csv.
+When the split's videos have annotations (a held-out train split), the official score is returned
+as well, so one command both writes and checks a submission.
+
+Trade-off: a submission must not be empty (the metric rejects it), and a model that emits nothing
+on a whole split has failed; we raise rather than pad the file with guesses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mabe_store.reader import open_store
+from mabe_train.config import load_config
+from mabe_train.decode import decode
+from mabe_train.models import build_model
+from mabe_train.pairs import PairsError
+from mabe_train.pairs.features import N_PAIR_FEATURES
+from mabe_train.pairs.labels import N_ACTIONS
+from mabe_train.pairs.scoring import collect_probs, load_run_thresholds
+from mabe_train.submission import labeled_entries, solution_from_store, write_submission
+
+
+@dataclass
+class Prediction:
+    path: Path
+    n_videos: int  # videos of the split
+    n_scored_videos: int  # of them, videos that label at least one triple
+    n_rows: int
+    score: float | None  # official score when the split has annotations, else None
+
+
+def load_pairs_model(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu"):
+    """(config, model in eval mode on `device`) of a `task: pairs` run."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise PairsError(f"{run_dir} is not a run directory (no config.yaml) — pass the directory "
+                         "printed by `mabe-train run`")
+    cfg = load_config(run_dir / "config.yaml")
+    if cfg.task != "pairs":
+        raise PairsError(f"{run_dir} is a `task: {cfg.task}` run; predict needs a pairs run "
+                         "(mabe-train run --config configs/pairs.yaml)")
+    name = checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt"
+    path = run_dir / name
+    if not path.exists():
+        raise PairsError(f"no checkpoint {path} — use --checkpoint last, or train the run further")
+    model = build_model(cfg.model, N_PAIR_FEATURES, N_ACTIONS)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+    return cfg, model.to(device).eval()
+
+
+def split_video_ids(store, split: str) -> list[int]:
+    """Video ids of the store's `split` (train | test); PairsError naming the splits there are."""
+    v = store.videos
+    ids = [int(x) for x in v["video_id"][v["split"] == split]]
+    if not ids:
+        have = sorted(set(v["split"].tolist()))
+        raise PairsError(f"{store.path} has no `{split}` videos (splits: {', '.join(have) or 'none'})"
+                         " — pick another --split or build the store with that split")
+    return ids
+
+
+def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
+                checkpoint: str = "best", device: str = "cpu", progress: bool = True) -> Prediction:
+    """Write `out` (Kaggle CSV) for every video of `split`; see the module docstring."""
+    dev = torch.device(device)
+    cfg, model = load_pairs_model(run_dir, checkpoint, dev)
+    thresholds, dec, _ = load_run_thresholds(run_dir)
+    store = open_store(store_path)
+    ids = split_video_ids(store, split)
+    d = cfg.data
+    videos = collect_probs(model, store, ids, window=d.sequence_length, stride=d.val_stride,
+                           batch_size=d.batch_size, device=dev, progress=progress)
+    sub = decode(videos, dec, thresholds)
+    if sub.height == 0:
+        raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "
+                         "tuned thresholds — train longer or check that the store matches the run")
+    path = write_submission(sub, out, labeled_entries(store, ids))
+    solution = solution_from_store(store, ids)
+    score = None
+    if solution.height:
+        from mabe_train.metric import score as official_score
+        score = float(official_score(solution, sub))
+    return Prediction(Path(path), len(ids), len(videos), sub.height, score)
