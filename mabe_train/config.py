@@ -180,7 +180,7 @@ def _build(cls, values: dict, prefix: str, problems: list[str]):
     kwargs = {}
     for key, value in values.items():
         if key not in hints:
-            problems.append(f"unknown key {prefix}{key!r}{_suggest(str(key), hints)}")
+            problems.append(f"unknown key {prefix + str(key)!r}{_suggest(str(key), hints)}")
             continue
         kwargs[key] = _coerce(value, hints[key], prefix + key, problems)
     return cls(**{k: v for k, v in kwargs.items() if v is not None})

@@ -40,7 +40,8 @@ class DataError(MabeTrainError, ValueError):
 def split_videos(store: Store, val_fraction: float = 0.2, seed: int = 0, max_videos: int = 0) -> dict:
     """Labeled `train`-split videos divided by video, stratified by lab, seeded.
 
-    Each lab with >= 2 videos gives round(val_fraction * n) (at least 1) of them to validation.
+    Each lab with >= 2 videos gives round(val_fraction * n) (at least 1) of them to validation;
+    when no lab has 2, the same share of all videos is held out (tiny stores).
     Unlabeled videos are left out: every frame of theirs would be ignored by the loss anyway.
     """
     v = store.videos
@@ -58,9 +59,13 @@ def split_videos(store: Store, val_fraction: float = 0.2, seed: int = 0, max_vid
         n_val = 0 if len(rows) < 2 else min(max(1, round(val_fraction * len(rows))), len(rows) - 1)
         val += rows[:n_val].tolist()
         train += rows[n_val:].tolist()
-    if not val:
-        raise DataError("no lab has 2+ labeled videos, so nothing is left for validation — "
-                        "use a bigger store or a smaller data.max_videos")
+    if not val:  # no lab has 2+ videos: hold out a share of all videos instead
+        if len(train) < 2:
+            raise DataError(f"only {len(train)} labeled training video(s): need 2+ to validate — "
+                            "use a bigger store or a larger data.max_videos")
+        rows = rng.permutation(train)
+        n_val = min(max(1, round(val_fraction * len(rows))), len(rows) - 1)
+        val, train = rows[:n_val].tolist(), rows[n_val:].tolist()
     ids = v["video_id"]
     return {"train": sorted(int(ids[i]) for i in train), "val": sorted(int(ids[i]) for i in val),
             "seed": seed, "val_fraction": val_fraction}

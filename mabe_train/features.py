@@ -7,7 +7,7 @@ Two stages, so the store is never rebuilt for a feature change:
    arena size, camera zoom and position drop out. Untracked points stay NaN.
 2. `build_inputs` (torch, on the training device, inside the batch): concatenates the selected
    feature blocks — `coords` (144), `velocity` (144, cm/s), `acceleration` (144, cm/s^2), `missing`
-   (72, 1 where a keypoint is untracked) — and fills NaN with 0. Velocity/acceleration are finite
+   (72, 1 where a keypoint's x or y is untracked) — and fills NaN with 0. Velocity/acceleration are finite
    differences scaled by fps / frame_gap (fps-aware: a 120 fps and a 30 fps video give the same
    cm/s); the first frame of a window repeats the second's difference; a difference that touches
    an untracked point is 0.
@@ -72,7 +72,7 @@ def build_inputs(coords: torch.Tensor, fps: torch.Tensor, names: list[str], fram
         elif name == "acceleration":
             blocks.append(_diff(vel, rate))
         elif name == "missing":
-            blocks.append(coords.isnan()[..., ::2].to(coords.dtype))
+            blocks.append(coords.isnan().unflatten(-1, (-1, 2)).any(-1).to(coords.dtype))
         else:
             raise FeatureError(f"unknown feature {name!r}; choose from {', '.join(FEATURE_WIDTHS)}")
     return torch.nan_to_num(torch.cat(blocks, dim=-1), nan=0.0)

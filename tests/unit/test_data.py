@@ -1,0 +1,167 @@
+"""Normalisation, on-device features, split, WindowSampler and whole-video prediction."""
+
+import numpy as np
+import pytest
+import torch
+
+from mabe_store.reader import open_store
+from mabe_train.data import (DataError, StagedVideos, WindowSampler, load_split, predict_video, save_split,
+                             split_videos, stage_videos, window_starts)
+from mabe_train.features import FeatureError, build_inputs, check_features, normalise_coords
+from mabe_train.labels import IGNORE_INDEX
+from mabe_train.tasks.grouped import grouped_targets
+from tests.unit.conftest_train import make_train_store, train_store  # noqa: F401
+
+
+def encoded(lengths, fps=30.0) -> StagedVideos:
+    """Staged videos whose coords say (video, frame) in columns 0 and 1; targets = frame index."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    n = int(lengths.sum())
+    coords = np.zeros((n, 144), dtype=np.float32)
+    coords[:, 0] = np.repeat(np.arange(len(lengths)), lengths)
+    coords[:, 1] = np.concatenate([np.arange(n_) for n_ in lengths])
+    return StagedVideos(np.arange(len(lengths)), np.array(["L"] * len(lengths), dtype=object),
+                        np.full(len(lengths), fps, np.float32), starts, lengths, coords,
+                        coords[:, 1].astype(np.int16))
+
+
+# -- normalisation and features --------------------------------------------------------------------
+def test_normalise_scales_to_cm_and_centres_on_tracked_points():
+    f = np.full((2, 144), np.nan, dtype=np.float32)
+    f[0, :4] = [10, 20, 30, 40]  # two points of frame 0: (10,20), (30,40), centre (20,30)
+    f[1, :2] = [50, 60]  # one point: centred to 0
+    out = normalise_coords(f, pix_per_cm=10.0)
+    np.testing.assert_allclose(out[0, :4], [-1, -1, 1, 1])
+    np.testing.assert_allclose(out[1, :2], [0, 0])
+    assert np.isnan(out[0, 4:]).all() and np.isnan(out[1, 2:]).all()
+    assert np.isnan(normalise_coords(np.full((1, 144), np.nan, np.float32), 5.0)).all()
+
+
+def test_build_inputs_fills_nan_and_velocity_is_fps_aware():
+    t = torch.arange(8, dtype=torch.float32)
+    slow = torch.zeros(1, 8, 144)
+    slow[..., 0] = t * 1.0  # 1 cm per frame at 30 fps = 30 cm/s
+    fast = torch.zeros(1, 8, 144)
+    fast[..., 0] = t * 0.5  # 0.5 cm per frame at 60 fps = 30 cm/s
+    slow[0, 3, 5] = float("nan")
+    a = build_inputs(slow, torch.tensor([30.0]), ["coords", "velocity", "acceleration", "missing"])
+    b = build_inputs(fast, torch.tensor([60.0]), ["coords", "velocity", "acceleration", "missing"])
+    assert a.shape == (1, 8, 144 * 3 + 72) == (1, 8, check_features(["coords", "velocity", "acceleration",
+                                                                       "missing"]))
+    assert not a.isnan().any()
+    torch.testing.assert_close(a[0, :, 144], torch.full((8,), 30.0))
+    torch.testing.assert_close(a[0, :, 144], b[0, :, 144])
+    torch.testing.assert_close(a[0, :, 288], torch.zeros(8))  # constant speed: no acceleration
+    assert a[0, 3, 5] == 0 and a[0, 3, 432 + 2] == 1 and a[0, 2, 432 + 2] == 0  # filled, flagged missing
+    with pytest.raises(FeatureError, match="jerk"):
+        check_features(["coords", "jerk"])
+
+
+# -- split ------------------------------------------------------------------------------------------
+def test_split_by_video_stratified_by_lab_seeded_and_saved(train_store, tmp_path):  # noqa: F811
+    store = open_store(train_store)
+    a, b = split_videos(store, 0.25, seed=1), split_videos(store, 0.25, seed=1)
+    assert a == b and a != split_videos(store, 0.25, seed=2)
+    assert not set(a["train"]) & set(a["val"])
+    labs = dict(zip(store.videos["video_id"].tolist(), store.videos["lab_id"].tolist(), strict=True))
+    assert {labs[v] for v in a["val"]} == {"Lab0", "Lab1"}  # every lab validated
+    assert not {900} & set(a["train"] + a["val"])  # the unlabeled video is left out
+    save_split(a, tmp_path / "split.json")
+    assert load_split(tmp_path / "split.json") == a
+
+
+# -- sampler ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("gap", [1, 3])
+def test_windows_never_cross_videos_and_honour_frame_gap(gap):
+    s = WindowSampler(None, window=10, batch_size=256, frame_gap=gap, seed=0, staged=encoded([40, 33, 60]))
+    b = s.next_batch()
+    assert b.x.shape == (256, 10, 144) and b.x.dtype == torch.float32 and b.y.dtype == torch.int64
+    assert (b.x[:, :, 0] == b.x[:, :1, 0]).all()  # one video per window
+    assert (torch.diff(b.x[:, :, 1], dim=1) == gap).all()  # consecutive frames, gap apart
+    assert (b.y == b.x[:, :, 1].long()).all()  # labels aligned with inputs (no jitter)
+    assert (b.video == b.x[:, 0, 0].long()).all() and (b.fps == 30).all()
+
+
+def test_every_frame_is_reachable_and_short_videos_are_skipped():
+    staged = encoded([25, 5, 40])  # video 1 is shorter than a window
+    s = WindowSampler(None, window=8, batch_size=512, seed=0, staged=staged)
+    seen = set()
+    for _ in range(10):
+        b = s.next_batch()
+        seen |= set(zip(b.x[:, :, 0].long().flatten().tolist(), b.x[:, :, 1].long().flatten().tolist(),
+                        strict=True))
+    assert seen == {(0, f) for f in range(25)} | {(2, f) for f in range(40)}
+    assert s.n_windows == (25 - 7) + (40 - 7)
+    with pytest.raises(DataError, match="sequence_length"):
+        WindowSampler(None, window=50, staged=staged)
+
+
+def test_deterministic_per_seed_and_resumable_from_state():
+    staged = encoded([100, 80])
+    kw = {"window": 16, "batch_size": 8, "noise_std": 0.1, "temporal_jitter": 2, "staged": staged}
+    a, b, c = WindowSampler(None, seed=5, **kw), WindowSampler(None, seed=5, **kw), WindowSampler(None, seed=6, **kw)
+    xa, xb, xc = a.next_batch().x, b.next_batch().x, c.next_batch().x
+    assert torch.equal(xa, xb) and not torch.equal(xa, xc)
+    state = a.state_dict()
+    expected = [a.next_batch() for _ in range(3)]
+    fresh = WindowSampler(None, seed=0, **kw)
+    fresh.load_state_dict(state)
+    for e in expected:
+        got = fresh.next_batch()
+        assert torch.equal(got.x, e.x) and torch.equal(got.y, e.y)
+    assert fresh.step == a.step == 4
+
+
+def test_jitter_shifts_inputs_within_the_video_and_noise_has_its_std():
+    s = WindowSampler(None, window=10, batch_size=2048, seed=0, temporal_jitter=2, staged=encoded([30, 30]))
+    b = s.next_batch()
+    shift = b.x[:, :, 1] - b.y.float()
+    assert shift.abs().max() <= 2 and shift.abs().max() > 0
+    assert (b.x[:, :, 0] == b.x[:, :1, 0]).all()  # still inside one video
+    noisy = WindowSampler(None, window=10, batch_size=256, seed=0, noise_std=0.5, staged=encoded([30]))
+    assert abs(float(noisy.next_batch().x[:, :, 2:].std()) - 0.5) < 0.02
+
+
+def test_staging_normalises_stores_targets_and_spills_to_memmap(train_store, tmp_path):  # noqa: F811
+    store = open_store(train_store)
+    ids = [100, 101, 900]
+    ram = stage_videos(store, ids, grouped_targets(), progress=False)
+    mm = stage_videos(store, ids, grouped_targets(), max_ram_gb=1e-6, cache_dir=tmp_path, progress=False)
+    assert isinstance(mm.coords, np.memmap) and (tmp_path / "coords.npy").exists()
+    np.testing.assert_array_equal(ram.coords, mm.coords)
+    np.testing.assert_array_equal(ram.targets, mm.targets)
+    raw = store.features(100)
+    np.testing.assert_allclose(ram.video(0)[0], normalise_coords(raw, store.videos["pix_per_cm"][0]))
+    assert ram.nbytes == ram.coords.nbytes + ram.targets.nbytes
+    assert (ram.video(2)[1] == IGNORE_INDEX).all()  # unlabeled video: every frame ignored
+
+
+# -- whole-video prediction -------------------------------------------------------------------------
+@pytest.mark.parametrize("length, window, gap, stride", [(103, 20, 1, 7), (103, 20, 2, 10), (9, 20, 1, 0),
+                                                          (20, 20, 3, 5)])
+def test_predict_video_covers_every_frame_in_place(length, window, gap, stride):
+    coords = np.random.default_rng(0).normal(size=(length, 144)).astype(np.float32)
+    calls = []
+
+    def forward(x, fps):  # a "model" whose logits are its first 3 inputs, so stitching is visible
+        calls.append(x.shape)
+        return x[..., :3] * fps[:, None, None] / 30
+    out = predict_video(forward, coords, 30.0, window, gap, stride, batch_size=4)
+    torch.testing.assert_close(out, torch.from_numpy(coords[:, :3]))
+    assert all(c[1] <= window for c in calls)
+
+
+def test_window_starts_cover_the_video():
+    for length, w, s in [(100, 30, 15), (31, 30, 15), (10, 30, 5), (1000, 100, 50)]:
+        st = window_starts(length, w, s)
+        covered = np.zeros(length, bool)
+        for a in st:
+            covered[a:a + w] = True
+        assert covered.all() and st.max() + min(w, length) == length
+
+
+def test_make_train_store_is_seeded(tmp_path):
+    a = make_train_store(tmp_path / "a.zarr", n_videos=2, length=50, seed=3)
+    b = make_train_store(tmp_path / "b.zarr", n_videos=2, length=50, seed=3)
+    np.testing.assert_array_equal(open_store(a).features(100), open_store(b).features(100))
