@@ -5,8 +5,17 @@ import pytest
 import torch
 
 from mabe_store.reader import open_store
-from mabe_train.data import (DataError, StagedVideos, WindowSampler, load_split, predict_video, save_split,
-                             split_videos, stage_videos, window_starts)
+from mabe_train.data import (
+    DataError,
+    StagedVideos,
+    WindowSampler,
+    load_split,
+    predict_video,
+    save_split,
+    split_videos,
+    stage_videos,
+    window_starts,
+)
 from mabe_train.features import FeatureError, build_inputs, check_features, normalise_coords
 from mabe_train.labels import IGNORE_INDEX
 from mabe_train.tasks.grouped import grouped_targets

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
-from mabe_train.labels import (DEFAULT_LABEL_GROUPS, GROUPS, IGNORE_INDEX, LabelError, frame_classes,
-                               group_matrix)
+from mabe_train.labels import (
+    DEFAULT_LABEL_GROUPS,
+    GROUPS,
+    IGNORE_INDEX,
+    LabelError,
+    frame_classes,
+    group_matrix,
+)
 
 G = group_matrix(DEFAULT_LABEL_GROUPS)
 OTHER, SOCIAL, MATING, AGGR = range(4)
