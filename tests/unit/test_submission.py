@@ -112,7 +112,7 @@ def test_written_files_score_through_the_cli(store, tmp_path):
 
     sol = solution_from_store(store)
     sol.write_csv(tmp_path / "solution.csv")  # behaviors_labeled's JSON survives CSV quoting
-    base = no_learning_baseline(store, [11, 12, 13][:2])
+    base = no_learning_baseline(store, [11, 12])
     write_submission(base, tmp_path / "submission.csv", labeled_entries(store, [11, 12]))
     app = typer.Typer()
     app.command("score")(score_cmd)
