@@ -50,6 +50,13 @@ class DecodeConfig:
     min_bout: int = 1  # drop bouts shorter than this
     max_gap: int = 0  # fill background gaps up to this long between bouts of one action
 
+    def __post_init__(self) -> None:
+        problems = [f"{name} must be >= {lo}, got {getattr(self, name)}"
+                    for name, lo in (("smooth", 1), ("min_bout", 1), ("max_gap", 0), ("threshold", 0))
+                    if getattr(self, name) < lo]
+        if problems:
+            raise DecodeError("bad decode settings: " + "; ".join(problems))
+
 
 @dataclass
 class VideoProbs:

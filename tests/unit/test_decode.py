@@ -82,6 +82,8 @@ def test_a_video_labeling_nothing_decodes_to_no_rows():
 
 
 def test_shapes_are_checked():
+    with pytest.raises(DecodeError, match="smooth must be >= 1, got 0; max_gap must be >= 0, got -1"):
+        DecodeConfig(smooth=0, max_gap=-1)
     with pytest.raises(DecodeError, match=r"probs has shape \(1, 10, 5\), expected \(2, T, 37\)"):
         VideoProbs(1, "L", [(1, 2), (2, 1)], np.zeros((1, 10, 5)), np.zeros((1, A), bool))
 
