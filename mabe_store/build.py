@@ -3,7 +3,7 @@
 Workers (a process pool; one process per `--jobs`) read and pivot whole videos and return dense
 blocks; the main process alone writes, in video order, so the store's layout is deterministic and
 no two processes ever touch one Zarr chunk. The cost of this split is pickling each block back to
-the parent (~50 MB per 90k-frame video), small next to parquet decoding. A rerun skips videos whose
+the parent, kept small by sending only the feature columns a video uses (pivot.Pivoted). A rerun skips videos whose
 fingerprint (files' size+mtime, metadata row) and build config match; any changed or vanished
 source rebuilds the store afresh, since the store never rewrites rows in place (see writer.py).
 """
@@ -39,7 +39,8 @@ class BuildError(Exception):
 @dataclass
 class BuiltVideo:
     task: VideoTask
-    features: np.ndarray  # (T, F) float32
+    values: np.ndarray  # (T, C) float32, the used feature columns only (see pivot.Pivoted)
+    columns: np.ndarray  # (C,) store columns of `values`
     actions: np.ndarray  # (T, A) uint8
     annotations: list[tuple[int, int, str, int, int]]
     labeled: list[tuple[int, int, int]]  # clean (agent, target, action index)
@@ -47,6 +48,9 @@ class BuiltVideo:
     n_mice: int
     notes: list[str] = field(default_factory=list)
     unmapped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.values)
 
     def annotation_rows(self) -> list[tuple[int, int, int, int, int]]:
         return [(a, t, ACTION_INDEX[act], s, e) for a, t, act, s, e in self.annotations]
@@ -103,7 +107,7 @@ def build_video(task: VideoTask, cfg: BuildConfig) -> BuiltVideo | Skipped:
         mask = np.zeros(len(ACTIONS), dtype=np.uint8)
         mask[[a for _, _, a in labeled]] = 1
         ids = [piv.max_mouse, task.meta["n_mice"]] + [max(a, t) for a, t, *_ in annotations]
-        return BuiltVideo(task, piv.features, rasterise(annotations, piv.length), annotations, labeled,
+        return BuiltVideo(task, piv.values, piv.columns, rasterise(annotations, piv.length), annotations, labeled,
                           mask, max(ids), notes + lab_notes, piv.unmapped)
     except InputError as e:
         return Skipped(task, str(e))
@@ -164,7 +168,7 @@ def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = N
     todo = [t for t in tasks if t.video_id not in writer.built]
     report = BuildReport(already_built=len(tasks) - len(todo), fresh=writer.fresh)
     report.skipped += [f"{w}: {r}" for w, r in rejected] + _orphans(raw, tasks)
-    flush_rows = flush_rows or 4 * cfg.chunk_rows
+    flush_rows = flush_rows or 16 * cfg.chunk_rows  # ~150 MB dense: few commits, bounded memory
     batch, last = [], time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", desc="build", disable=not progress, smoothing=0.1)
     for res in _results(todo, cfg, jobs):
@@ -174,9 +178,9 @@ def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = N
             continue
         batch.append(res)
         report.built += 1
-        report.frames += len(res.features)
+        report.frames += len(res)
         bar.set_postfix_str(f"{report.frames / (time.perf_counter() - t0):,.0f} frames/s")
-        if sum(len(b.features) for b in batch) >= flush_rows or time.perf_counter() - last > flush_seconds:
+        if sum(map(len, batch)) >= flush_rows or time.perf_counter() - last > flush_seconds:
             writer.append(batch)
             batch, last = [], time.perf_counter()
     writer.append(batch)

@@ -33,8 +33,8 @@ class BuildConfig:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     chunk_rows: int = 16384
     codec: str = "blosc-zstd"
-    clevel: int = 3
-    shuffle: str = "bitshuffle"
+    clevel: int = 1
+    shuffle: str = "shuffle"
 
     @property
     def n_features(self) -> int:

@@ -120,10 +120,10 @@ def write_store(path: str | Path, videos: list[VideoData], *, build_config: dict
     for i, v in enumerate(videos):
         for t in clean_triples(v.behaviors_labeled):
             mask[i, ACTION_INDEX[t.action]] = 1
-            for c, val in zip(LABELED_COLUMNS, (i, t.agent, t.target, ACTION_INDEX[t.action])):
+            for c, val in zip(LABELED_COLUMNS, (i, t.agent, t.target, ACTION_INDEX[t.action]), strict=True):
                 lab[c].append(val)
         for a, tg, action, start, stop in v.annotations:
-            for c, val in zip(ANNOTATION_COLUMNS, (i, a, tg, ACTION_INDEX[action], start, stop)):
+            for c, val in zip(ANNOTATION_COLUMNS, (i, a, tg, ACTION_INDEX[action], start, stop), strict=True):
                 ann[c].append(val)
     arr = vg.create_array("labeled_actions", shape=mask.shape, dtype="uint8",
                           chunks=(max(len(videos), 1), len(ACTIONS)), overwrite=True)

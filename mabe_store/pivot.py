@@ -36,16 +36,26 @@ class InputError(Exception):
 
 @dataclass
 class Pivoted:
-    """A video's dense keypoints: `features` is (length, 4 * K * 2) float32, NaN where untracked."""
+    """A video's keypoints, compact: `values` (length, C) float32 holds only the C feature columns
+    `columns` that have any row (a 2-mouse, 7-part lab fills 28 of 144), NaN where untracked.
+    `features` expands it to the store's (length, width) layout."""
 
-    features: np.ndarray
+    values: np.ndarray
+    columns: np.ndarray  # (C,) int64, ascending x/y pairs
+    width: int
     max_mouse: int
     unmapped: dict[str, int] = field(default_factory=dict)  # body part -> rows not stored
     notes: list[str] = field(default_factory=list)  # repairs made, one line each
 
     @property
     def length(self) -> int:
-        return int(self.features.shape[0])
+        return int(self.values.shape[0])
+
+    @property
+    def features(self) -> np.ndarray:
+        out = np.full((self.length, self.width), np.nan, dtype=np.float32)
+        out[:, self.columns] = self.values
+        return out
 
 
 def _scan(path: Path, required: tuple[str, ...]) -> pl.LazyFrame:
@@ -120,12 +130,26 @@ def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None =
     means = (df.filter(pl.col("bodypart").is_in(averaged))
              .with_columns(pl.col("x", "y").fill_nan(None))
              .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
-    out = np.full((length, N_MICE * k * 2), np.nan, dtype=np.float32)
-    for part in (direct, means):
-        if part.height:
-            cols = part.select(pl.col("video_frame"), col.alias("col"), pl.col("x", "y").cast(pl.Float32))
-            _scatter(out, *(cols[c].to_numpy() for c in ("video_frame", "col", "x", "y")))
-    return Pivoted(out, int(df["mouse_id"].max()), {str(p): int(n) for p, n in unmapped.items()}, notes)
+    cols = [p.select(pl.col("video_frame"), col.alias("col"), pl.col("x", "y").cast(pl.Float32))
+            for p in (direct, means) if p.height]
+    rows = [tuple(c[name].to_numpy() for name in ("video_frame", "col", "x", "y")) for c in cols]
+    values, columns = _compact(rows, length, N_MICE * k)
+    return Pivoted(values, columns, N_MICE * k * 2, int(df["mouse_id"].max()),
+                   {str(p): int(n) for p, n in unmapped.items()}, notes)
+
+
+def _compact(rows: list[tuple[np.ndarray, ...]], length: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(length, C) values over only the x/y column pairs that occur, and their store columns."""
+    used = np.zeros(n_pairs, dtype=bool)
+    for _, col, _, _ in rows:
+        used[col // 2] = True
+    pairs = np.flatnonzero(used)
+    lut = np.full(n_pairs, -1, dtype=np.int64)
+    lut[pairs] = np.arange(len(pairs))
+    values = np.full((length, 2 * len(pairs)), np.nan, dtype=np.float32)
+    for frame, col, x, y in rows:
+        _scatter(values, frame, 2 * lut[col // 2], x, y)
+    return values, np.stack([2 * pairs, 2 * pairs + 1], axis=1).ravel()
 
 
 def pivot_tracking(path: str | Path, cfg: BuildConfig) -> Pivoted:

@@ -113,11 +113,13 @@ class StoreWriter:
         if not batch:
             return
         c = dict(self.committed)
-        feats = np.concatenate([b.features for b in batch])
+        lengths = np.array([len(b) for b in batch], dtype=np.int64)
+        offsets = c["rows"] + np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        feats = np.full((int(lengths.sum()), self.cfg.n_features), np.nan, dtype=np.float32)
+        for b, off in zip(batch, offsets - c["rows"], strict=True):
+            feats[off:off + len(b), b.columns] = b.values
         self._append(self.root["features"], feats, c["rows"])
         self._append(self.root["actions"], np.concatenate([b.actions for b in batch]), c["rows"])
-        lengths = np.array([len(b.features) for b in batch], dtype=np.int64)
-        offsets = c["rows"] + np.concatenate([[0], np.cumsum(lengths)[:-1]])
         rows = {"annotations": [], "labeled": []}
         for j, b in enumerate(batch):
             vi = c["videos"] + j

@@ -1,0 +1,162 @@
+"""Benchmark of `mabe-store build` (not a test; `make bench`).
+
+On one synthetic dataset (`synth --profile kaggle --scale 0.005`, ~0.36M frames), in one run: the store build vs the original design's pandas
+`pivot_table` vs a bare pyarrow read of the same files (the floor no pivot can beat), as frames/s
+and ratios; the store's size vs the raw tracking parquet; and the build time at 1x and 4x data
+(cost should grow linearly). `--codecs` adds the compression sweep that chose configs/store.yaml;
+`--kaggle SCALE` times a build of `synth --profile kaggle --scale SCALE` and extrapolates it to
+the full set (72M frames). Prints a table and writes JSON (`--json`).
+
+    python bench/bench_store.py [--scale 0.005] [--jobs 2] [--codecs] [--kaggle 0.1] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from mabe_store import open_store
+from mabe_store.build import build_store
+from mabe_store.build_config import make_config
+from mabe_store.synth import synthesize
+
+FULL_SET_FRAMES = 72_000_000
+
+
+def tracking_files(raw: Path) -> list[Path]:
+    return sorted(raw.glob("*_tracking/*/*.parquet"))
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def bare_read(raw: Path) -> None:
+    for f in tracking_files(raw):
+        pq.read_table(f)
+
+
+def pandas_pivot(raw: Path) -> None:
+    """The original design: per video, pandas pivot_table to (frame, mouse x bodypart x {x, y})."""
+    import pandas as pd
+
+    for f in tracking_files(raw):
+        df = pd.read_parquet(f)
+        wide = df.pivot_table(index="video_frame", columns=["mouse_id", "bodypart"], values=["x", "y"])
+        wide.reindex(range(int(df["video_frame"].max()) + 1)).to_numpy(dtype=np.float32)
+
+
+def build(raw: Path, out: Path, jobs: int, **cfg) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    return timed(lambda: build_store(raw, out, cfg=make_config(**cfg), jobs=jobs, progress=False,
+                                     log=lambda _: None))
+
+
+def main_bench(work: Path, scale: float, jobs: int) -> dict:
+    raw1, raw4 = work / "raw1", work / "raw4"
+    synthesize(raw1, profile="kaggle", scale=scale, seed=0, progress=False)
+    synthesize(raw4, profile="kaggle", scale=4 * scale, seed=0, progress=False)
+    t_build1 = build(raw1, work / "store.zarr", jobs)
+    frames1 = open_store(work / "store.zarr").n_frames
+    size_store, size_raw = dir_bytes(work / "store.zarr"), sum(f.stat().st_size for f in tracking_files(raw1))
+    t_build1_serial = build(raw1, work / "store1.zarr", 1)
+    t_floor, t_pandas = timed(lambda: bare_read(raw1)), timed(lambda: pandas_pivot(raw1))
+    t_build4 = build(raw4, work / "store4.zarr", jobs)
+    frames4 = open_store(work / "store4.zarr").n_frames
+    fps = {"build": frames1 / t_build1, "build_jobs1": frames1 / t_build1_serial,
+           "pandas_pivot_table": frames1 / t_pandas, "pyarrow_read": frames1 / t_floor}
+    return {
+        "frames_1x": frames1, "frames_4x": frames4, "jobs": jobs, "frames_per_s": fps,
+        "seconds": {"build_1x": t_build1, "build_1x_jobs1": t_build1_serial, "pandas_1x": t_pandas,
+                    "pyarrow_1x": t_floor, "build_4x": t_build4},
+        "build_vs_pandas": fps["build"] / fps["pandas_pivot_table"],
+        "build_slowdown_vs_floor": fps["pyarrow_read"] / fps["build"],
+        "time_ratio_4x_over_1x": t_build4 / t_build1, "frames_ratio_4x_over_1x": frames4 / frames1,
+        "store_bytes": size_store, "raw_parquet_bytes": size_raw, "store_over_raw": size_store / size_raw,
+    }
+
+
+def codec_sweep(raw: Path, work: Path) -> list[dict]:
+    rows = []
+    for codec, clevel, shuffle in [("blosc-zstd", 1, "shuffle"), ("blosc-zstd", 3, "shuffle"),
+                                   ("blosc-zstd", 3, "bitshuffle"), ("blosc-lz4", 5, "shuffle"),
+                                   ("zstd", 3, "shuffle"), ("none", 0, "shuffle")]:
+        for chunk_rows in (4096, 16384, 65536):
+            out = work / "codec.zarr"
+            t = build(raw, out, 1, codec=codec, clevel=clevel, shuffle=shuffle, chunk_rows=chunk_rows)
+            s = open_store(out)
+            t_read = timed(lambda s=s: s.load())
+            rows.append({"codec": codec, "clevel": clevel, "shuffle": shuffle, "chunk_rows": chunk_rows,
+                         "build_s": t, "load_s": t_read, "store_bytes": dir_bytes(out),
+                         "frames": s.n_frames})
+    return rows
+
+
+def kaggle_extrapolation(work: Path, scale: float, jobs: int) -> dict:
+    raw = work / "kaggle"
+    t_synth = timed(lambda: synthesize(raw, profile="kaggle", scale=scale, seed=0, progress=False))
+    t = build(raw, work / "kaggle.zarr", jobs)
+    frames = open_store(work / "kaggle.zarr").n_frames
+    return {"scale": scale, "frames": frames, "synth_s": t_synth, "build_s": t, "jobs": jobs,
+            "frames_per_s": frames / t, "full_set_minutes": FULL_SET_FRAMES / (frames / t) / 60,
+            "store_bytes": dir_bytes(work / "kaggle.zarr"),
+            "raw_parquet_bytes": sum(f.stat().st_size for f in tracking_files(raw))}
+
+
+def print_table(r: dict) -> None:
+    fps = r["frames_per_s"]
+    print(f"\nstore build benchmark — {r['frames_1x']:,} frames (1x), jobs={r['jobs']}")
+    print(f"  {'method':<34}{'frames/s':>12}{'vs pandas':>11}")
+    for name, label in (("pyarrow_read", "bare pyarrow read (floor)"), ("build", f"mabe-store build (jobs={r['jobs']})"),
+                        ("build_jobs1", "mabe-store build (jobs=1)"), ("pandas_pivot_table", "pandas pivot_table")):
+        print(f"  {label:<34}{fps[name]:>12,.0f}{fps[name] / fps['pandas_pivot_table']:>10.1f}x")
+    print(f"  build is {r['build_vs_pandas']:.1f}x pandas, {r['build_slowdown_vs_floor']:.2f}x slower than the floor")
+    print(f"  store {r['store_bytes'] / 1e6:.1f} MB vs raw parquet {r['raw_parquet_bytes'] / 1e6:.1f} MB "
+          f"({r['store_over_raw']:.2f}x)")
+    print(f"  1x {r['seconds']['build_1x']:.2f} s, 4x {r['seconds']['build_4x']:.2f} s: time x{r['time_ratio_4x_over_1x']:.2f} "
+          f"for frames x{r['frames_ratio_4x_over_1x']:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.005, help="kaggle-profile scale of the 1x dataset")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--codecs", action="store_true", help="also sweep codecs and chunk sizes")
+    ap.add_argument("--kaggle", type=float, default=None, help="also time a kaggle-profile build at this scale")
+    ap.add_argument("--json", type=Path, default=Path("bench/results_store.json"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp:
+        work = Path(tmp)
+        result = main_bench(work, args.scale, args.jobs)
+        print_table(result)
+        if args.codecs:
+            result["codecs"] = codec_sweep(work / "raw1", work)
+            print("\n  codec       clevel shuffle     chunk  build s  load s   MB")
+            for c in result["codecs"]:
+                print(f"  {c['codec']:<12}{c['clevel']:>6} {c['shuffle']:<11}{c['chunk_rows']:>6}"
+                      f"{c['build_s']:>9.2f}{c['load_s']:>8.2f}{c['store_bytes'] / 1e6:>6.1f}")
+        if args.kaggle:
+            k = result["kaggle"] = kaggle_extrapolation(work, args.kaggle, args.jobs)
+            print(f"\n  kaggle profile x{k['scale']}: {k['frames']:,} frames built in {k['build_s']:.1f} s "
+                  f"({k['frames_per_s']:,.0f} frames/s, jobs={k['jobs']}) -> full set ~{k['full_set_minutes']:.1f} min; "
+                  f"store {k['store_bytes'] / 1e6:.0f} MB vs raw {k['raw_parquet_bytes'] / 1e6:.0f} MB")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
