@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
+from mabe_train import MabeTrainError
 from mabe_train.metric import truth_frames
 
 NEVER = 2.0  # a threshold no probability reaches
@@ -37,7 +38,7 @@ DEFAULT_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 Thresholds = Mapping[tuple[str, str], float]
 
 
-class DecodeError(ValueError):
+class DecodeError(MabeTrainError, ValueError):
     """Probabilities, pairs and masks do not fit together; the message says how."""
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from mabe_train import MabeTrainError
+
 SOLUTION_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame",
                     "lab_id", "behaviors_labeled")
 SUBMISSION_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame")
@@ -41,7 +43,7 @@ _KEY = ("lab_id", "video_id", "agent_id", "target_id", "action")
 OVERLAP_MESSAGE = "Multiple predictions for the same frame from one agent/target pair"
 
 
-class MetricError(ValueError):
+class MetricError(MabeTrainError, ValueError):
     """The solution or submission cannot be scored; the message says what is wrong and where."""
 
 

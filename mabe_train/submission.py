@@ -16,13 +16,14 @@ import numpy as np
 import polars as pl
 
 from mabe_store.reader import Store
+from mabe_train import MabeTrainError
 from mabe_train.metric import check_overlaps
 
 INTERVAL_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame")
 SUBMISSION_COLUMNS = ("row_id", *INTERVAL_COLUMNS)
 
 
-class SubmissionError(ValueError):
+class SubmissionError(MabeTrainError, ValueError):
     """The intervals cannot be written as a valid submission; the message lists every problem."""
 
 
