@@ -11,6 +11,7 @@ figures per lab (most common metadata, a log-normal fit per action), not per-vid
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections import Counter
@@ -84,8 +85,7 @@ def _lab_actions(root: Path, lab: str, rows: list[dict]) -> dict:
 
 
 def derive(root: Path) -> dict:
-    import csv
-
+    """Per lab: metadata (`_lab_meta`) and action figures (`_lab_actions`)."""
     with open(root / "train.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from mabe_store.synth.actions import RAMP_SEC, Event, apply_events
 from mabe_store.synth.motion import corrupt, free_motion, render
-from mabe_store.synth.profiles import LabProfile, VideoSpec
+from mabe_store.synth.profiles import ActionStats, LabProfile, VideoSpec, lab_table
 
 DECOY_ACTIONS = ("sniff", "approach", "chase", "rear", "selfgroom")
 
@@ -80,8 +80,7 @@ def _decoy_triples(n_mice: int) -> list[tuple[int, int, str]]:
 
 
 def _generic_profile(p: LabProfile) -> LabProfile:
-    from mabe_store.synth.profiles import ActionStats, lab_table
-
+    """Unlabeled labs borrow CalMS21_task1's rates and lengths for their (unlabeled) events."""
     ref = lab_table()["CalMS21_task1"].actions
     acts = {a: ref.get(a, ActionStats(1.0, 40.0, 0.6)) for a in DECOY_ACTIONS}
     return LabProfile(**{**p.__dict__, "actions": acts})

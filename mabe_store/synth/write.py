@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mabe_store.synth.profiles import QUIRKY_LABS, SynthError, VideoSpec, lab_table, plan
+from mabe_store.synth.semireal import copy_annotations, plan_from_real
 from mabe_store.synth.video import make_video
 
 COLUMNS = (
@@ -86,8 +87,6 @@ def synthesize(out: Path, *, profile: str = "small", videos: int | None = None, 
     _check(out, profile, videos, scale, from_real, labs)
     t0 = time.perf_counter()
     if from_real is not None:
-        from mabe_store.synth.semireal import plan_from_real
-
         specs = plan_from_real(Path(from_real), videos=videos, scale=scale, labs=labs)
     else:
         specs = plan(profile, videos=videos, scale=scale, seed=seed, labs=labs)
@@ -177,8 +176,6 @@ def _write_csvs(specs, occurring, out: Path, from_real: Path | None, seed: int) 
     for spec, occ in zip(specs, occurring, strict=True):
         rows[spec.split].append(_row(spec, occ, seed))
         if spec.real_annotations and spec.split == "train":
-            from mabe_store.synth.semireal import copy_annotations
-
             copy_annotations(spec, out)
     for split, rs in rows.items():
         with open(out / f"{split}.csv", "w", newline="") as f:

@@ -196,3 +196,16 @@ def test_semi_real_keeps_real_labels(tmp_path):
         ann = pl.read_parquet(_ann(tmp_path, r))
         track = pl.read_parquet(tmp_path / "train_tracking" / r["lab_id"] / f"{r['video_id']}.parquet")
         assert ann["start_frame"].max() <= track["video_frame"].max()
+
+
+@pytest.mark.real
+@pytest.mark.skipif(not (REAL / "train.csv").is_file(), reason="../shared/mabe-real is absent")
+def test_embedded_lab_table_is_what_derive_gives_on_the_real_files():
+    from importlib import resources
+
+    from mabe_store.synth.derive import derive
+
+    embedded = json.loads(resources.files("mabe_store.synth").joinpath("lab_table.json").read_text())
+    assert derive(REAL) == embedded
+    never = {lab for lab, f in embedded.items() if any(a["rate_per_min"] == 0 for a in f["actions"].values())}
+    assert never == {"CautiousGiraffe", "ElegantMink", "GroovyShrew", "SparklingTapir", "UppityFerret"}
