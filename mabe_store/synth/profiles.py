@@ -36,7 +36,9 @@ QUIRKY_LABS = ("DeliriousFly", "ReflectiveManatee")
 # The small profile: one 3-4 mouse lab, one quirky lab, five labs never-occurring whitelists.
 SMALL_LABS = ("CalMS21_task1", "AdaptableSnail", "DeliriousFly", "CRIM13", "GroovyShrew",
               "SparklingTapir")
-SMALL_RATE_BOOST = 2.0  # short videos need denser labels to carry any signal
+# Short videos need denser labels to carry any signal: rates x2, and every action that occurs in
+# the real lab at least 0.5 intervals per triple-minute (AdaptableSnail's are ~0.1).
+SMALL_RATE_BOOST, SMALL_MIN_RATE = 2.0, 0.5
 
 
 class SynthError(ValueError):
@@ -115,6 +117,7 @@ class VideoSpec:
     body_parts: tuple[str, ...]
     triples: tuple[tuple[int, int, str], ...]
     rate_boost: float = 1.0
+    min_rate: float = 0.0  # per triple-minute, for actions that occur in the real lab
     real_annotations: str | None = None  # --from-real: path of the real annotation parquet
     csv_row: dict | None = None  # --from-real: the real metadata row, written verbatim
 
@@ -144,13 +147,15 @@ def _draw_frames(p: LabProfile, fps: float, rng: np.random.Generator, scale: flo
 
 def _video(p: LabProfile, vid: int, split: str, rng, scale: float, boost: float,
            length: tuple[int, int] | None = None) -> VideoSpec:
+    """`length`: a frame range to draw from (small profile), else the lab's real durations."""
     fps = float(rng.choice(p.fps))
     n_mice = int(rng.choice(p.n_mice))
     parts_i = 0 if len(p.body_parts) == 1 or rng.random() < 0.6 else 1
     unlabeled = p.labeled and rng.random() < p.unlabeled_frac
     frames = (int(rng.integers(*length) * scale) if length else _draw_frames(p, fps, rng, scale))
     return VideoSpec(p.lab_id, vid, split, max(30, frames), fps, n_mice, p.body_parts[parts_i],
-                     () if unlabeled else tuple(whitelist(p, n_mice)), boost)
+                     () if unlabeled else tuple(whitelist(p, n_mice)), boost,
+                     SMALL_MIN_RATE if boost > 1 else 0.0)
 
 
 def plan(profile: str, *, videos: int | None, scale: float, seed: int,

@@ -30,7 +30,7 @@ def _draw(triples, profile: LabProfile, spec: VideoSpec, rng, decoy: bool) -> li
         st = profile.actions.get(act)
         if st is None or st.rate_per_min <= 0:
             continue
-        rate = st.rate_per_min * spec.rate_boost * (0.5 if decoy else 1.0)
+        rate = max(st.rate_per_min * spec.rate_boost, spec.min_rate) * (0.5 if decoy else 1.0)
         for _ in range(rng.poisson(rate * minutes)):
             length = int(np.clip(st.len_median * np.exp(st.len_sigma * rng.standard_normal()),
                                  2, spec.n_frames / 3))
