@@ -84,9 +84,10 @@ def test_dtypes_and_absent_rows(raw):
 
 
 def test_same_seed_same_bytes(tmp_path):
+    """Same seed -> identical files, whatever the number of worker processes."""
     files = {}
-    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        synthesize(tmp_path / name, videos=2, scale=0.1, seed=seed, progress=False)
+    for name, seed, workers in (("a", 5, 2), ("b", 5, 1), ("c", 6, 2)):
+        synthesize(tmp_path / name, videos=2, scale=0.1, seed=seed, progress=False, workers=workers)
         files[name] = sorted((tmp_path / name).rglob("*.parquet"))
     rel = [p.relative_to(tmp_path / "a") for p in files["a"]]
     assert rel == [p.relative_to(tmp_path / "b") for p in files["b"]]
