@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,17 +119,18 @@ def _generate(specs: list[VideoSpec], seed: int, out: Path, progress: bool, work
     tasks = [(s, seed, out) for s in specs]
     bar = tqdm(total=sum(s.n_frames for s in specs), unit="frame", unit_scale=True,
                desc="synth", disable=not progress)
-    results = []
+    results: list = [None] * len(tasks)
     with bar:
         if workers <= 1:
-            for t in tasks:
-                results.append(_one(t))
-                bar.update(results[-1][0])
+            for i, t in enumerate(tasks):
+                results[i] = _one(t)
+                bar.update(results[i][0])
         else:
             with ProcessPoolExecutor(workers) as pool:
-                for r in pool.map(_one, tasks, chunksize=1):
-                    results.append(r)
-                    bar.update(r[0])
+                futures = {pool.submit(_one, t): i for i, t in enumerate(tasks)}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update(results[futures[fut]][0])
     return [occ for _, occ in results]
 
 
