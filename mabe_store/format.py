@@ -4,7 +4,9 @@ The store is the only thing `mabe_store` and `mabe_train` share: a Zarr v3 group
 experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A = 37 actions):
 
     store.zarr/                     attrs: format_version, n_mice (4), keypoints (18 slot names),
-                                           actions (A names, column order), build_config, source
+                                           actions (A names, column order), build_config, source;
+                                           from `mabe-store build` also: committed (row counts),
+                                           build_report, video_notes, unmapped_bodyparts
       features        float32 (N, 144)  raw pixel x/y; column ((mouse_id-1)*18 + k)*2 + c,
                                         c = 0 for x, 1 for y; NaN where not tracked
       actions         uint8   (N, A)    1 where an annotated interval of that action (any agent,
@@ -14,7 +16,8 @@ experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in a
         length int64 (max(video_frame)+1), fps float32, pix_per_cm float32, n_mice int8,
         width_pix float32, height_pix float32,
         behaviors_labeled str (train.csv's text, verbatim; "" when unlabeled),
-        labeled_actions uint8 (V, A) (1 where a clean behaviors_labeled entry names the action)
+        labeled_actions uint8 (V, A) (1 where a clean behaviors_labeled entry names the action),
+        source str (`mabe-store build` only: fingerprint of the raw inputs, for incremental reruns)
       labeled/                          one row per clean (agent, target, action) entry
         video_index int32, agent int8, target int8 (== agent for self), action int16
       annotations/                      one row per annotation interval, verbatim (not clipped)
@@ -22,6 +25,10 @@ experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in a
         start_frame int32, stop_frame int32 (exclusive)
 
 Frame t of video i is row `offset[i] + t`; videos need not be stored in table order.
+With K = len(attrs.keypoints) slots (18 by default) the width is 4 * K * 2 and the column formula
+uses K. A store built by `mabe-store build` may, after an interrupted build, hold rows past
+attrs.committed = {videos, rows, annotations, labeled}: only the first `committed[...]` rows of each
+array are valid (`open_store` applies this; the next build truncates the rest).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ matplotlib's Agg backend, imported only when asked for.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,11 +96,9 @@ def plot_video(store: Store, video_id, path: str | Path) -> Path:
     xy = feats.reshape(len(feats), -1, k, 2)  # (T, mice, K, 2)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 1.6]})
     colors = plt.get_cmap("tab10").colors
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            centre = np.nanmean(xy, axis=2)  # (T, mice, 2): mean of the tracked keypoints
+    with warnings.catch_warnings():  # all-NaN frames (untracked) give NaN centres, as intended
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmean(xy, axis=2)  # (T, mice, 2): mean of the tracked keypoints
     for m in range(centre.shape[1]):
         if np.isfinite(centre[:, m, 0]).any():
             ax1.plot(centre[:, m, 0], centre[:, m, 1], lw=0.6, alpha=0.8, color=colors[m], label=f"mouse{m + 1}")
@@ -123,6 +122,7 @@ def _ethogram(ax, ann: dict, length: int, fps: float, colors) -> None:
         ax.broken_barh(spans, (r - 0.4, 0.8), color=colors[(a - 1) % 10])
     ax.set_yticks(range(len(rows)), [f"m{a}→{'self' if a == t else f'm{t}'} {act}" for a, t, act in rows], fontsize=8)
     ax.set_xlim(0, length / fps)
+    ax.invert_yaxis()  # first agent on top, read like a table
     ax.set(title="ethogram (annotated intervals; colour = agent)", xlabel="time (s)")
     if not rows:
         ax.text(0.5, 0.5, "no annotations", ha="center", va="center", transform=ax.transAxes)
