@@ -4,8 +4,10 @@ Why: every video is independent given its spec and seed, so it is the unit of wo
 pool and of determinism (same spec + seed -> the same bytes). Scheduling draws a Poisson number
 of intervals per whitelisted triple at the lab's rate with log-normal lengths, then accepts them
 greedily so that a mouse takes part in one event at a time (ramps included) — this also keeps the
-intervals of each (agent, target) pair disjoint, as in the real data. Look-alike events (same
-poses at 35-60 % weight, shorter, unlabeled) are scheduled the same way at half the rate.
+intervals of each (agent, target) pair disjoint, as in the real data. Unlabeled events are
+scheduled the same way at half the rate: look-alikes of the whitelisted actions (same poses at
+35-60 % weight, shorter) and full-strength behaviours the lab does not label (sniff, approach,
+chase, rear, selfgroom) — unknown, not negative, in that lab, as in the real data.
 """
 
 from __future__ import annotations
@@ -20,24 +22,31 @@ from mabe_store.synth.actions import RAMP_SEC, Event, apply_events
 from mabe_store.synth.motion import corrupt, free_motion, render
 from mabe_store.synth.profiles import ActionStats, LabProfile, VideoSpec, lab_table
 
+# Behaviours every lab's mice show, labeled or not (unlabeled where the lab does not list them).
 DECOY_ACTIONS = ("sniff", "approach", "chase", "rear", "selfgroom")
 
 
-def _draw(triples, profile: LabProfile, spec: VideoSpec, rng, decoy: bool) -> list[Event]:
+# kind -> (rate factor, length factor, weight range): labeled events; look-alikes of the
+# whitelisted actions (partial poses, shorter); unlabeled behaviours the lab does not label.
+_KINDS = {"label": (1.0, 1.0, (1.0, 1.0)), "lookalike": (0.5, 0.5, (0.35, 0.6)),
+          "unlabeled": (0.5, 1.0, (1.0, 1.0))}
+
+
+def _draw(triples, profile: LabProfile, spec: VideoSpec, rng, kind: str) -> list[Event]:
+    """Poisson-many intervals per triple at the lab's rate, log-normal lengths, uniform starts."""
+    rate_f, len_f, (w_lo, w_hi) = _KINDS[kind]
     minutes = spec.n_frames / spec.fps / 60
     out = []
     for a, g, act in triples:
         st = profile.actions.get(act)
         if st is None or st.rate_per_min <= 0:
             continue
-        rate = max(st.rate_per_min * spec.rate_boost, spec.min_rate) * (0.5 if decoy else 1.0)
+        rate = max(st.rate_per_min * spec.rate_boost, spec.min_rate) * rate_f
         for _ in range(rng.poisson(rate * minutes)):
-            length = int(np.clip(st.len_median * np.exp(st.len_sigma * rng.standard_normal()),
-                                 2, spec.n_frames / 3))
-            if decoy:
-                length = max(2, length // 2)
+            length = st.len_median * np.exp(st.len_sigma * rng.standard_normal()) * len_f
+            length = int(np.clip(length, 2, spec.n_frames / 3))
             start = int(rng.integers(0, max(1, spec.n_frames - length)))
-            w = float(rng.uniform(0.35, 0.6)) if decoy else 1.0
+            w = float(rng.uniform(w_lo, w_hi))
             out.append(Event(a - 1, g - 1, act, start, start + length, w))
     return out
 
@@ -67,11 +76,11 @@ def schedule(spec: VideoSpec, profile: LabProfile, rng) -> tuple[list[Event], li
             for m in {ev.agent, ev.target}:
                 busy[m, max(0, ev.start - lead): ev.stop + lead] = True
     else:
-        labeled = _accept(_draw(spec.triples, profile, spec, rng, False), busy, lead, rng)
-    pool = spec.triples or _decoy_triples(spec.n_mice)
-    decoy_profile = profile if profile.labeled else _generic_profile(profile)
-    decoys = _accept(_draw(pool, decoy_profile, spec, rng, True), busy, lead, rng)
-    return labeled, decoys
+        labeled = _accept(_draw(spec.triples, profile, spec, rng, "label"), busy, lead, rng)
+    lookalike = _draw(spec.triples, profile, spec, rng, "lookalike")
+    others = [t for t in _decoy_triples(spec.n_mice) if t[2] not in profile.actions]
+    unlabeled = _draw(others, _generic_profile(profile), spec, rng, "unlabeled")
+    return labeled, _accept(lookalike + unlabeled, busy, lead, rng)
 
 
 def _decoy_triples(n_mice: int) -> list[tuple[int, int, str]]:
@@ -80,7 +89,7 @@ def _decoy_triples(n_mice: int) -> list[tuple[int, int, str]]:
 
 
 def _generic_profile(p: LabProfile) -> LabProfile:
-    """Unlabeled labs borrow CalMS21_task1's rates and lengths for their (unlabeled) events."""
+    """Rates and lengths of unlabeled behaviours: CalMS21_task1's (a well-labeled lab)."""
     ref = lab_table()["CalMS21_task1"].actions
     acts = {a: ref.get(a, ActionStats(1.0, 40.0, 0.6)) for a in DECOY_ACTIONS}
     return LabProfile(**{**p.__dict__, "actions": acts})

@@ -29,7 +29,7 @@ def raw(tmp_path_factory) -> Path:
 def calms(tmp_path_factory) -> Path:
     """One sniff-rich lab only, so the geometry test sees enough intervals of each kind."""
     out = tmp_path_factory.mktemp("calms")
-    synthesize(out, videos=4, scale=0.6, seed=4, labs=("CalMS21_task1",), progress=False)
+    synthesize(out, videos=4, scale=1.0, seed=4, labs=("CalMS21_task1",), progress=False)
     return out
 
 
