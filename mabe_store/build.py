@@ -155,6 +155,25 @@ def _open(out: Path, cfg: BuildConfig, raw: Path, tasks: list[VideoTask], log) -
     return writer
 
 
+def _consume(results, writer: StoreWriter, report: BuildReport, bar, flush_rows: int, flush_seconds: float,
+             t0: float) -> None:
+    """Append built videos in batches (by rows or time since the last commit); note the skipped."""
+    batch, last = [], time.perf_counter()
+    for res in results:
+        bar.update(1)
+        if isinstance(res, Skipped):
+            report.skipped.append(f"{_where(res.task)}: {res.reason}")
+            continue
+        batch.append(res)
+        report.built += 1
+        report.frames += len(res)
+        bar.set_postfix_str(f"{report.frames / (time.perf_counter() - t0):,.0f} frames/s")
+        if sum(map(len, batch)) >= flush_rows or time.perf_counter() - last > flush_seconds:
+            writer.append(batch)
+            batch, last = [], time.perf_counter()
+    writer.append(batch)
+
+
 def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = None, jobs: int = 1,
                 progress: bool = True, log: Callable[[str], None] = print,
                 flush_rows: int | None = None, flush_seconds: float = 5.0) -> BuildReport:
@@ -169,22 +188,8 @@ def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = N
     report = BuildReport(already_built=len(tasks) - len(todo), fresh=writer.fresh)
     report.skipped += [f"{w}: {r}" for w, r in rejected] + _orphans(raw, tasks)
     flush_rows = flush_rows or 16 * cfg.chunk_rows  # ~150 MB dense: few commits, bounded memory
-    batch, last = [], time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", desc="build", disable=not progress, smoothing=0.1)
-    for res in _results(todo, cfg, jobs):
-        bar.update(1)
-        if isinstance(res, Skipped):
-            report.skipped.append(f"{_where(res.task)}: {res.reason}")
-            continue
-        batch.append(res)
-        report.built += 1
-        report.frames += len(res)
-        bar.set_postfix_str(f"{report.frames / (time.perf_counter() - t0):,.0f} frames/s")
-        if sum(map(len, batch)) >= flush_rows or time.perf_counter() - last > flush_seconds:
-            writer.append(batch)
-            batch, last = [], time.perf_counter()
-    writer.append(batch)
-    bar.close()
+    with tqdm(total=len(todo), unit="video", desc="build", disable=not progress, smoothing=0.1) as bar:
+        _consume(_results(todo, cfg, jobs), writer, report, bar, flush_rows, flush_seconds, t0)
     report.seconds = time.perf_counter() - t0
     report.repaired = [f"video {v}: {n}" for v, notes in writer.notes.items() for n in notes]
     report.unmapped = writer.unmapped

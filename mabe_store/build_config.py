@@ -32,7 +32,7 @@ class BuildConfig:
     mean_groups: dict[str, list[str]] = field(default_factory=lambda: {"headpiece": ["headpiece_*"]})
     aliases: dict[str, list[str]] = field(default_factory=dict)
     chunk_rows: int = 16384
-    codec: str = "blosc-zstd"
+    codec: str = "zstd"
     clevel: int = 1
     shuffle: str = "shuffle"
 

@@ -140,6 +140,22 @@ def expected_features(path: Path, store: Store) -> np.ndarray:
     return out
 
 
+def expected_annotations(path: Path | None) -> list[tuple]:
+    """The valid raw intervals (known action, ids 1..4, start <= stop), sorted, read plainly."""
+    if path is None or not path.is_file():
+        return []
+    t = pq.read_table(path, columns=["agent_id", "target_id", "action", "start_frame", "stop_frame"]).to_pylist()
+    rows = [tuple(r.values()) for r in t]
+    return sorted(r for r in rows if None not in r and r[2] in ACTIONS and 1 <= r[0] <= N_MICE
+                  and 1 <= r[1] <= N_MICE and r[3] <= r[4])
+
+
+def _stored_annotations(store: Store, vid: int) -> list[tuple]:
+    a = store.annotations(vid)
+    return sorted(zip(*(a[k].tolist() for k in ("agent_id", "target_id", "action", "start_frame", "stop_frame")),
+                      strict=True))
+
+
 def check_raw(store: Store, raw: str | Path, *, sample: int = 8, seed: int = 0) -> list[str]:
     """Re-derive a sample of videos (one per lab at least) from `raw`; every difference is a problem."""
     tasks, _ = discover(raw)
@@ -159,6 +175,8 @@ def check_raw(store: Store, raw: str | Path, *, sample: int = 8, seed: int = 0) 
         i = store.index(vid)
         if store.videos["lab_id"][i] != task.lab_id or store.videos["split"][i] != task.split:
             out.append(f"video {vid}: lab/split differ from the raw metadata")
+        if _stored_annotations(store, vid) != expected_annotations(task.annotation):
+            out.append(f"video {vid}: annotation intervals differ from the raw annotation file")
         want = expected_features(task.tracking, store)
         if not np.array_equal(store.features(vid), want, equal_nan=True):
             out.append(f"video {vid}: features differ from {task.tracking.name} "

@@ -131,3 +131,13 @@ def test_parallel_build_equals_serial(handmade_raw, tmp_path):
 def test_no_metadata_is_a_build_error(tmp_path):
     with pytest.raises(BuildError, match="no train.csv or test.csv"):
         build(tmp_path, tmp_path / "s.zarr")
+
+
+def test_verify_notices_raw_annotations_that_moved(handmade_raw, tmp_path):
+    from tests.conftest import write_annotation
+
+    build(handmade_raw, tmp_path / "s.zarr")
+    s = open_store(tmp_path / "s.zarr")
+    assert check_raw(s, handmade_raw, sample=5) == []
+    write_annotation(handmade_raw / "train_annotation" / "LabA" / "101.parquet", [(1, 2, "sniff", 10, 41)])
+    assert any("video 101: annotation intervals differ" in p for p in check_raw(s, handmade_raw, sample=5))
