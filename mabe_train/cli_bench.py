@@ -30,6 +30,8 @@ def bench(
                                               "CUDA when the data fits, the sampler itself on a CPU)")] = "auto",
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model")] = False,
     cudnn_benchmark: Annotated[bool, typer.Option(help="CUDA: let cuDNN autotune its kernels")] = False,
+    threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0 = torch's default); 1 is steadier "
+                                                     "on a CPU shared with other jobs")] = 0,
 ) -> None:
     """Windows/s of training and inference steps, data vs compute time and peak memory."""
     from mabe_train.bench import format_table, run_bench
@@ -41,6 +43,9 @@ def bench(
         if store is not None and not store.exists():
             raise ConfigError(f"no store at {store} — build one with `mabe-store build`, or drop --store "
                               "to bench on a synthetic store")
+        if threads:
+            import torch
+            torch.set_num_threads(threads)
         cfg = load_config(config, ["train.progress=false", *(overrides or [])])
         result = run_bench(cfg, steps=steps, warmup=warmup, store=store, feeder=feeder,
                            compile_model=compile_model, cudnn_benchmark=cudnn_benchmark,
