@@ -145,6 +145,8 @@ def _orphans(raw: Path, tasks: list[VideoTask]) -> list[str]:
 
 
 def _open(out: Path, cfg: BuildConfig, raw: Path, tasks: list[VideoTask], log) -> StoreWriter:
+    if out.exists() and not (out / "zarr.json").exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BuildError(f"{out} exists and is not a Zarr store — pass another --out, or delete it yourself")
     source = {"raw": str(raw.resolve()), "builder": "mabe-store build"}
     writer = StoreWriter(out, cfg, source)
     wanted = {t.video_id: t.fingerprint for t in tasks}

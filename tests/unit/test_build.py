@@ -141,3 +141,12 @@ def test_verify_notices_raw_annotations_that_moved(handmade_raw, tmp_path):
     assert check_raw(s, handmade_raw, sample=5) == []
     write_annotation(handmade_raw / "train_annotation" / "LabA" / "101.parquet", [(1, 2, "sniff", 10, 41)])
     assert any("video 101: annotation intervals differ" in p for p in check_raw(s, handmade_raw, sample=5))
+
+
+def test_never_overwrites_something_that_is_not_a_store(handmade_raw, tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("...")
+    with pytest.raises(BuildError, match="not a Zarr store"):
+        build(handmade_raw, precious)
+    assert (precious / "chapter1.tex").exists()
