@@ -71,3 +71,44 @@ def test_build_killed_mid_way_then_resumed(tmp_path, kill_after):
     assert f"{done} already in the store" in r.output
     s = open_store(store)
     assert s.n_videos == total and check_contract(s) == [] and check_raw(s, raw, sample=total) == []
+
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "mabe-real"
+
+
+@pytest.mark.real
+@pytest.mark.skipif(not (REAL / "train.csv").is_file(), reason="../shared/mabe-real is absent")
+def test_real_labels_read_back_with_plain_zarr(tmp_path):
+    """Real train.csv rows and annotation files (quoted behaviors_labeled included) -> store -> plain zarr."""
+    import numpy as np
+    import polars as pl
+    import pyarrow.parquet as pq
+    import zarr
+
+    from mabe_store.synth import synthesize
+
+    raw, store = tmp_path / "raw", tmp_path / "store.zarr"
+    synthesize(raw, from_real=REAL, videos=4, scale=0.05, labs=("DeliriousFly", "AdaptableSnail"), progress=False)
+    assert run("build", "--raw", raw, "--out", store, "--no-progress")
+    root = zarr.open_group(str(store), mode="r")
+    vids = {k: root["videos"][k][...] for k in root["videos"].array_keys()}
+    ann = {k: root["annotations"][k][...] for k in root["annotations"].array_keys()}
+    real = pl.read_csv(REAL / "train.csv", infer_schema=False)
+    actions = list(root.attrs["actions"])
+    for i in np.flatnonzero(vids["split"] == "train"):
+        vid, lab = int(vids["video_id"][i]), str(vids["lab_id"][i])
+        text = real.filter(pl.col("video_id") == str(vid))["behaviors_labeled"][0]
+        assert vids["behaviors_labeled"][i] == text  # verbatim, quirks and all
+        clean = {e.split(",")[2] for e in json.loads(text) if "'" not in e}
+        assert {a for a, m in zip(actions, vids["labeled_actions"][i], strict=True) if m} == clean
+        want = pq.read_table(raw / "train_annotation" / lab / f"{vid}.parquet").to_pylist()
+        rows = ann["video_index"] == i
+        got = [dict(agent_id=a, target_id=t, action=actions[x], start_frame=s, stop_frame=e) for a, t, x, s, e in
+               zip(*(ann[k][rows].tolist() for k in ("agent_id", "target_id", "action", "start_frame", "stop_frame")),
+                   strict=True)]
+        assert sorted(got, key=str) == sorted(want, key=str)
+        off, n = int(vids["offset"][i]), int(vids["length"][i])
+        y = root["actions"][off:off + n]
+        for r in want:
+            assert y[r["start_frame"]:min(r["stop_frame"], n), actions.index(r["action"])].all()
+    assert check_raw(open_store(store), raw, sample=10) == []
