@@ -65,6 +65,15 @@ def masked_bce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
     return (cell * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def per_lab_table(details) -> dict:
+    """{lab: {score, n_actions, f: {action: F}}} — the shape `mabe-train evaluate` prints."""
+    f: dict[str, dict[str, float]] = {}
+    for r in details.per_action.iter_rows(named=True):
+        f.setdefault(r["lab_id"], {})[r["action"]] = r["f"]
+    return {r["lab_id"]: {"score": r["score"], "n_actions": r["n_actions"], "f": f.get(r["lab_id"], {})}
+            for r in details.per_lab.sort("lab_id").iter_rows(named=True)}
+
+
 @register_task("pairs")
 class PairsTask(Task):
     """Per-pair multi-label actions; monitored by the official metric on validation videos."""
@@ -137,7 +146,7 @@ class PairsTask(Task):
         per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
         return {"score": details.score, "val_loss": bce_of_probs(videos, truth),
                 "val_videos": len(videos), "val_intervals": sub.height,
-                "per_lab_score": per_lab, "per_lab": details.per_action.to_dicts()}
+                "per_lab_score": per_lab, "per_lab": per_lab_table(details)}
 
     def _keep_best_thresholds(self, thresholds, dec: DecodeConfig, score: float) -> None:
         """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does)."""

@@ -98,6 +98,9 @@ def test_validate_scores_with_the_metric_and_keeps_best_thresholds(store, tmp_pa
     task = _task(store, tmp_path)
     out = task.validate(_Oracle(), torch.device("cpu"))
     assert set(out) >= {"score", "val_loss", "per_lab_score"} and 0 <= out["score"] <= 1
+    assert set(out["per_lab"]) == {"LabA", "LabB"}
+    assert out["per_lab"]["LabB"]["score"] == out["per_lab_score"]["LabB"]
+    assert set(out["per_lab"]["LabA"]["f"]) <= {"sniff", "rear"}
     saved = json.loads((tmp_path / "thresholds.json").read_text())
     assert saved["score"] == out["score"] and saved["thresholds"]
     flat = task.validate(_Flat(), torch.device("cpu"))

@@ -1,0 +1,89 @@
+"""synth -> build -> train the pair model (debug size) -> predict -> every row accepted by the metric."""
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from mabe_store.cli import app as store_app
+from mabe_store.reader import open_store
+from mabe_train.cli import app as train_app
+from mabe_train.config import load_config
+from mabe_train.metric import score
+from mabe_train.submission import labeled_entries, solution_from_store
+from mabe_train.train import train
+
+pytestmark = pytest.mark.slow
+DEBUG = ["sequence_length=32", "batch_size=16", "model.conv_channels=[16]", "lstm_hidden=16",
+         "train.epochs=2", "train.steps_per_epoch=8", "train.max_val_videos=4", "train.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs_e2e")
+    runner = CliRunner()
+    r = runner.invoke(store_app, ["synth", "--out", str(root / "raw"), "--videos", "12", "--scale", "0.4"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(store_app, ["build", "--raw", str(root / "raw"), "--out", str(root / "s.zarr")])
+    assert r.exit_code == 0, r.output
+    cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}",
+                                                  f"train.checkpoint_dir={root / 'runs'}",
+                                                  "train.run_name=p", *DEBUG])
+    return root, train(cfg)
+
+
+def _check_rows(csv, store, split):
+    sub = pl.read_csv(csv, infer_schema=False)
+    assert sub.columns == ["row_id", "video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame"]
+    ids = [int(v) for v in store.videos["video_id"][store.videos["split"] == split]]
+    allowed = labeled_entries(store, ids)
+    entries = sub.select(pl.col("video_id"), pl.concat_str(["agent_id", "target_id", "action"], separator=","))
+    for vid, entry in entries.iter_rows():
+        assert entry in allowed[vid]
+    assert sub["agent_id"].str.starts_with("mouse").all()
+    assert sub["target_id"].str.contains(r"^(mouse\d|self)$").all()
+    return sub
+
+
+def test_predict_test_split_writes_a_valid_submission(run):
+    root, run_dir = run
+    assert (run_dir / "thresholds.json").exists() and (run_dir / "best.pt").exists()
+    out = root / "test.csv"
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
+                                       "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "`test` videos" in r.output
+    store = open_store(root / "s.zarr")
+    sub = _check_rows(out, store, "test")
+    assert sub.height > 0
+
+
+def test_predict_train_split_scores_without_error(run):
+    root, run_dir = run
+    out = root / "train.csv"
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
+                                       "--split", "train", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    reported = float(r.output.strip().splitlines()[-1].split("score:")[1])
+    store = open_store(root / "s.zarr")
+    sub = _check_rows(out, store, "train")
+    ids = [int(v) for v in store.videos["video_id"][store.videos["split"] == "train"]]
+    again = score(solution_from_store(store, ids), sub.with_columns(
+        pl.col("start_frame", "stop_frame").cast(pl.Int64)))
+    assert again == pytest.approx(reported) and 0 <= again <= 1
+
+
+def test_predict_errors_are_one_line(run):
+    root, run_dir = run
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(root / "nope"), "--store", str(root / "s.zarr")])
+    assert r.exit_code == 1 and "not a run directory" in r.output
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
+                                       "--split", "valid"])
+    assert r.exit_code == 1 and "no `valid` videos" in r.output
+
+
+def test_evaluate_reports_the_official_score_per_lab(run):
+    _, run_dir = run
+    r = CliRunner().invoke(train_app, ["evaluate", str(run_dir)])
+    assert r.exit_code == 0, r.output
+    assert "score" in r.output and "lab" in r.output
+    assert (run_dir / "eval" / "report.json").exists()
