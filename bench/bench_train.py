@@ -1,0 +1,156 @@
+"""Benchmark (not a test): WindowSampler rate vs a plain numpy gather, staging memory, train steps.
+
+    .venv/bin/python bench/bench_train.py [--store data/store.zarr] [--frames 400000] [--json out.json]
+
+1. Sampler: windows/s of `WindowSampler.next_batch()` (batch 64, window 100; without and with
+   augmentation) against the limit, a plain in-RAM numpy gather of the same kind of windows
+   (`feats[starts[:, None] + arange(100)]` + `torch.from_numpy`), measured in the same process.
+2. Staging: resident memory added by `stage_videos` against the bytes of the staged arrays.
+3. Train step: windows/s of one optimizer step of the v5 and debug models on this machine's
+   device, split into data time (sampler + input features) and compute time (forward, backward,
+   step).
+Without --store it writes a random store of --frames frames (20 videos) to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mabe_store.format import VideoData, write_store
+from mabe_store.reader import open_store
+from mabe_train.config import load_config
+from mabe_train.data import WindowSampler, split_videos, stage_videos
+from mabe_train.features import build_inputs
+from mabe_train.models import build_model
+from mabe_train.tasks.grouped import grouped_targets
+from mabe_train.train import pick_device
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+LABELED = '["mouse1,mouse2,sniff", "mouse1,mouse2,mount", "mouse1,mouse2,attack"]'
+
+
+def random_store(path: Path, frames: int, videos: int = 20) -> Path:
+    rng = np.random.default_rng(0)
+    per = frames // videos
+    vids = []
+    for i in range(videos):
+        feats = rng.uniform(0, 600, (per, 144)).astype(np.float32)
+        feats[:, 72:] = np.nan  # two of four mice untracked, as in most labs
+        acts = (rng.random((per, 37)) < 0.02).astype(np.uint8)
+        vids.append(VideoData(i, f"Lab{i % 4}", feats, acts, pix_per_cm=10.0, behaviors_labeled=LABELED))
+    write_store(path, vids)
+    return path
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def rate(fn, seconds: float = 2.0) -> float:
+    """Calls per second of fn() over about `seconds` (after one warm-up call)."""
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def bench_sampler(staged, batch: int = 64, window: int = 100) -> dict:
+    feats = staged.coords
+    lengths, starts = staged.lengths, staged.starts
+    rng = np.random.default_rng(0)
+    offs = np.arange(window)
+
+    def numpy_gather():
+        j = rng.integers(0, len(lengths), batch)
+        s = starts[j] + (rng.random(batch) * (lengths[j] - window)).astype(np.int64)
+        return torch.from_numpy(feats[s[:, None] + offs])
+    plain = WindowSampler(None, window=window, batch_size=batch, staged=staged)
+    aug = WindowSampler(None, window=window, batch_size=batch, staged=staged, noise_std=0.01, temporal_jitter=2)
+    limit = rate(numpy_gather) * batch
+    out = {"numpy_gather_windows_s": limit, "sampler_windows_s": rate(plain.next_batch) * batch,
+           "sampler_aug_windows_s": rate(aug.next_batch) * batch}
+    out["sampler_share_of_limit"] = out["sampler_windows_s"] / limit
+    out["sampler_aug_share_of_limit"] = out["sampler_aug_windows_s"] / limit
+    return out
+
+
+def bench_steps(name: str, staged, device: torch.device, steps: int) -> dict:
+    cfg = load_config(CONFIGS / f"{name}.yaml")
+    d = cfg.data
+    model = build_model(cfg.model, 144, 4).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    sampler = WindowSampler(None, window=d.sequence_length, batch_size=d.batch_size, staged=staged,
+                            noise_std=d.noise_std, temporal_jitter=d.temporal_jitter)
+    data_s = compute_s = 0.0
+    for i in range(steps + 1):  # the first step warms up and is not timed
+        t0 = time.perf_counter()
+        b = sampler.next_batch()
+        x = build_inputs(b.x.to(device), b.fps.to(device), d.features, d.frame_gap)
+        y = b.y.to(device).clamp(min=0)
+        t1 = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        if i:
+            data_s, compute_s = data_s + t1 - t0, compute_s + t2 - t1
+    total = data_s + compute_s
+    return {"config": name, "batch": d.batch_size, "window": d.sequence_length, "steps": steps,
+            "windows_s": steps * d.batch_size / total, "step_ms": 1000 * total / steps,
+            "data_share": data_s / total}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", type=Path, default=None)
+    ap.add_argument("--frames", type=int, default=400_000)
+    ap.add_argument("--v5-steps", type=int, default=5)
+    ap.add_argument("--debug-steps", type=int, default=50)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    path = args.store or random_store(Path(tmp.name) / "store.zarr", args.frames)
+    store = open_store(path)
+    ids = split_videos(store, 0.2, 0)["train"] if args.store else store.videos["video_id"].tolist()
+    before = rss_bytes()
+    staged = stage_videos(store, ids, grouped_targets(), progress=True)
+    grown = rss_bytes() - before
+    torch.set_num_threads(torch.get_num_threads())
+    device = pick_device()
+    res = {"device": str(device), "torch_threads": torch.get_num_threads(), "frames": int(staged.lengths.sum()),
+           "staged_bytes": staged.nbytes, "features_bytes": int(staged.lengths.sum()) * 144 * 4,
+           "rss_growth_bytes": grown, **bench_sampler(staged),
+           "train": [bench_steps("v5", staged, device, args.v5_steps),
+                     bench_steps("debug", staged, device, args.debug_steps)]}
+    print(f"\nframes staged {res['frames']:,}: staged arrays {res['staged_bytes'] / 2**20:.1f} MiB "
+          f"(features {res['features_bytes'] / 2**20:.1f} MiB), RSS grew {grown / 2**20:.1f} MiB")
+    print(f"{'batches of 64 x 100':<28}{'windows/s':>12}{'share':>8}")
+    for k, label in (("numpy_gather", "numpy gather (limit)"), ("sampler", "WindowSampler"),
+                     ("sampler_aug", "WindowSampler + noise/jitter")):
+        share = res.get(f"{k}_share_of_limit", 1.0)
+        print(f"{label:<28}{res[f'{k}_windows_s']:>12,.0f}{share:>8.0%}")
+    print(f"\n{'train step on ' + str(device):<20}{'batch':>6}{'win/s':>9}{'ms/step':>9}{'data':>7}")
+    for t in res["train"]:
+        print(f"{t['config']:<20}{t['batch']:>6}{t['windows_s']:>9,.0f}{t['step_ms']:>9,.0f}{t['data_share']:>7.0%}")
+    print(json.dumps(res))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
