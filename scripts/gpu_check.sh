@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# GPU check: on a CUDA machine, in well under 10 minutes — a small synthetic store, `mabe-train
+# bench` for V5 and V6 (plus the V6 speed-up candidates: feeders, cuDNN autotune, torch.compile,
+# fp32/fp16 against bf16) and one short V6 training run; prints one table and writes
+# gpu_check.txt + gpu_check.json (+ the log) into OUT_DIR.
+#
+#   scripts/gpu_check.sh [OUT_DIR]        on the GPU machine, from the repository root
+#   scripts/gpu_check.sh --fetch-wheels   here (with a package index): the wheels the GPU machine lacks
+#
+# The GPU machine may have torch, numpy, typer, pyyaml and tqdm but not polars or zarr. Carry them
+# as wheels: run `--fetch-wheels` on a machine with pip access (it writes .whl/ for CPython 3.12,
+# x86-64 manylinux, at the versions of this checkout's .venv), send .whl/ along with the tree, and
+# this script installs them into /tmp/site with `pip --no-index` before anything else. Without
+# polars the store build is skipped and every step uses the bench's synthetic store (zarr only).
+# The project is used from the checkout (PYTHONPATH), so nothing needs installing beyond that.
+# Dry run on a CPU (checks the script, not the figures):
+#   GPU_CHECK_CPU=1 STEPS=2 WARM=1 OVERRIDES="data.batch_size=8 data.sequence_length=16" SKIP=compile \
+#     scripts/gpu_check.sh /tmp/gpu-check-dry
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+STEPS=${STEPS:-30} WARM=${WARM:-5} SKIP=${SKIP:-}
+read -r -a OVR <<< "${OVERRIDES:-}"
+WHEELS="zarr numcodecs donfig google-crc32c polars polars-runtime-32"
+
+if [[ "${1:-}" == "--fetch-wheels" ]]; then
+  VPY=${VPY:-.venv/bin/python}
+  mkdir -p .whl && grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+  for name in $WHEELS; do
+    ver=$("$VPY" -c "import importlib.metadata as m; print(m.version('$name'))") || exit 1
+    "$VPY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+      -d .whl "$name==$ver" || { echo "could not fetch $name==$ver — try another --platform"; exit 1; }
+  done
+  ls -la .whl; exit 0
+fi
+
+OUT_DIR=${1:-${OUT:-gpu-check}}
+mkdir -p "$OUT_DIR"
+WORK=$(mktemp -d /tmp/mabe-gpu-check.XXXX)
+LOG="$OUT_DIR/gpu_check.log"
+exec > >(tee "$LOG") 2>&1
+if compgen -G ".whl/*.whl" > /dev/null; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || { echo "installing .whl/ failed"; exit 1; }
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1
+[[ -n "${GPU_CHECK_CPU:-}" ]] || "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
+  || { echo "no CUDA device visible to torch — this script is for a GPU machine"; exit 1; }
+"$PY" -c "import zarr" 2>/dev/null || { echo "zarr is missing — run scripts/gpu_check.sh --fetch-wheels where pip works and carry .whl/"; exit 1; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+
+MSTORE=("$PY" -c 'from mabe_store.cli import app; app()')  # the CLIs without installing the project
+MTRAIN=("$PY" -c 'from mabe_train.cli import app; app()')
+
+STORE_ARGS=(--synthetic 150000)
+if "$PY" -c "import polars" 2>/dev/null; then
+  echo "== store: synth --profile small + build ($(date +%T))"
+  if timeout 180 "${MSTORE[@]}" synth --profile small --out "$WORK/raw" && \
+     timeout 180 "${MSTORE[@]}" build --raw "$WORK/raw" --out "$WORK/store.zarr" --jobs 8 --no-progress; then
+    STORE_ARGS=(--store "$WORK/store.zarr")
+  else
+    echo "store build failed — benching on the synthetic store instead"
+  fi
+else
+  echo "polars missing: no store build; benches use the bench's synthetic store"
+fi
+
+bench() {  # name, then bench arguments
+  local name=$1; shift
+  [[ " $SKIP " == *" ${name#v6_} "* ]] && { echo "== bench $name skipped"; return; }
+  echo "== bench $name ($(date +%T))"
+  timeout 150 "${MTRAIN[@]}" bench "${STORE_ARGS[@]}" --steps "$STEPS" --warmup "$WARM" --json "$WORK/bench_$name.json" \
+    "$@" "${OVR[@]}" \
+    || echo "bench $name failed or timed out"
+}
+bench v5 --config configs/v5.yaml
+bench v6 --config configs/v6.yaml
+bench v6_plain --config configs/v6.yaml --feeder plain
+bench v6_thread --config configs/v6.yaml --feeder thread
+bench v6_cudnn --config configs/v6.yaml --cudnn-benchmark
+bench v6_fp32 --config configs/v6.yaml train.amp=none
+bench v6_fp16 --config configs/v6.yaml train.amp=fp16
+bench v6_compile --config configs/v6.yaml --compile
+
+if [[ "${STORE_ARGS[0]}" == "--store" ]]; then
+  echo "== train v6: 1 epoch of 100 steps ($(date +%T))"
+  timeout 240 "${MTRAIN[@]}" run --config configs/v6.yaml "data.data_dir=$WORK/store.zarr" train.epochs=1 \
+    train.steps_per_epoch=100 train.max_val_videos=4 train.progress=false "train.checkpoint_dir=$WORK/runs" \
+    train.run_name=v6-gpu-check "${OVR[@]}" || echo "training run failed or timed out"
+fi
+
+"$PY" - "$WORK" "$OUT_DIR" <<'EOF'
+import glob, json, os, sys
+work, out = sys.argv[1], sys.argv[2]
+rows, allres = [], {}
+head = f"{'run':<12}{'device':<26}{'batch':>6}{'amp':>6}{'feeder':>22}{'train win/s':>13}{'data %':>8}" \
+       f"{'infer win/s':>13}{'peak MB':>9}"
+for path in sorted(glob.glob(f"{work}/bench_*.json")):
+    r = json.load(open(path))
+    name = os.path.basename(path)[6:-5]
+    allres[name] = r
+    t, i = r["train"], r["inference"]
+    rows.append(f"{name:<12}{r['device'][:25]:<26}{r['batch_size']:>6}{r['amp']:>6}{r['feeder']:>22}"
+                f"{t['windows_per_s']:>13.0f}{100 * t['data_share']:>8.1f}{i['windows_per_s']:>13.0f}{t['peak_mb']:>9.0f}")
+metrics = f"{work}/runs/v6-gpu-check/metrics.jsonl"
+if os.path.exists(metrics):
+    m = json.loads(open(metrics).read().splitlines()[-1])
+    allres["train_run"] = m
+    share = m["data_s"] / max(m["data_s"] + m["compute_s"], 1e-9)
+    rows.append(f"{'train run':<12}{'(mabe-train run, v6)':<26}{'':>6}{'':>6}{'':>22}{m['windows_per_s']:>13.0f}"
+                f"{100 * share:>8.1f}   epoch {m['train_s']:.1f}s train + {m['val_s']:.1f}s val")
+table = "\n".join([head, *rows])
+print(table)
+open(f"{out}/gpu_check.txt", "w").write(table + "\n")
+json.dump(allres, open(f"{out}/gpu_check.json", "w"), indent=1)
+EOF
+rm -rf "$WORK"
