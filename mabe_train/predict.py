@@ -80,7 +80,7 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     ids = split_video_ids(store, split)
     d = cfg.data
     videos = collect_probs(model, store, ids, window=d.sequence_length, stride=d.val_stride,
-                           batch_size=d.batch_size, device=dev, progress=progress)
+                           device=dev, progress=progress)
     sub = decode(videos, dec, thresholds)
     if sub.height == 0:
         raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "

@@ -35,28 +35,40 @@ class PairProbs:
     probs: np.ndarray  # (T, A) float32, 0 outside `mask`
 
 
+INFER_WINDOWS = 512  # windows per model call, all pairs together (memory ~ 512 x W x 149 floats)
+
+
 @torch.no_grad()
-def pair_probs(model: torch.nn.Module, raw: np.ndarray, agent: int, target: int, fps: float,
-               pix_per_cm: float, *, window: int, stride: int = 0, batch_size: int = 64,
-               device: torch.device | str = "cpu") -> np.ndarray:
-    """(T, A) sigmoid probabilities for one ordered pair (1-based ids) of one video."""
+def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, int]], fps: float,
+                pix_per_cm: float, *, window: int, stride: int = 0,
+                device: torch.device | str = "cpu") -> np.ndarray:
+    """(P, T, A) sigmoid probabilities of the ordered pairs (1-based ids) of one video.
+
+    Every window is read once and scored for all P pairs in one model call (the pairs differ only
+    in which mice the features centre on), so a 4-mouse video costs one pass, not sixteen.
+    """
     dev = torch.device(device)
-    a = torch.tensor(agent - 1, device=dev)
-    t = torch.tensor(target - 1, device=dev)
-    ppc = torch.tensor(float(pix_per_cm), device=dev)
+    n_pairs = len(pairs)
+    agents = torch.tensor([a - 1 for a, _ in pairs], device=dev)
+    targets = torch.tensor([t - 1 for _, t in pairs], device=dev)
 
     def forward(xb: torch.Tensor, fps_b: torch.Tensor) -> torch.Tensor:
-        n = len(xb)
-        feats = pair_features(xb, a.expand(n), t.expand(n), ppc.expand(n), fps_b)
-        return model(feats)
+        n, w = xb.shape[:2]
+        feats = pair_features(xb.repeat(n_pairs, 1, 1), agents.repeat_interleave(n),
+                              targets.repeat_interleave(n),
+                              torch.full((n * n_pairs,), float(pix_per_cm), device=dev),
+                              fps_b.repeat(n_pairs))
+        logits = model(feats).reshape(n_pairs, n, w, -1)  # pair-major, as repeat() laid it out
+        return logits.permute(1, 2, 0, 3).reshape(n, w, -1)
 
-    logits = predict_video(forward, raw, fps, window, stride=stride, batch_size=batch_size,
-                           device=dev)
-    return torch.sigmoid(logits).numpy().astype(np.float32)
+    logits = predict_video(forward, raw, fps, window, stride=stride,
+                           batch_size=max(1, INFER_WINDOWS // n_pairs), device=dev)
+    t = logits.shape[0]
+    return torch.sigmoid(logits.reshape(t, n_pairs, -1)).permute(1, 0, 2).numpy().astype(np.float32)
 
 
 def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, stride: int = 0,
-                batch_size: int = 64, device: torch.device | str = "cpu") -> list[PairProbs]:
+                device: torch.device | str = "cpu") -> list[PairProbs]:
     """PairProbs of every labeled ordered pair of one video (none for an unlabeled video)."""
     i = store.index(video_id)
     v = store.videos
@@ -64,10 +76,10 @@ def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, 
     if not pairs:
         return []
     raw = np.ascontiguousarray(store.features(video_id))
+    probs = pairs_probs(model, raw, [(a, t) for a, t, _ in pairs], float(v["fps"][i]),
+                        float(v["pix_per_cm"][i]), window=window, stride=stride, device=device)
     out = []
-    for agent, target, mask in pairs:
-        p = pair_probs(model, raw, agent, target, float(v["fps"][i]), float(v["pix_per_cm"][i]),
-                       window=window, stride=stride, batch_size=batch_size, device=device)
+    for (agent, target, mask), p in zip(pairs, probs, strict=True):
         p[:, ~mask] = 0.0
         out.append(PairProbs(int(v["video_id"][i]), str(v["lab_id"][i]), agent, target, mask, p))
     return out

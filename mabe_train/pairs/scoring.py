@@ -33,7 +33,7 @@ THRESHOLDS_FILE = "thresholds.json"
 
 
 def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: int, stride: int = 0,
-                  batch_size: int = 64, device: torch.device | str = "cpu",
+                  device: torch.device | str = "cpu",
                   progress: bool = False) -> list[VideoProbs]:
     """VideoProbs of every video that labels at least one triple (others cannot score)."""
     model.eval()
@@ -43,8 +43,7 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
         ids = tqdm(ids, desc="predicting", unit="video", leave=False)
     out = []
     for vid in ids:
-        pairs = video_probs(model, store, vid, window=window, stride=stride, batch_size=batch_size,
-                            device=device)
+        pairs = video_probs(model, store, vid, window=window, stride=stride, device=device)
         if pairs:
             out.append(VideoProbs.from_pairs(pairs))
     return out

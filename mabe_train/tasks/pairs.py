@@ -135,7 +135,7 @@ class PairsTask(Task):
     def validate(self, model, device) -> dict:
         d = self.cfg.data
         videos = collect_probs(model, self.store, self.val_ids(), window=d.sequence_length,
-                               stride=d.val_stride, batch_size=d.batch_size, device=device,
+                               stride=d.val_stride, device=device,
                                progress=self.progress)
         dec = self.settings.decode_config()
         thresholds, sub, details = tune_and_score(videos, self.store, dec)

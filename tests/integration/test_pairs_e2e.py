@@ -14,14 +14,14 @@ from mabe_train.train import train
 
 pytestmark = pytest.mark.slow
 DEBUG = ["sequence_length=32", "batch_size=16", "model.conv_channels=[16]", "lstm_hidden=16",
-         "train.epochs=2", "train.steps_per_epoch=8", "train.max_val_videos=4", "train.progress=false"]
+         "train.epochs=1", "train.steps_per_epoch=6", "train.max_val_videos=3", "train.progress=false"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pairs_e2e")
     runner = CliRunner()
-    r = runner.invoke(store_app, ["synth", "--out", str(root / "raw"), "--videos", "12", "--scale", "0.4"])
+    r = runner.invoke(store_app, ["synth", "--out", str(root / "raw"), "--videos", "8", "--scale", "0.25"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(store_app, ["build", "--raw", str(root / "raw"), "--out", str(root / "s.zarr")])
     assert r.exit_code == 0, r.output

@@ -153,3 +153,24 @@ def test_video_probs_cover_labeled_pairs_and_mask_actions(store):
     assert video_probs(_Probe(), store, 3, window=16) == []  # unlabeled video
     truth = pair_truth(store, 1)
     assert truth[(1, 1)][:, ACTION_INDEX["rear"]].nonzero()[0].tolist() == list(range(30, 50))
+
+
+class _PairProbe(torch.nn.Module):
+    """Logits that differ per pair and per frame: where the target sits in the agent's frame."""
+
+    def forward(self, x):
+        from mabe_train.pairs.features import FEATURE_NAMES
+        col = x[..., FEATURE_NAMES.index("target_centre_x")] + x[..., FEATURE_NAMES.index("is_self")]
+        return col.unsqueeze(-1) * torch.linspace(-1, 1, 37)
+
+
+def test_all_pairs_in_one_call_equal_pair_by_pair(store):
+    from mabe_train.pairs.infer import pairs_probs
+    raw = np.ascontiguousarray(store.features(2))
+    pairs = [(3, 1), (1, 3), (2, 2), (1, 2)]
+    together = pairs_probs(_PairProbe(), raw, pairs, 60.0, 10.0, window=16, stride=8)
+    assert together.shape == (4, 40, 37)
+    for p, pair in enumerate(pairs):
+        alone = pairs_probs(_PairProbe(), raw, [pair], 60.0, 10.0, window=16, stride=8)[0]
+        np.testing.assert_allclose(together[p], alone, atol=1e-6)
+    assert not np.allclose(together[0], together[1])
