@@ -6,8 +6,9 @@ Two stages, so the store is never rebuilt for a feature change:
    pix_per_cm) and centred on the per-frame mean of all tracked points (x and y separately), so
    arena size, camera zoom and position drop out. Untracked points stay NaN.
 2. `build_inputs` (torch, on the training device, inside the batch): concatenates the selected
-   feature blocks — `coords` (144), `velocity` (144, cm/s), `acceleration` (144, cm/s^2), `missing`
-   (72, 1 where a keypoint's x or y is untracked) — and fills NaN with 0. Velocity/acceleration are finite
+   feature blocks — `coords` (144), `velocity` (144, cm/s), `acceleration` (144, cm/s^2), `speed`
+   and `accel_norm` (72 each: per-keypoint magnitudes of those), `missing` (72, 1 where a
+   keypoint's x or y is untracked) — and fills NaN with 0. Velocity/acceleration are finite
    differences scaled by fps / frame_gap (fps-aware: a 120 fps and a 30 fps video give the same
    cm/s); the first frame of a window repeats the second's difference; a difference that touches
    an untracked point is 0.
@@ -25,7 +26,8 @@ import torch
 
 from mabe_train import MabeTrainError
 
-FEATURE_WIDTHS = {"coords": 144, "velocity": 144, "acceleration": 144, "missing": 72}
+FEATURE_WIDTHS = {"coords": 144, "velocity": 144, "acceleration": 144, "speed": 72, "accel_norm": 72,
+                  "missing": 72}
 
 
 class FeatureError(MabeTrainError, ValueError):
@@ -36,8 +38,10 @@ def check_features(names: list[str]) -> int:
     """Total input width of `names`; raises FeatureError naming the unknown ones."""
     bad = [n for n in names if n not in FEATURE_WIDTHS]
     if bad or not names:
+        hint = (" (egocentric pair features are built by the pair model: set task: pairs)"
+                if "egocentric" in bad else "")
         raise FeatureError(f"unknown features {bad} in data.features — choose from "
-                           f"{', '.join(FEATURE_WIDTHS)}")
+                           f"{', '.join(FEATURE_WIDTHS)}{hint}")
     return sum(FEATURE_WIDTHS[n] for n in names)
 
 
@@ -59,20 +63,24 @@ def _diff(x: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     return torch.cat([d[:, :1], d], dim=1) if x.shape[1] > 1 else torch.zeros_like(x)
 
 
+def _norm_xy(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, 2K) interleaved x/y -> (B, T, K) magnitudes."""
+    return torch.linalg.vector_norm(x.unflatten(-1, (-1, 2)), dim=-1)
+
+
 def build_inputs(coords: torch.Tensor, fps: torch.Tensor, names: list[str], frame_gap: int = 1) -> torch.Tensor:
     """(B, T, 144) normalised coords (NaN = untracked) -> (B, T, width) model inputs, no NaN."""
+    check_features(names)
     rate = fps.to(coords.dtype) / frame_gap
-    blocks = []
-    vel = _diff(coords, rate) if {"velocity", "acceleration"} & set(names) else None
-    for name in names:
-        if name == "coords":
-            blocks.append(coords)
-        elif name == "velocity":
-            blocks.append(vel)
-        elif name == "acceleration":
-            blocks.append(_diff(vel, rate))
-        elif name == "missing":
-            blocks.append(coords.isnan().unflatten(-1, (-1, 2)).any(-1).to(coords.dtype))
-        else:
-            raise FeatureError(f"unknown feature {name!r}; choose from {', '.join(FEATURE_WIDTHS)}")
-    return torch.nan_to_num(torch.cat(blocks, dim=-1), nan=0.0)
+    motion = {"velocity", "acceleration", "speed", "accel_norm"} & set(names)
+    vel = _diff(coords, rate) if motion else None
+    acc = _diff(vel, rate) if motion & {"acceleration", "accel_norm"} else None
+    make = {
+        "coords": lambda: coords,
+        "velocity": lambda: vel,
+        "acceleration": lambda: acc,
+        "speed": lambda: _norm_xy(vel),
+        "accel_norm": lambda: _norm_xy(acc),
+        "missing": lambda: coords.isnan().unflatten(-1, (-1, 2)).any(-1).to(coords.dtype),
+    }
+    return torch.nan_to_num(torch.cat([make[n]() for n in names], dim=-1), nan=0.0)

@@ -174,3 +174,15 @@ def test_make_train_store_is_seeded(tmp_path):
     a = make_train_store(tmp_path / "a.zarr", n_videos=2, length=50, seed=3)
     b = make_train_store(tmp_path / "b.zarr", n_videos=2, length=50, seed=3)
     np.testing.assert_array_equal(open_store(a).features(100), open_store(b).features(100))
+
+
+def test_speed_and_accel_norm_are_per_keypoint_magnitudes():
+    x = torch.zeros(1, 6, 144)
+    x[0, :, 0], x[0, :, 1] = torch.arange(6.0) * 3, torch.arange(6.0) * 4  # keypoint 0: 5 cm per frame
+    x[0, :, 2] = torch.arange(6.0) ** 2  # keypoint 1: x accelerates, 2 cm/frame^2
+    out = build_inputs(x, torch.tensor([10.0]), ["speed", "accel_norm"])
+    assert out.shape == (1, 6, 144)
+    torch.testing.assert_close(out[0, :, 0], torch.full((6,), 50.0))  # 5 cm/frame at 10 fps
+    torch.testing.assert_close(out[0, 2:, 72 + 1], torch.full((4,), 200.0))  # 2 cm/frame^2 * 10^2
+    with pytest.raises(FeatureError, match="task: pairs"):
+        check_features(["egocentric"])
