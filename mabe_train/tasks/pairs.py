@@ -12,13 +12,15 @@ What the trainer gets from this task:
 - validation: every labeled pair of every validation video predicted whole, decoded with
   per-(lab, action) thresholds tuned on them, scored with the official metric: `score` is the
   monitored value; the thresholds of the best epoch are kept in the run directory.
-`data.temporal_jitter` is not used: a shift of inputs against pair labels only blurs bout edges,
-which the metric scores frame by frame. Pair-specific knobs live in `PairsSettings`; a config
+`data.temporal_jitter` and `data.frame_gap` are not used: a shift of inputs against pair labels
+only blurs bout edges, which the metric scores frame by frame, and the fps-aware features already
+put every lab's motion in per-second units. Pair-specific knobs live in `PairsSettings`; a config
 section `pairs:` (when Config grows one) overrides the defaults.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,7 +154,6 @@ class PairsTask(Task):
         """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does)."""
         if self.run_dir is None:
             return
-        import json
         path = self.run_dir / THRESHOLDS_FILE
         best = json.loads(path.read_text())["score"] if path.exists() else -np.inf
         if score > best or not path.exists():
