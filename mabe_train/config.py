@@ -99,6 +99,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto = cuda, then mps, then cpu
     amp: str = "none"  # none | bf16 | fp16 (mixed precision)
+    feeder: str = "auto"  # auto | plain | thread | device (mabe_train.prefetch; auto = plain on CPU)
     max_val_videos: int = 0  # 0 = every validation video
     progress: bool = True
 
@@ -268,6 +269,8 @@ def validate(cfg: Config) -> list[str]:
         p.append(f"data.val_fraction must be in (0, 1), got {d.val_fraction}")
     if t.amp not in ("none", "bf16", "fp16"):
         p.append(f"train.amp must be none, bf16 or fp16, got {t.amp!r}")
+    if t.feeder not in ("auto", "plain", "thread", "device"):
+        p.append(f"train.feeder must be auto, plain, thread or device, got {t.feeder!r}")
     if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
         p.append(f"train.device must be auto, cpu, cuda[:N] or mps, got {t.device!r}")
     if t.epochs < 1 or t.save_freq < 1:

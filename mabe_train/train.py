@@ -30,6 +30,7 @@ from mabe_train import MabeTrainError
 from mabe_train.config import Config, save_config
 from mabe_train.data import load_split, save_split, split_videos
 from mabe_train.models import build_model, count_parameters
+from mabe_train.prefetch import make_feeder
 from mabe_train.tasks import build_task
 
 
@@ -162,7 +163,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     print(f"model {cfg.model.name}: {n_params:,} parameters; task {cfg.task}; device {device}; "
           f"run {run_dir}", flush=True)
     opt, sched = build_optimizer(cfg, model)
-    sampler = task.train_batches()
+    sampler = make_feeder(task.train_batches(), device, cfg.train.feeder)  # same state_dict either way
     d = cfg.data
     steps = cfg.train.steps_per_epoch or max(1, task.frames_per_epoch() // (d.batch_size * d.sequence_length))
     state = TrainState()

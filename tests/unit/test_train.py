@@ -85,10 +85,12 @@ def test_run_writes_metrics_and_checkpoints_that_load_weights_only(train_store, 
         train(cfg_for(train_store, tmp_path, "train.run_name=r"))
 
 
-@pytest.mark.parametrize("ckpt_every_steps, kill_at", [(0, 4), (1, 4), (2, 2)])
+@pytest.mark.parametrize("ckpt_every_steps, kill_at, feeder", [(0, 4, "plain"), (1, 4, "plain"), (2, 2, "plain"),
+                                                                (1, 4, "thread"), (1, 5, "device")])
 def test_killed_and_resumed_run_reaches_identical_weights(train_store, tmp_path, ckpt_every_steps,  # noqa: F811
-                                                           kill_at):
-    extra = ("data.noise_std=0.05", "data.temporal_jitter=2", f"train.ckpt_every_steps={ckpt_every_steps}")
+                                                           kill_at, feeder):
+    extra = ("data.noise_std=0.05", "data.temporal_jitter=2", f"train.ckpt_every_steps={ckpt_every_steps}",
+             f"train.feeder={feeder}")
     full = train(cfg_for(train_store, tmp_path, "train.run_name=full", *extra))
     cfg = cfg_for(train_store, tmp_path, "train.run_name=killed", *extra)
     killed = train(cfg, stop_after_steps=kill_at)  # returns mid-epoch 2 as if the process died
