@@ -18,7 +18,9 @@ README can quote them. Trade-off: CPU-sized (6 labs, shortened videos, a small m
 absolute figures are far below what a GPU run on the full set would reach; the comparison between
 rows is the point.
 
-    .venv/bin/python bench/semireal.py [--real ../shared/mabe-real] [--work data/semireal]
+    .venv/bin/python bench/semireal.py [--real ../shared/mabe-real] [--work data/semireal] [--reuse]
+
+(--reuse keeps the stores and finished runs already in --work, e.g. to add the V5 row later.)
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def best_line(run_dir: Path, key: str) -> dict:
     return max(lines, key=lambda d: d[key])
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", default=str(ROOT.parent / "shared" / "mabe-real"))
     ap.add_argument("--work", default=str(ROOT / "data" / "semireal"))
@@ -136,12 +138,17 @@ def main() -> None:
     ap.add_argument("--pairs-overrides", default="train.epochs=10 train.steps_per_epoch=120")
     ap.add_argument("--v5-overrides", default="train.epochs=6 train.steps_per_epoch=80")
     ap.add_argument("--skip-v5", action="store_true")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the data, stores and finished runs already in --work (resume a benchmark)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "semireal.json"))
-    a = ap.parse_args()
-    if not (Path(a.real) / "train.csv").is_file():
-        sys.exit(f"no real train.csv under {a.real} — pass --real DIR (../shared/mabe-real)")
-    work, log, t_all = Path(a.work), [], time.perf_counter()
+    return ap.parse_args()
+
+
+def prepare(a, work: Path, log: list[str]) -> int:
+    """Synthesise, hold out, build both stores; returns the number of held-out videos."""
     store_t, store_h = work / "train.zarr", work / "holdout.zarr"
+    if a.reuse and (store_t / "zarr.json").exists() and (store_h / "zarr.json").exists():
+        return len(_rows(work / "raw_holdout" / "train.csv")[1])
     sh(BIN / "mabe-store", "synth", "--from-real", a.real, "--labs", a.labs, "--videos", a.videos,
        "--scale", a.scale, "--seed", a.seed, "--out", work / "raw", "--force", log=log)
     held = split_raw(work / "raw", work / "raw_train", work / "raw_holdout", a.holdout, a.seed)
@@ -149,29 +156,53 @@ def main() -> None:
     for raw, store in ((work / "raw_train", store_t), (work / "raw_holdout", store_h)):
         shutil.rmtree(store, ignore_errors=True)
         sh(BIN / "mabe-store", "build", "--raw", raw, "--out", store, log=log)
-    runs = work / "runs"
-    sh(BIN / "mabe-train", "run", "--config", "configs/pairs_demo.yaml", f"data.data_dir={store_t}",
-       f"train.checkpoint_dir={runs}", "train.run_name=pairs", "train.progress=false",
-       *a.pairs_overrides.split(), "--overwrite", log=log)
-    out = sh(BIN / "mabe-train", "predict", "--run", runs / "pairs", "--store", store_h, "--split", "train",
-             "--out", work / "holdout_submission.csv", log=log)
-    pair_score = float(out.strip().splitlines()[-1].split("score:")[1])
-    base = baseline_score(store_h, work / "holdout_baseline.csv")
-    sh(BIN / "mabe-train", "score", "--solution", work / "holdout_solution.csv",
-       "--submission", work / "holdout_submission.csv", "--details", log=log)
-    val = best_line(runs / "pairs", "score")
-    result = {"labs": a.labs.split(","), "videos": a.videos, "scale": a.scale, "heldout_videos": len(held),
-              "no_learning_baseline": base, "pairs_heldout_score": pair_score,
-              "pairs_gain": pair_score - base, "pairs_val_score_best": val["score"],
-              "pairs_per_lab_val": val.get("per_lab_score"), "commands": log}
+    return len(held)
+
+
+def train_run(a, work: Path, name: str, config: str, overrides: str, log: list[str]) -> Path:
+    run = work / "runs" / name
+    if not (a.reuse and (run / "summary.json").exists()):
+        sh(BIN / "mabe-train", "run", "--config", config, f"data.data_dir={work / 'train.zarr'}",
+           f"train.checkpoint_dir={work / 'runs'}", f"train.run_name={name}", "train.progress=false",
+           *overrides.split(), "--overwrite", log=log)
+    return run
+
+
+def heldout_pairs(run: Path, work: Path, log: list[str]) -> dict:
+    """Predict + score the held-out store with the CLIs; the per-lab table in-process."""
+    from mabe_train.cli_score import read_table
+    from mabe_train.metric import score_details
+    sub = work / "holdout_submission.csv"
+    out = sh(BIN / "mabe-train", "predict", "--run", run, "--store", work / "holdout.zarr", "--split",
+             "train", "--out", sub, log=log)
+    base = baseline_score(work / "holdout.zarr", work / "holdout_baseline.csv")
+    sh(BIN / "mabe-train", "score", "--solution", work / "holdout_solution.csv", "--submission", sub, log=log)
+    d = score_details(read_table(work / "holdout_solution.csv", "solution"), read_table(sub, "submission"))
+    b = score_details(read_table(work / "holdout_solution.csv", "solution"),
+                      read_table(work / "holdout_baseline.csv", "submission"))
+    per_lab = {r["lab_id"]: {"pairs": r["score"]} for r in d.per_lab.iter_rows(named=True)}
+    for r in b.per_lab.iter_rows(named=True):
+        per_lab.setdefault(r["lab_id"], {})["baseline"] = r["score"]
+    return {"no_learning_baseline": base, "pairs_heldout_score": float(out.split("score:")[-1]),
+            "pairs_gain": d.score - base, "per_lab_heldout": per_lab}
+
+
+def main() -> None:
+    a = _args()
+    if not (Path(a.real) / "train.csv").is_file():
+        sys.exit(f"no real train.csv under {a.real} — pass --real DIR (../shared/mabe-real)")
+    work, log, t_all = Path(a.work), [], time.perf_counter()
+    n_held = prepare(a, work, log)
+    run = train_run(a, work, "pairs", "configs/pairs_demo.yaml", a.pairs_overrides, log)
+    val = best_line(run, "score")
+    result = {"labs": a.labs.split(","), "videos": a.videos, "scale": a.scale, "heldout_videos": n_held,
+              **heldout_pairs(run, work, log), "pairs_val_score_best": val["score"],
+              "pairs_best_epoch": val["epoch"]}
     if not a.skip_v5:
-        sh(BIN / "mabe-train", "run", "--config", "configs/demo.yaml", f"data.data_dir={store_t}",
-           f"train.checkpoint_dir={runs}", "train.run_name=v5", "train.progress=false",
-           *a.v5_overrides.split(), "--overwrite", log=log)
-        v5 = best_line(runs / "v5", "macro_f1")
+        v5 = best_line(train_run(a, work, "v5", "configs/demo.yaml", a.v5_overrides, log), "macro_f1")
         result |= {"v5_val_macro_f1": v5["macro_f1"], "v5_val_accuracy": v5["accuracy"],
                    "v5_majority_macro_f1": v5.get("majority_macro_f1")}
-    result["seconds"] = round(time.perf_counter() - t_all, 1)
+    result |= {"seconds": round(time.perf_counter() - t_all, 1), "commands": log}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=1))
     report(result)
@@ -182,6 +213,8 @@ def report(r: dict) -> None:
     print(f"  {'no-learning baseline':40s} {r['no_learning_baseline']:.4f}")
     print(f"  {'pair model (pairs_demo, CPU)':40s} {r['pairs_heldout_score']:.4f}   "
           f"(+{r['pairs_gain']:.4f}; validation {r['pairs_val_score_best']:.4f})")
+    for lab, v in sorted(r["per_lab_heldout"].items()):
+        print(f"    {lab:38s} {v.get('pairs', 0.0):.4f}   (baseline {v.get('baseline', 0.0):.4f})")
     if "v5_val_macro_f1" in r:
         print(f"  {'V5 grouped, frame macro F1 (val)':40s} {r['v5_val_macro_f1']:.4f}   "
               f"(majority class {r['v5_majority_macro_f1']:.4f})")
