@@ -100,6 +100,8 @@ def _drop_bad_rows(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
         notes.append(f"dropped {counts[1]} rows with mouse_id outside 1..{N_MICE} (e.g. {seen})")
     if counts[2]:
         notes.append(f"dropped {counts[2]} rows with no bodypart name")
+    if not any(counts):
+        return df  # the common case: no copy
     return df.filter(~bad_frame & ~bad_mouse & pl.col("bodypart").is_not_null())
 
 
@@ -126,12 +128,14 @@ def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None =
     df = df.with_columns(slot=pl.col("bodypart").replace_strict(slot, default=-1, return_dtype=pl.Int64))
     unmapped = dict(df.filter(pl.col("slot") < 0).group_by("bodypart").len().iter_rows())
     col = ((pl.col("mouse_id") - 1) * k + pl.col("slot")) * 2
-    direct = df.filter((pl.col("slot") >= 0) & ~pl.col("bodypart").is_in(averaged))
-    means = (df.filter(pl.col("bodypart").is_in(averaged))
-             .with_columns(pl.col("x", "y").fill_nan(None))
-             .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
+    parts = [df if not (unmapped or averaged) else  # the common case: every row goes straight in
+             df.filter((pl.col("slot") >= 0) & ~pl.col("bodypart").is_in(averaged))]
+    if averaged:
+        parts.append(df.filter(pl.col("bodypart").is_in(averaged))
+                     .with_columns(pl.col("x", "y").fill_nan(None))
+                     .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
     cols = [p.select(pl.col("video_frame"), col.alias("col"), pl.col("x", "y").cast(pl.Float32))
-            for p in (direct, means) if p.height]
+            for p in parts if p.height]
     rows = [tuple(c[name].to_numpy() for name in ("video_frame", "col", "x", "y")) for c in cols]
     values, columns = _compact(rows, length, N_MICE * k)
     return Pivoted(values, columns, N_MICE * k * 2, int(df["mouse_id"].max()),
