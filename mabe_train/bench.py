@@ -177,13 +177,14 @@ def time_inference(task, model, feeder, cfg: Config, device, steps: int, warmup:
 
 # -- the bench --------------------------------------------------------------------------------------
 def run_bench(cfg: Config, *, steps: int = 20, warmup: int = 3, store: str | Path | None = None,
-              feeder: str = "auto", compile_model: bool = False, cudnn_benchmark: bool = False,
+              feeder: str | None = None, compile_model: bool = False, cudnn_benchmark: bool = False,
               synthetic_frames: int = 0) -> dict:
     """Time `steps` training and inference steps of `cfg`; returns a JSON-ready dict.
 
-    `synthetic_frames` > 0 forces a synthetic store of about that many frames (0: use `store`,
+    `feeder` None takes the config's `train.feeder`. `synthetic_frames` > 0 forces a synthetic store of about that many frames (0: use `store`,
     else the config's data_dir when it exists, else a synthetic store of 48k frames).
     """
+    feeder = feeder or cfg.train.feeder
     if feeder not in FEEDERS:
         raise FeederError(f"unknown feeder {feeder!r} — choose from {', '.join(FEEDERS)}")
     device = pick_device(cfg.train.device)

@@ -26,8 +26,9 @@ def bench(
         help="store to read (default: the config's data_dir, or a synthetic one when that does not exist)")] = None,
     synthetic: Annotated[int, typer.Option(
         help="bench on a temporary synthetic store of about this many frames instead (0 = off)")] = 0,
-    feeder: Annotated[str, typer.Option(help=f"batch feeder: {' | '.join(FEEDERS)} (auto: device gather on "
-                                              "CUDA when the data fits, the sampler itself on a CPU)")] = "auto",
+    feeder: Annotated[str | None, typer.Option(
+        help=f"batch feeder: {' | '.join(FEEDERS)} (default: the config's train.feeder; auto = device gather "
+             "on CUDA when the data fits, the sampler itself on a CPU)")] = None,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model")] = False,
     cudnn_benchmark: Annotated[bool, typer.Option(help="CUDA: let cuDNN autotune its kernels")] = False,
     threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0 = torch's default); 1 is steadier "

@@ -66,3 +66,10 @@ def test_resolve_amp_falls_back_to_fp16_without_cuda_bf16(monkeypatch):
     assert resolve_amp(torch.device("cuda"), "none") == "none"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert resolve_amp(torch.device("cuda"), "bf16") == "bf16"
+
+
+def test_bench_feeder_defaults_to_the_config_and_can_be_overridden(train_store):  # noqa: F811
+    cfg = load_config(CONFIGS / "debug.yaml", ["train.feeder=thread", *SMALL])
+    assert run_bench(cfg, steps=1, warmup=0, store=train_store)["feeder"] == "Prefetcher"
+    cfg = load_config(CONFIGS / "debug.yaml", ["train.feeder=thread", *SMALL])
+    assert run_bench(cfg, steps=1, warmup=0, store=train_store, feeder="device")["feeder"] == "DeviceWindowSampler"
