@@ -28,7 +28,7 @@ import os
 import resource
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from mabe_train.data import split_videos
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import FEEDERS, FeederError, make_feeder
 from mabe_train.tasks import build_task
-from mabe_train.train import _step, build_optimizer, pick_device
+from mabe_train.train import _step, autocast, build_optimizer, pick_device
 
 SYNTH_ACTIONS = ("sniff", "attack", "mount")
 SYNTH_LABELED = json.dumps([f"mouse1,mouse2,{a}" for a in SYNTH_ACTIONS] + ["mouse1,self,rear"])
@@ -93,12 +93,6 @@ def resolve_amp(device: torch.device, amp: str) -> str:
     return amp
 
 
-def _autocast(device: torch.device, amp: str):
-    if amp == "none":
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
-
-
 class _Clock:
     """Wall time between marks, synchronising CUDA at each mark so queued kernels are counted."""
 
@@ -135,10 +129,8 @@ def _reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def time_training(task, model, feeder, cfg: Config, device, steps: int, warmup: int) -> dict:
-    opt, _ = build_optimizer(cfg, model)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
-    model.train()
+def _time_steps(task, feeder, device, steps: int, warmup: int, compute) -> dict[str, list[float]]:
+    """fetch / features / compute seconds of `steps` steps after `warmup` untimed ones."""
     times: dict[str, list[float]] = {"fetch": [], "features": [], "compute": []}
     _reset_peak(device)
     for i in range(warmup + steps):
@@ -147,31 +139,33 @@ def time_training(task, model, feeder, cfg: Config, device, steps: int, warmup: 
         fetch = clock.lap()
         x = task.inputs(batch, device)
         features = clock.lap()
-        _step(task, model, opt, scaler, x, batch, device, cfg, i)
-        compute = clock.lap()
+        compute(x, batch, i)
+        laps = (fetch, features, clock.lap())
         if i >= warmup:
-            for k, v in zip(times, (fetch, features, compute), strict=True):
+            for k, v in zip(times, laps, strict=True):
                 times[k].append(v)
+    return times
+
+
+def time_training(task, model, feeder, cfg: Config, device, steps: int, warmup: int) -> dict:
+    """Training steps exactly as `train()` takes them (`train._step`)."""
+    opt, _ = build_optimizer(cfg, model)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
+    model.train()
+    times = _time_steps(task, feeder, device, steps, warmup,
+                        lambda x, batch, i: _step(task, model, opt, scaler, x, batch, device, cfg, i))
     return _summary(times, cfg.data.batch_size, _peak_bytes(device))
 
 
 @torch.no_grad()
 def time_inference(task, model, feeder, cfg: Config, device, steps: int, warmup: int) -> dict:
+    """Forward passes in eval mode under the run's autocast."""
     model.eval()
-    times: dict[str, list[float]] = {"fetch": [], "features": [], "compute": []}
-    _reset_peak(device)
-    for i in range(warmup + steps):
-        clock = _Clock(device)
-        batch = feeder.next_batch()
-        fetch = clock.lap()
-        x = task.inputs(batch, device)
-        features = clock.lap()
-        with _autocast(device, cfg.train.amp):
+
+    def forward(x, batch, i):
+        with autocast(device, cfg.train.amp):
             model(x)
-        compute = clock.lap()
-        if i >= warmup:
-            for k, v in zip(times, (fetch, features, compute), strict=True):
-                times[k].append(v)
+    times = _time_steps(task, feeder, device, steps, warmup, forward)
     return _summary(times, cfg.data.batch_size, _peak_bytes(device))
 
 
