@@ -10,8 +10,11 @@
 # The GPU machine may have torch, numpy, typer, pyyaml and tqdm but not polars or zarr. Carry them
 # as wheels: run `--fetch-wheels` on a machine with pip access (it writes .whl/ for CPython 3.12,
 # x86-64 manylinux, at the versions of this checkout's .venv), send .whl/ along with the tree, and
-# this script installs them into /tmp/site with `pip --no-index` before anything else. Without
-# polars the store build is skipped and every step uses the bench's synthetic store (zarr only).
+# this script installs them into /tmp/site with `pip --no-index` before anything else. Measured:
+# the six wheels are 64.5 MB (polars-runtime-32 alone 54 MB), just inside a 64 MiB transfer limit;
+# `WHEELS="zarr numcodecs donfig google-crc32c" scripts/gpu_check.sh --fetch-wheels` carries 9.7 MB
+# instead. Without polars the store build is skipped and every step uses the bench's synthetic
+# store (zarr only), and the training run is skipped.
 # The project is used from the checkout (PYTHONPATH), so nothing needs installing beyond that.
 # Dry run on a CPU (checks the script, not the figures):
 #   GPU_CHECK_CPU=1 STEPS=2 WARM=1 OVERRIDES="data.batch_size=8 data.sequence_length=16" SKIP=compile \
@@ -21,7 +24,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 STEPS=${STEPS:-30} WARM=${WARM:-5} SKIP=${SKIP:-}
 read -r -a OVR <<< "${OVERRIDES:-}"
-WHEELS="zarr numcodecs donfig google-crc32c polars polars-runtime-32"
+WHEELS=${WHEELS:-zarr numcodecs donfig google-crc32c polars polars-runtime-32}
 
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
   VPY=${VPY:-.venv/bin/python}
