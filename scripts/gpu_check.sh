@@ -7,14 +7,13 @@
 #   scripts/gpu_check.sh [OUT_DIR]        on the GPU machine, from the repository root
 #   scripts/gpu_check.sh --fetch-wheels   here (with a package index): the wheels the GPU machine lacks
 #
-# The GPU machine may have torch, numpy, typer, pyyaml and tqdm but not polars or zarr. Carry them
-# as wheels: run `--fetch-wheels` on a machine with pip access (it writes .whl/ for CPython 3.12,
-# x86-64 manylinux, at the versions of this checkout's .venv), send .whl/ along with the tree, and
-# this script installs them into /tmp/site with `pip --no-index` before anything else. Measured:
-# the six wheels are 64.5 MB (polars-runtime-32 alone 54 MB), just inside a 64 MiB transfer limit;
-# `WHEELS="zarr numcodecs donfig google-crc32c" scripts/gpu_check.sh --fetch-wheels` carries 9.7 MB
-# instead. Without polars the store build is skipped and every step uses the bench's synthetic
-# store (zarr only), and the training run is skipped.
+# The GPU machine may have torch, numpy, typer, pyyaml and tqdm but not polars or zarr, and both
+# are needed (mabe_train imports polars through the pairs task's decoder, the store is zarr).
+# Carry them as wheels: run `--fetch-wheels` on a machine with pip access (it writes .whl/ for
+# CPython 3.12, x86-64 manylinux, at the versions of this checkout's .venv), send .whl/ along with
+# the tree, and this script installs them into /tmp/site with `pip --no-index` before anything
+# else. Measured: the six wheels are 64.5 MB (polars-runtime-32 alone 54 MB) and the tree 0.65 MB,
+# just inside a 64 MiB (67.1 MB) transfer limit.
 # The project is used from the checkout (PYTHONPATH), so nothing needs installing beyond that.
 # Dry run on a CPU (checks the script, not the figures):
 #   GPU_CHECK_CPU=1 STEPS=2 WARM=1 OVERRIDES="data.batch_size=8 data.sequence_length=16" SKIP=compile \
@@ -24,7 +23,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 STEPS=${STEPS:-30} WARM=${WARM:-5} SKIP=${SKIP:-}
 read -r -a OVR <<< "${OVERRIDES:-}"
-WHEELS=${WHEELS:-zarr numcodecs donfig google-crc32c polars polars-runtime-32}
+WHEELS="zarr numcodecs donfig google-crc32c polars polars-runtime-32"
 
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
   VPY=${VPY:-.venv/bin/python}
@@ -51,24 +50,21 @@ fi
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 [[ -n "${GPU_CHECK_CPU:-}" ]] || "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
   || { echo "no CUDA device visible to torch — this script is for a GPU machine"; exit 1; }
-"$PY" -c "import zarr" 2>/dev/null || { echo "zarr is missing — run scripts/gpu_check.sh --fetch-wheels where pip works and carry .whl/"; exit 1; }
+"$PY" -c "import zarr, polars" 2>/dev/null \
+  || { echo "zarr or polars is missing — run scripts/gpu_check.sh --fetch-wheels where pip works and carry .whl/"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 
 MSTORE=("$PY" -c 'from mabe_store.cli import app; app()')  # the CLIs without installing the project
 MTRAIN=("$PY" -c 'from mabe_train.cli import app; app()')
 
-STORE_ARGS=(--synthetic 150000)
-if "$PY" -c "import polars" 2>/dev/null; then
-  echo "== store: synth --profile small + build ($(date +%T))"
-  if timeout 180 "${MSTORE[@]}" synth --profile small --out "$WORK/raw" && \
-     timeout 180 "${MSTORE[@]}" build --raw "$WORK/raw" --out "$WORK/store.zarr" --jobs 8 --no-progress; then
-    STORE_ARGS=(--store "$WORK/store.zarr")
-  else
-    echo "store build failed — benching on the synthetic store instead"
-  fi
-else
-  echo "polars missing: no store build; benches use the bench's synthetic store"
-fi
+synthetic_store() {  # zarr only: the bench's random-walk store, ~150k frames like the small profile
+  "$PY" -c "from mabe_train.bench import write_synthetic_store as w; w('$WORK/store.zarr', 16, 9400)"
+}
+echo "== store: synth --profile small + build ($(date +%T))"
+timeout 180 "${MSTORE[@]}" synth --profile small --out "$WORK/raw" && \
+  timeout 180 "${MSTORE[@]}" build --raw "$WORK/raw" --out "$WORK/store.zarr" --jobs 8 --no-progress \
+  || { echo "store build failed — using the bench's synthetic store"; synthetic_store; }
+STORE_ARGS=(--store "$WORK/store.zarr")
 
 bench() {  # name, then bench arguments
   local name=$1; shift
@@ -87,12 +83,10 @@ bench v6_fp32 --config configs/v6.yaml train.amp=none
 bench v6_fp16 --config configs/v6.yaml train.amp=fp16
 bench v6_compile --config configs/v6.yaml --compile
 
-if [[ "${STORE_ARGS[0]}" == "--store" ]]; then
-  echo "== train v6: 1 epoch of 100 steps ($(date +%T))"
-  timeout 240 "${MTRAIN[@]}" run --config configs/v6.yaml "data.data_dir=$WORK/store.zarr" train.epochs=1 \
-    train.steps_per_epoch=100 train.max_val_videos=4 train.progress=false "train.checkpoint_dir=$WORK/runs" \
-    train.run_name=v6-gpu-check "${OVR[@]}" || echo "training run failed or timed out"
-fi
+echo "== train v6: 1 epoch of 100 steps ($(date +%T))"
+timeout 240 "${MTRAIN[@]}" run --config configs/v6.yaml "data.data_dir=$WORK/store.zarr" train.epochs=1 \
+  train.steps_per_epoch=100 train.max_val_videos=4 train.progress=false "train.checkpoint_dir=$WORK/runs" \
+  train.run_name=v6-gpu-check "${OVR[@]}" || echo "training run failed or timed out"
 
 "$PY" - "$WORK" "$OUT_DIR" <<'EOF'
 import glob, json, os, sys
