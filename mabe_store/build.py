@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -115,6 +116,11 @@ def build_video(task: VideoTask, cfg: BuildConfig) -> BuiltVideo | Skipped:
         return Skipped(task, f"unexpected {type(e).__name__}: {str(e)[:100]}")
 
 
+def _worker_init() -> None:
+    """One Polars thread per worker: the workers are the parallelism; more threads only contend."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
+
 def _results(tasks: list[VideoTask], cfg: BuildConfig, jobs: int) -> Iterator[BuiltVideo | Skipped]:
     """Built videos in task order; `jobs` worker processes with a bounded look-ahead."""
     if jobs <= 1:
@@ -122,7 +128,7 @@ def _results(tasks: list[VideoTask], cfg: BuildConfig, jobs: int) -> Iterator[Bu
             yield build_video(t, cfg)
         return
     ctx = multiprocessing.get_context("spawn")  # fork + Polars' thread pool can deadlock
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
         pending: deque = deque()
         it = iter(tasks)
         for t in it:
