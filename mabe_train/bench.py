@@ -175,8 +175,9 @@ def run_bench(cfg: Config, *, steps: int = 20, warmup: int = 3, store: str | Pat
               synthetic_frames: int = 0) -> dict:
     """Time `steps` training and inference steps of `cfg`; returns a JSON-ready dict.
 
-    `feeder` None takes the config's `train.feeder`. `synthetic_frames` > 0 forces a synthetic store of about that many frames (0: use `store`,
-    else the config's data_dir when it exists, else a synthetic store of 48k frames).
+    `feeder` None takes the config's `train.feeder`. `synthetic_frames` > 0 forces a synthetic
+    store of about that many frames (0: `store`, else the config's data_dir when it exists, else
+    a synthetic store of 48k frames).
     """
     feeder = feeder or cfg.train.feeder
     if feeder not in FEEDERS:
@@ -188,22 +189,22 @@ def run_bench(cfg: Config, *, steps: int = 20, warmup: int = 3, store: str | Pat
     torch.manual_seed(cfg.train.seed)
     with _store_for(cfg, store, synthetic_frames) as (path, described):
         st = open_store(path)
-        split = split_videos(st, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
-        task = build_task(cfg, st, split, run_dir=None, progress=False)
+        task = build_task(cfg, st, split_videos(st, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos),
+                          run_dir=None, progress=False)
         sampler = task.train_batches()
         fed = make_feeder(sampler, device, feeder)
         model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
-        n_params = count_parameters(model)
         run_model = torch.compile(model) if compile_model else model
         train = time_training(task, run_model, fed, cfg, device, steps, warmup)
         infer = time_inference(task, run_model, fed, cfg, device, steps, warmup)
         if hasattr(fed, "close"):
             fed.close()
+    staged = getattr(sampler, "staged", None)
     return {"config": cfg.name, "device": device_name(device), "batch_size": cfg.data.batch_size,
             "window": cfg.data.sequence_length, "input_dim": task.input_dim, "features": list(cfg.data.features),
             "amp": cfg.train.amp, "feeder": type(fed).__name__, "compile": compile_model,
-            "cudnn_benchmark": cudnn_benchmark, "parameters": n_params, "steps": steps, "warmup": warmup,
-            "store": described, "staged_mb": sampler.staged.nbytes / 2**20 if hasattr(sampler, "staged") else None,
+            "cudnn_benchmark": cudnn_benchmark, "parameters": count_parameters(model), "steps": steps,
+            "warmup": warmup, "store": described, "staged_mb": staged.nbytes / 2**20 if staged is not None else None,
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "load_avg_1min": os.getloadavg()[0], "train": train, "inference": infer}
 
