@@ -59,7 +59,7 @@ def plot_curves(data: dict, path: str | Path) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=110)
     _series(axes[0], ep, {"train loss": data["loss"], "val loss": data["val_loss"]}, "loss")
     _series(axes[1], ep, {f"val {monitor}": data[monitor], "val accuracy": data["accuracy"],
-                          "majority baseline": data["majority_macro_f1"]}, "score")
+                          "majority-class macro F1": data["majority_macro_f1"]}, "score")
     axes[1].set_ylim(0, 1)
     _series(axes[2], ep, {"learning rate": data["lr"]}, "lr")
     if any(v for v in data["lr"] if v):
@@ -76,7 +76,7 @@ def _series(ax, x, series: dict, ylabel: str) -> None:
     for label, y in series.items():
         pts = [(a, b) for a, b in zip(x, y, strict=True) if b is not None]
         if pts:
-            style = {"ls": "--", "color": "grey"} if "baseline" in label else {"marker": "o", "ms": 3}
+            style = {"ls": "--", "color": "grey"} if "majority" in label else {"marker": "o", "ms": 3}
             ax.plot(*zip(*pts, strict=True), label=label, **style)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
