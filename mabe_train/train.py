@@ -158,21 +158,15 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     device = pick_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     task = build_task(cfg, store, split, run_dir=run_dir, progress=cfg.train.progress)
-    model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
-    n_params = count_parameters(model)
-    print(f"model {cfg.model.name}: {n_params:,} parameters; task {cfg.task}; device {device}; "
-          f"run {run_dir}", flush=True)
-    opt, sched = build_optimizer(cfg, model)
-    sampler = make_feeder(task.train_batches(), device, cfg.train.feeder)  # same state_dict either way
+    parts = _build_parts(cfg, task, device, run_dir)
     d = cfg.data
     steps = cfg.train.steps_per_epoch or max(1, task.frames_per_epoch() // (d.batch_size * d.sequence_length))
     state = TrainState()
     if resume:
-        state = _restore(load_checkpoint(run_dir / "last.pt"), model, opt, sched, sampler)
+        state = _restore(load_checkpoint(run_dir / "last.pt"), **_ck_parts(parts))
         _trim_metrics(run_dir, state.epoch)
         print(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}", flush=True)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
-    parts = {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg}
     while state.epoch < cfg.train.epochs:
         t0 = time.perf_counter()
         if not _train_epoch(task, parts, state, steps, device, scaler, run_dir, stop_after_steps):
@@ -181,12 +175,23 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
             print(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs", flush=True)
             break
     (run_dir / "summary.json").write_text(json.dumps({
-        "parameters": n_params, "epochs": state.epoch, "steps": state.step, "monitor": task.monitor,
-        "best": state.best, "best_epoch": state.best_epoch, "device": str(device)}, indent=1))
+        "parameters": count_parameters(parts["model"]), "epochs": state.epoch, "steps": state.step,
+        "monitor": task.monitor, "best": state.best, "best_epoch": state.best_epoch, "device": str(device)},
+        indent=1))
     return run_dir
 
 
-def _restore(ck: dict, model, opt, sched, sampler) -> TrainState:
+def _build_parts(cfg: Config, task, device: torch.device, run_dir: Path) -> dict:
+    """Model (parameter count printed), optimizer, scheduler and the batch source."""
+    model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
+    print(f"model {cfg.model.name}: {count_parameters(model):,} parameters; task {cfg.task}; "
+          f"device {device}; run {run_dir}", flush=True)
+    opt, sched = build_optimizer(cfg, model)
+    sampler = make_feeder(task.train_batches(), device, cfg.train.feeder)  # same state_dict either way
+    return {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg}
+
+
+def _restore(ck: dict, *, model, opt, sched, sampler, cfg=None) -> TrainState:
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
     if sched is not None and ck["scheduler"]:
