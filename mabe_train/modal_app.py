@@ -96,8 +96,8 @@ def launch(cfg, *, remote: str = "modal", gpu: str = "A10G", detach: bool = Fals
         cfg.train.run_name = Path(resume).name
     elif not cfg.train.run_name:
         cfg.train.run_name = f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    fn = train_remote.with_options(gpu=gpu)
     with modal.enable_output(), app.run(detach=detach):
+        fn = train_remote.with_options(gpu=gpu)  # inside the running app, so it hydrates with it
         if detach:
             call = fn.spawn(cfg.to_dict(), resume is not None)
             return (f"started {cfg.train.run_name} on a {gpu} (call {call.object_id}); when done: "
