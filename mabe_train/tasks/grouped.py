@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mabe_train.data import WindowSampler, predict_video, stage_videos
 from mabe_train.features import build_inputs, check_features
 from mabe_train.labels import GROUPS, IGNORE_INDEX, frame_classes, group_matrix
-from mabe_train.tasks.base import Task, register_task
+from mabe_train.tasks.base import Task, TaskError, register_task
 
 
 def grouped_targets(label_groups: dict[str, str] | None = None, assume_absent=()):
@@ -78,7 +78,6 @@ class GroupedTask(Task):
         self.targets_fn = grouped_targets(d.label_groups, tuple(d.assume_absent))
         self.class_weights = torch.tensor(cfg.loss.class_weights, dtype=torch.float32)
         if len(self.class_weights) != self.n_outputs:
-            from mabe_train.tasks.base import TaskError
             raise TaskError(f"loss.class_weights has {len(self.class_weights)} values, the grouped "
                             f"task has {self.n_outputs} classes ({', '.join(GROUPS)})")
         self._stage_kw = {"max_ram_gb": d.max_ram_gb, "progress": progress}
