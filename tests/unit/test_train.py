@@ -130,3 +130,10 @@ def test_device_choice_and_resume_errors(tmp_path):
     assert pick_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(TrainError, match="no last.pt"):
         train(load_config(DEBUG), run_dir=tmp_path, resume=True)
+
+
+def test_class_weights_must_match_the_classes(train_store, tmp_path):  # noqa: F811
+    from mabe_train.tasks import TaskError
+    cfg = cfg_for(train_store, tmp_path, "loss.class_weights=[1.0, 2.0]")
+    with pytest.raises(TaskError, match="4 classes"):
+        build_task(cfg, open_store(train_store), {"train": [100], "val": [101]}, progress=False)
