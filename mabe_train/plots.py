@@ -58,16 +58,15 @@ def plot_curves(data: dict, path: str | Path) -> Path:
     ep, monitor = data["epoch"], data["monitor"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=110)
     _series(axes[0], ep, {"train loss": data["loss"], "val loss": data["val_loss"]}, "loss")
+    best = _best_epoch(ep, data[monitor])
+    if best is not None:  # drawn first so that its legend entry sits with the others
+        axes[1].axvline(best, color="grey", ls=":", lw=1, label=f"best {monitor}: epoch {best}")
     _series(axes[1], ep, {f"val {monitor}": data[monitor], "val accuracy": data["accuracy"],
                           "majority-class macro F1": data["majority_macro_f1"]}, "score")
     axes[1].set_ylim(0, 1)
     _series(axes[2], ep, {"learning rate": data["lr"]}, "lr")
     if any(v for v in data["lr"] if v):
         axes[2].set_yscale("log")
-    best = _best_epoch(ep, data[monitor])
-    if best is not None:
-        axes[1].axvline(best, color="grey", ls=":", lw=1)
-        axes[1].annotate(f"best {monitor} @ {best}", (best, 0.03), fontsize=8, color="grey")
     fig.suptitle("training curves")
     return _save(fig, data, path)
 
@@ -81,8 +80,8 @@ def _series(ax, x, series: dict, ylabel: str) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # under the panel, so it never hides a curve
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def _best_epoch(epochs, values):
@@ -93,7 +92,7 @@ def _best_epoch(epochs, values):
 def _save(fig, data: dict, path: str | Path) -> Path:
     path = Path(path)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     path.with_suffix(".json").write_text(json.dumps(data, indent=1))
     return path
