@@ -109,3 +109,24 @@ def test_device_feeder_holds_the_staged_bytes(staged):
     d = DeviceWindowSampler(sampler(staged), "cpu")
     assert d.nbytes == staged.coords.nbytes + staged.targets.nbytes
     assert d.n_windows == sampler(staged).n_windows
+
+
+def test_thread_feeder_over_the_pair_sampler_is_exact(train_store, tmp_path):  # noqa: F811
+    from pathlib import Path
+
+    from mabe_train.config import load_config
+    from mabe_train.tasks import build_task
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "pairs_demo.yaml",
+                      [f"data.data_dir={train_store}", "data.batch_size=6", "data.sequence_length=20"])
+    split = {"train": [100, 101, 102], "val": [103]}
+
+    def sampler():
+        return build_task(cfg, open_store(train_store), split, progress=False).train_batches()
+    plain, fed = sampler(), Prefetcher(sampler(), depth=3)
+    for _ in range(3):
+        a, b = plain.next_batch(), fed.next_batch()
+        for name in ("x", "agent", "target", "pix_per_cm", "fps", "y", "mask"):
+            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=0, equal_nan=True)
+        assert np.array_equal(a.pair, b.pair) and np.array_equal(a.start, b.start)
+    assert fed.state_dict() == plain.state_dict()
