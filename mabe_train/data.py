@@ -7,7 +7,10 @@ style, with ONE vectorised index `rows[:, None] + arange(window) * frame_gap` in
 batch costs one gather, not B slices. Windows never cross videos (starts are drawn only where the
 whole window fits in its video; videos shorter than a window are left to validation, which takes
 any length). The sampler's whole randomness is one numpy Generator, so `state_dict()` (rng state
-plus step) resumes it exactly.
+plus step) resumes it exactly. Measured (bench/bench_train.py, 2-core CPU, 400k frames): 143k
+windows/s of 64 x 100, 88% of a bare numpy gather of the same windows; staged bytes = feature
+bytes + 2 bytes/frame of targets. Trade-off: RAM (or local disk) for the whole training split,
+in exchange for no per-window I/O.
 
 Validation does not draw windows: `predict_video` slides windows over every frame of a video (all
 `frame_gap` phases), averages the logits where windows overlap, and returns one row per frame.

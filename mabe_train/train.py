@@ -127,7 +127,9 @@ def _trim_metrics(run_dir: Path, epochs: int) -> None:
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.exists():
-        raise TrainError(f"no checkpoint at {path} — the run never finished a step; start it again")
+        have = sorted(p.stem for p in path.parent.glob("*.pt"))
+        raise TrainError(f"no checkpoint at {path} — this run has: {', '.join(have) or 'none yet'} "
+                         "(pass one of those, or start the run again)")
     return torch.load(path, map_location=map_location, weights_only=True)
 
 

@@ -36,6 +36,10 @@ def test_run_resume_and_evaluate(train_store, tmp_path):  # noqa: F811
     assert "macro_f1" in r.output and "aggressive" in r.output and "Lab1" in r.output
     for name in ("confusion.png", "confusion.json", "curves.png", "curves.json", "report.json"):
         assert (tmp_path / "cli" / "eval" / name).exists(), name
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "cli"), "--checkpoint", "last", "--data-dir", str(train_store)])
+    assert r.exit_code == 0 and "(last, epoch 2)" in r.output, r.output
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "cli"), "--checkpoint", "epoch_999"])
+    assert r.exit_code == 1 and "no checkpoint" in r.output
 
 
 def test_existing_run_needs_resume_or_overwrite(train_store, tmp_path):  # noqa: F811
