@@ -2,6 +2,7 @@
 
 import polars as pl
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from mabe_store.cli import app as store_app
@@ -25,10 +26,13 @@ def run(tmp_path_factory):
     assert r.exit_code == 0, r.output
     r = runner.invoke(store_app, ["build", "--raw", str(root / "raw"), "--out", str(root / "s.zarr")])
     assert r.exit_code == 0, r.output
-    cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}",
-                                                  f"train.checkpoint_dir={root / 'runs'}",
-                                                  "train.run_name=p", *DEBUG])
-    return root, train(cfg)
+    return root, train(_cfg(root, "p"))
+
+
+def _cfg(root, name, *extra):
+    return load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}",
+                                                   f"train.checkpoint_dir={root / 'runs'}",
+                                                   f"train.run_name={name}", *DEBUG, *extra])
 
 
 def _check_rows(csv, store, split):
@@ -87,3 +91,16 @@ def test_evaluate_reports_the_official_score_per_lab(run):
     assert r.exit_code == 0, r.output
     assert "score" in r.output and "lab" in r.output
     assert (run_dir / "eval" / "report.json").exists()
+
+
+def test_killed_pairs_run_resumes_to_the_same_weights(run):
+    root, run_dir = run
+    cfg = _cfg(root, "killed", "train.ckpt_every_steps=3")
+    killed = train(cfg, stop_after_steps=3)
+    assert not (killed / "best.pt").exists()  # stopped mid-epoch, before any validation
+    train(cfg, run_dir=killed, resume=True)
+    a = torch.load(run_dir / "last.pt", weights_only=True)["model"]
+    b = torch.load(killed / "last.pt", weights_only=True)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert (killed / "thresholds.json").read_text() == (run_dir / "thresholds.json").read_text()
