@@ -93,7 +93,6 @@ class PairsTask(Task):
                              f"pos_weight: give 1 positive value or {len(ACTIONS)} (one per action)")
         self.pos_weight = torch.tensor(w, dtype=torch.float32)
         self._sampler: PairSampler | None = None
-        self._epoch = 0
 
     # -- training ---------------------------------------------------------------------------------
     def train_batches(self) -> PairSampler:
@@ -143,7 +142,6 @@ class PairsTask(Task):
         thresholds, sub, details = tune_and_score(videos, self.store, dec)
         truth = {(int(v.video_id), a, t): y for v in videos
                  for (a, t), y in pair_truth(self.store, v.video_id).items()}
-        self._epoch += 1
         self._keep_best_thresholds(thresholds, dec, details.score)
         per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
         return {"score": details.score, "val_loss": bce_of_probs(videos, truth),
@@ -157,4 +155,6 @@ class PairsTask(Task):
         path = self.run_dir / THRESHOLDS_FILE
         best = json.loads(path.read_text())["score"] if path.exists() else -np.inf
         if score > best or not path.exists():
-            save_run_thresholds(self.run_dir, thresholds, dec, score, self._epoch)
+            history = self.run_dir / "metrics.jsonl"  # train() logs the epoch after validating it
+            epoch = 1 + (len(history.read_text().splitlines()) if history.exists() else 0)
+            save_run_thresholds(self.run_dir, thresholds, dec, score, epoch)
