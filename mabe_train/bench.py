@@ -41,7 +41,7 @@ from mabe_train.data import split_videos
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import FEEDERS, FeederError, make_feeder
 from mabe_train.tasks import build_task
-from mabe_train.train import _step, autocast, build_optimizer, pick_device
+from mabe_train.train import _step, autocast, build_optimizer, pick_device, resolve_amp
 
 SYNTH_ACTIONS = ("sniff", "attack", "mount")
 SYNTH_LABELED = json.dumps([f"mouse1,mouse2,{a}" for a in SYNTH_ACTIONS] + ["mouse1,self,rear"])
@@ -86,13 +86,6 @@ def _store_for(cfg: Config, store: str | Path | None, synthetic_frames: int):
 
 
 # -- timing -----------------------------------------------------------------------------------------
-def resolve_amp(device: torch.device, amp: str) -> str:
-    """The precision a run actually uses: bf16 falls back to fp16 on a CUDA card without bf16."""
-    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return "fp16"
-    return amp
-
-
 class _Clock:
     """Wall time between marks, synchronising CUDA at each mark so queued kernels are counted."""
 

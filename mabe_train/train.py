@@ -84,6 +84,14 @@ def build_optimizer(cfg: Config, model: torch.nn.Module):
     return opt, sched
 
 
+def resolve_amp(device: torch.device, amp: str) -> str:
+    """The precision a run really uses: bf16 becomes fp16 (with the grad scaler) on a CUDA card
+    without bf16 (pre-Ampere: T4, V100); a CPU autocasts to bf16 natively."""
+    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return "fp16"
+    return amp
+
+
 def autocast(device: torch.device, amp: str):
     """Mixed-precision context for forward passes: bf16 or fp16 autocast, or nothing."""
     if amp == "none":
@@ -158,6 +166,9 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     many optimizer steps without writing anything more, as if the process had been killed."""
     run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
     device = pick_device(cfg.train.device)
+    if (amp := resolve_amp(device, cfg.train.amp)) != cfg.train.amp:
+        print(f"train.amp={cfg.train.amp} is not supported on {device}: using {amp}", flush=True)
+        cfg.train.amp = amp
     torch.manual_seed(cfg.train.seed)
     task = build_task(cfg, store, split, run_dir=run_dir, progress=cfg.train.progress)
     parts = _build_parts(cfg, task, device, run_dir)

@@ -4,11 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from mabe_store.reader import open_store
-from mabe_train.bench import format_table, resolve_amp, run_bench, write_synthetic_store
+from mabe_train.bench import format_table, run_bench, write_synthetic_store
 from mabe_train.cli import app
 from mabe_train.config import load_config
 from tests.unit.conftest_train import train_store  # noqa: F401
@@ -57,15 +56,6 @@ def test_bench_errors_are_one_line(tmp_path):
     r = runner.invoke(app, ["bench", "--config", str(CONFIGS / "debug.yaml"), "--feeder", "turbo",
                             "--synthetic", "800", *SMALL])
     assert r.exit_code == 1 and "unknown feeder 'turbo'" in r.output
-
-
-def test_resolve_amp_falls_back_to_fp16_without_cuda_bf16(monkeypatch):
-    assert resolve_amp(torch.device("cpu"), "bf16") == "bf16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert resolve_amp(torch.device("cuda"), "bf16") == "fp16"
-    assert resolve_amp(torch.device("cuda"), "none") == "none"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert resolve_amp(torch.device("cuda"), "bf16") == "bf16"
 
 
 def test_bench_feeder_defaults_to_the_config_and_can_be_overridden(train_store):  # noqa: F811

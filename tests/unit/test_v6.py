@@ -10,7 +10,7 @@ import torch
 from mabe_train.config import load_config
 from mabe_train.features import FeatureError, build_inputs, check_features
 from mabe_train.models.conv1d_bilstm import Conv1DBiLSTM, expected_parameters
-from mabe_train.train import _step, autocast, build_optimizer, train, warmup_lr
+from mabe_train.train import _step, autocast, build_optimizer, resolve_amp, train, warmup_lr
 from tests.unit.conftest_train import train_store  # noqa: F401
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -72,6 +72,15 @@ def test_bf16_autocast_on_cpu_runs_the_model_in_bf16_with_a_finite_loss():
     loss.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
                for p in model.parameters())  # master weights and grads stay fp32
+
+
+def test_resolve_amp_falls_back_to_fp16_without_cuda_bf16(monkeypatch):
+    assert resolve_amp(torch.device("cpu"), "bf16") == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_amp(torch.device("cuda"), "bf16") == "fp16"
+    assert resolve_amp(torch.device("cuda"), "none") == "none"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_amp(torch.device("cuda"), "bf16") == "bf16"
 
 
 # -- warmup then plateau ----------------------------------------------------------------------------
