@@ -3,7 +3,7 @@
 Why: the original design's headline figure was speed (100 epochs in 12 h on an A10G, 1.4 h on an
 H100); "is the GPU fed?" is answered by the share of a step spent waiting for the batch. `bench`
 builds exactly what `train(cfg)` builds (store -> split -> task -> model -> AdamW + scaler ->
-feeder) and times the same step function (`train._step`: warmup lr, autocast, loss, scaled
+feeder) and times the same step function (`train.train_step`: warmup lr, autocast, loss, scaled
 backward, clipping, optimizer step), so its windows/s is what a run gets, minus validation.
 
 Each timed step is split at two synchronisation points (CUDA is synchronised; a CPU needs none):
@@ -41,7 +41,7 @@ from mabe_train.data import split_videos
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import FEEDERS, FeederError, make_feeder
 from mabe_train.tasks import build_task
-from mabe_train.train import _step, autocast, build_optimizer, pick_device, resolve_amp
+from mabe_train.train import autocast, build_optimizer, pick_device, resolve_amp, train_step
 
 SYNTH_ACTIONS = ("sniff", "attack", "mount")
 SYNTH_LABELED = json.dumps([f"mouse1,mouse2,{a}" for a in SYNTH_ACTIONS] + ["mouse1,self,rear"])
@@ -141,12 +141,12 @@ def _time_steps(task, feeder, device, steps: int, warmup: int, compute) -> dict[
 
 
 def time_training(task, model, feeder, cfg: Config, device, steps: int, warmup: int) -> dict:
-    """Training steps exactly as `train()` takes them (`train._step`)."""
+    """Training steps exactly as `train()` takes them (`train.train_step`)."""
     opt, _ = build_optimizer(cfg, model)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
     model.train()
     times = _time_steps(task, feeder, device, steps, warmup,
-                        lambda x, batch, i: _step(task, model, opt, scaler, x, batch, device, cfg, i))
+                        lambda x, batch, i: train_step(task, model, opt, scaler, x, batch, device, cfg, i))
     return _summary(times, cfg.data.batch_size, _peak_bytes(device))
 
 

@@ -234,7 +234,7 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
         x = task.inputs(batch, device)
         _sync(device)
         t1 = time.perf_counter()
-        loss = _step(task, model, opt, scaler, x, batch, device, cfg, state.step)
+        loss = train_step(task, model, opt, scaler, x, batch, device, cfg, state.step)
         _sync(device)
         t2 = time.perf_counter()
         state.step += 1
@@ -260,7 +260,9 @@ def _bar(cfg: Config, steps: int, state: TrainState):
                 unit="step", disable=not cfg.train.progress, leave=False)
 
 
-def _step(task, model, opt, scaler, x, batch, device, cfg: Config, step: int) -> float:
+def train_step(task, model, opt, scaler, x, batch, device, cfg: Config, step: int) -> float:
+    """One optimizer step (warmup lr, autocast forward, fp32 loss, scaled backward, clipping) —
+    the step `train()` and `mabe-train bench` both time. Returns the loss."""
     lr = warmup_lr(cfg, step)
     if lr is not None or step == cfg.optim.warmup_steps > 0:
         for g in opt.param_groups:

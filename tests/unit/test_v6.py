@@ -10,7 +10,7 @@ import torch
 from mabe_train.config import load_config
 from mabe_train.features import FeatureError, build_inputs, check_features
 from mabe_train.models.conv1d_bilstm import Conv1DBiLSTM, expected_parameters
-from mabe_train.train import _step, autocast, build_optimizer, resolve_amp, train, warmup_lr
+from mabe_train.train import autocast, build_optimizer, resolve_amp, train, train_step, warmup_lr
 from tests.unit.conftest_train import train_store  # noqa: F401
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -97,7 +97,7 @@ def test_warmup_lr_values_and_the_lr_each_step_uses():
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     used = []
     for step in range(7):
-        _step(_Task(), model, opt, scaler, torch.randn(5, 3), None, torch.device("cpu"), cfg, step)
+        train_step(_Task(), model, opt, scaler, torch.randn(5, 3), None, torch.device("cpu"), cfg, step)
         used.append(opt.param_groups[0]["lr"])
     assert used == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01, 0.01])
 
