@@ -2,12 +2,12 @@
 
 The raw tracking is long: one row per (video_frame, mouse_id, bodypart) with x, y. A pivot table
 would hash every row on three keys; here each row's destination is arithmetic instead:
-`row = video_frame`, `column = ((mouse_id - 1) * K + slot) * 2 + c`, with `slot` looked up once
-per distinct body-part name (a few dozen) and broadcast by Polars. The values are then scattered
-into a NaN-filled numpy block with one fancy-indexed assignment per coordinate. The trade-off:
-duplicate rows for one (frame, mouse, part) are not merged — the last one wins — whereas parts
-that share a slot on purpose (the `headpiece_*` points) are averaged explicitly by a group-by over
-just their rows.
+`row = video_frame`, `column = ((mouse_id - 1) * K + slot) * 2 + c`. `bodypart` is read as a
+Categorical, so `slot` is looked up once per distinct name (a few dozen) and gathered per row by
+its integer code, in numpy. The values are then scattered into a NaN-filled numpy block with one
+fancy-indexed assignment per coordinate. The trade-off: duplicate rows for one (frame, mouse, part)
+are not merged — the last one wins — whereas parts that share a slot on purpose (the
+`headpiece_*` points) are averaged explicitly by a group-by over just their rows.
 
 Bad rows are repaired, not fatal: rows whose mouse id is outside 1..4 or whose frame is missing or
 negative are dropped and counted in `notes`; body parts that fit no slot are counted per name in
@@ -78,11 +78,13 @@ def _collect(lf: pl.LazyFrame, path: Path) -> pl.DataFrame:
 
 
 def tracking_query(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The projection + casts of a tracking scan; unparseable values become null (dropped later)."""
+    """The projection + casts of a tracking scan; unparseable values become null (dropped later).
+    `bodypart` becomes Categorical: each row's name is hashed once, here, and the slot lookup
+    then runs on the integer codes."""
     return lf.select(
         pl.col("video_frame").cast(pl.Int64, strict=False),
         pl.col("mouse_id").cast(pl.Int64, strict=False),
-        pl.col("bodypart").cast(pl.String),
+        pl.col("bodypart").cast(pl.String).cast(pl.Categorical),
         pl.col("x").cast(pl.Float32, strict=False),
         pl.col("y").cast(pl.Float32, strict=False),
     )
@@ -105,11 +107,33 @@ def _drop_bad_rows(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     return df.filter(~bad_frame & ~bad_mouse & pl.col("bodypart").is_not_null())
 
 
-def _scatter(out: np.ndarray, frame: np.ndarray, col: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    flat = out.reshape(-1)
-    idx = frame * out.shape[1] + col
-    flat[idx] = x
-    flat[idx + 1] = y
+def _slots(bodypart: pl.Series, cfg: BuildConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Per row its name's code; per code its slot (-1: fits none) and whether it is averaged; and
+    the unmapped names. `bodypart` is Categorical (see `tracking_query`): each distinct name is
+    matched once, never per row."""
+    names = bodypart.unique()
+    ids = names.to_physical().to_numpy()
+    slot = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+    averaged = np.zeros(len(slot), dtype=bool)
+    unmapped = []
+    for name, i in zip(names.to_list(), ids.tolist(), strict=True):
+        s = cfg.slot_of(name)
+        if s is None:
+            unmapped.append(name)
+        else:
+            slot[i], averaged[i] = s
+    return bodypart.to_physical().to_numpy(), slot, averaged, unmapped
+
+
+def _averaged_pairs(df: pl.DataFrame, rows: np.ndarray, slot: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """(frame, pair, x, y) of the per-(frame, mouse, slot) means of the averaged parts' rows,
+    where pair = (mouse_id - 1) * k + slot."""
+    mean = (df.filter(pl.Series(rows)).with_columns(slot=pl.Series(slot[rows]), x=pl.col("x").fill_nan(None),
+                                                    y=pl.col("y").fill_nan(None))
+            .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
+    pair = (mean["mouse_id"].to_numpy() - 1) * k + mean["slot"].to_numpy()
+    return (mean["video_frame"].to_numpy(), pair, mean["x"].cast(pl.Float32).to_numpy(),
+            mean["y"].cast(pl.Float32).to_numpy())
 
 
 def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None = None) -> Pivoted:
@@ -122,42 +146,55 @@ def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None =
     if length > MAX_FRAMES:
         raise InputError(f"video_frame reaches {length - 1}, beyond {MAX_FRAMES:,} — corrupt frame numbers")
     k = len(cfg.keypoints)
-    slots = {p: cfg.slot_of(p) for p in df["bodypart"].unique().to_list()}
-    slot = {p: s[0] for p, s in slots.items() if s is not None}
-    averaged = [p for p, s in slots.items() if s is not None and s[1]]
-    df = df.with_columns(slot=pl.col("bodypart").replace_strict(slot, default=-1, return_dtype=pl.Int64))
-    unmapped = dict(df.filter(pl.col("slot") < 0).group_by("bodypart").len().iter_rows())
-    col = ((pl.col("mouse_id") - 1) * k + pl.col("slot")) * 2
-    parts = [df if not (unmapped or averaged) else  # the common case: every row goes straight in
-             df.filter((pl.col("slot") >= 0) & ~pl.col("bodypart").is_in(averaged))]
-    if averaged:
-        parts.append(df.filter(pl.col("bodypart").is_in(averaged))
-                     .with_columns(pl.col("x", "y").fill_nan(None))
-                     .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
-    cols = [p.select(pl.col("video_frame"), col.alias("col"), pl.col("x", "y").cast(pl.Float32))
-            for p in parts if p.height]
-    rows = [tuple(c[name].to_numpy() for name in ("video_frame", "col", "x", "y")) for c in cols]
-    values, columns = _compact(rows, length, N_MICE * k)
-    return Pivoted(values, columns, N_MICE * k * 2, int(df["mouse_id"].max()),
-                   {str(p): int(n) for p, n in unmapped.items()}, notes)
+    codes, slot, averaged, unmapped_names = _slots(df["bodypart"], cfg)
+    unmapped = {}
+    if unmapped_names:
+        counts = df.filter(pl.col("bodypart").is_in(unmapped_names)).group_by(pl.col("bodypart").cast(pl.String)).len()
+        unmapped = {str(p): int(n) for p, n in counts.iter_rows()}
+    frame, mouse = df["video_frame"].to_numpy(), df["mouse_id"].to_numpy()
+    key = mouse * len(slot) + codes  # one small integer per (mouse, body part name)
+    direct = (slot >= 0) & ~averaged
+    key_pair = np.where(np.tile(direct, N_MICE + 1), (np.arange((N_MICE + 1) * len(slot)) // len(slot) - 1) * k
+                        + np.tile(slot, N_MICE + 1), -1)
+    extra = _averaged_pairs(df, averaged[codes], slot[codes], k) if averaged.any() else None
+    values, columns = _compact(frame, key, key_pair, df["x"].to_numpy(), df["y"].to_numpy(), extra, length,
+                               N_MICE * k)
+    return Pivoted(values, columns, N_MICE * k * 2, int(mouse.max()), unmapped, notes)
 
 
-def _compact(rows: list[tuple[np.ndarray, ...]], length: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
-    """(length, C) values over only the x/y column pairs that occur, and their store columns."""
+def _compact(frame, key, key_pair, x, y, extra, length: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(length, C) values over only the x/y column pairs that occur, and their store columns.
+    Row i goes to pair `key_pair[key[i]]` (skipped when -1); `extra` holds (frame, pair, x, y) rows."""
+    seen = np.bincount(key, minlength=len(key_pair)) > 0
     used = np.zeros(n_pairs, dtype=bool)
-    for _, col, _, _ in rows:
-        used[col // 2] = True
+    used[key_pair[seen & (key_pair >= 0)]] = True
+    if extra is not None:
+        used[extra[1]] = True
     pairs = np.flatnonzero(used)
-    lut = np.full(n_pairs, -1, dtype=np.int64)
-    lut[pairs] = np.arange(len(pairs))
+    lut = np.full(n_pairs + 1, -1, dtype=np.int64)  # lut[-1] = -1: pair -1 stays skipped
+    lut[pairs] = 2 * np.arange(len(pairs))
     values = np.full((length, 2 * len(pairs)), np.nan, dtype=np.float32)
-    for frame, col, x, y in rows:
-        _scatter(values, frame, 2 * lut[col // 2], x, y)
+    col = lut[key_pair][key]
+    if (col < 0).any():
+        keep = col >= 0
+        frame, col, x, y = frame[keep], col[keep], x[keep], y[keep]
+    _scatter(values, frame, col, x, y)
+    if extra is not None and len(extra[0]):
+        _scatter(values, extra[0], lut[extra[1]], extra[2], extra[3])
     return values, np.stack([2 * pairs, 2 * pairs + 1], axis=1).ravel()
 
 
+def _scatter(out: np.ndarray, frame: np.ndarray, col: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    flat = out.reshape(-1)
+    idx = frame * out.shape[1]
+    idx += col
+    flat[idx] = x
+    idx += 1
+    flat[idx] = y
+
+
 def pivot_tracking(path: str | Path, cfg: BuildConfig) -> Pivoted:
-    """Read one tracking parquet lazily (projection pushed down) and pivot it."""
+    """Read one tracking parquet (the five columns only) and pivot it."""
     path = Path(path)
     df = _collect(tracking_query(_scan(path, TRACKING_COLUMNS)), path)
     return pivot_frame(df, cfg)
