@@ -21,15 +21,19 @@ def predict(
     run: Annotated[Path, typer.Option(help="a `task: pairs` run directory (config.yaml, best.pt, thresholds.json)")],
     store: Annotated[Path, typer.Option(help="the Zarr store holding the videos to predict")],
     out: Annotated[Path, typer.Option(help="where to write the submission CSV")] = Path("submission.csv"),
-    split: Annotated[str, typer.Option(help="which videos of the store: test (Kaggle) or train "
-                                            "(a held-out store: also prints the official score)")] = "test",
+    split: Annotated[str, typer.Option(help="which videos: test (Kaggle), val (the run's validation "
+                                            "videos) or train (a held-out store); val/train also print "
+                                            "the official score")] = "test",
+    solution_out: Annotated[Path | None, typer.Option(help="also write the solution CSV of a labeled "
+                                                           "split, for `mabe-train score`")] = None,
     checkpoint: Annotated[str, typer.Option(help="best, last or a checkpoint file name of the run")] = "best",
     device: Annotated[str, typer.Option(help="cpu, cuda or mps")] = "cpu",
 ) -> None:
     """Predict every labeled pair of every video of a split and write the Kaggle CSV."""
     from mabe_train.predict import predict_run
     try:
-        p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device)
+        p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device,
+                        solution_out=solution_out)
     except (MabeTrainError, StoreError, SubmissionError, MetricError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

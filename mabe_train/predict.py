@@ -22,6 +22,7 @@ import torch
 
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
+from mabe_train.data import load_split
 from mabe_train.decode import decode
 from mabe_train.models import build_model
 from mabe_train.pairs import PairsError
@@ -59,8 +60,23 @@ def load_pairs_model(run_dir: str | Path, checkpoint: str = "best", device: str 
     return cfg, model.to(device).eval()
 
 
-def split_video_ids(store, split: str) -> list[int]:
-    """Video ids of the store's `split` (train | test); PairsError naming the splits there are."""
+def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> list[int]:
+    """Video ids of the store's `split` (train | test), or `val`: the run's validation videos.
+
+    `val` reads the run's split.json, so the validation videos the thresholds were tuned on are
+    predicted and scored (optimistic, but the one labeled split a single store has). PairsError
+    names the splits there are.
+    """
+    if split == "val":
+        path = Path(run_dir or ".") / "split.json"
+        if not path.exists():
+            raise PairsError(f"no {path}: `--split val` needs the run directory printed by `mabe-train run`")
+        ids = [int(x) for x in load_split(path)["val"]]
+        missing = [x for x in ids if x not in set(store.videos["video_id"].tolist())]
+        if missing:
+            raise PairsError(f"{len(missing)} validation video(s) of the run are not in {store.path} "
+                             f"(e.g. {missing[0]}) — pass the store the run was trained on")
+        return ids
     v = store.videos
     ids = [int(x) for x in v["video_id"][v["split"] == split]]
     if not ids:
@@ -71,13 +87,18 @@ def split_video_ids(store, split: str) -> list[int]:
 
 
 def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
-                checkpoint: str = "best", device: str = "cpu", progress: bool = True) -> Prediction:
-    """Write `out` (Kaggle CSV) for every video of `split`; see the module docstring."""
+                checkpoint: str = "best", device: str = "cpu", progress: bool = True,
+                solution_out: str | Path | None = None) -> Prediction:
+    """Write `out` (Kaggle CSV) for every video of `split`; see the module docstring.
+
+    `solution_out`, when given and the split has annotations, also writes the solution CSV that
+    `mabe-train score --solution` reads (the metric's solution columns).
+    """
     dev = torch.device(device)
     cfg, model = load_pairs_model(run_dir, checkpoint, dev)
     thresholds, dec, _ = load_run_thresholds(run_dir)
     store = open_store(store_path)
-    ids = split_video_ids(store, split)
+    ids = split_video_ids(store, split, run_dir)
     d = cfg.data
     videos = collect_probs(model, store, ids, window=d.sequence_length, stride=d.val_stride,
                            device=dev, progress=progress)
@@ -90,5 +111,8 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     score = None
     if solution.height:
         from mabe_train.metric import score as official_score
+        if solution_out is not None:
+            Path(solution_out).parent.mkdir(parents=True, exist_ok=True)
+            solution.write_csv(solution_out)
         score = float(official_score(solution, sub))
     return Prediction(Path(path), len(ids), len(videos), sub.height, score)

@@ -1,5 +1,7 @@
 """synth -> build -> train the pair model (debug size) -> predict -> every row accepted by the metric."""
 
+import json
+
 import polars as pl
 import pytest
 import torch
@@ -74,6 +76,20 @@ def test_predict_train_split_scores_without_error(run):
     again = score(solution_from_store(store, ids), sub.with_columns(
         pl.col("start_frame", "stop_frame").cast(pl.Int64)))
     assert again == pytest.approx(reported) and 0 <= again <= 1
+
+
+def test_predict_val_split_writes_a_solution_the_score_command_agrees_with(run):
+    root, run_dir = run
+    out, sol = root / "val.csv", root / "val_solution.csv"
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
+                                       "--split", "val", "--out", str(out), "--solution-out", str(sol)])
+    assert r.exit_code == 0, r.output
+    reported = r.output.strip().splitlines()[-1]
+    val_ids = sorted(int(x) for x in json.loads((run_dir / "split.json").read_text())["val"])
+    assert sorted(pl.read_csv(sol, infer_schema=False)["video_id"].cast(int).unique().to_list()) == val_ids
+    r = CliRunner().invoke(train_app, ["score", "--solution", str(sol), "--submission", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip().splitlines()[-1] == reported
 
 
 def test_predict_errors_are_one_line(run):
