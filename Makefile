@@ -30,15 +30,28 @@ synth: setup ## synthesise a small raw dataset in data/raw when it has none
 build-store: synth ## pivot every raw video into the Zarr store (incremental)
 	$(VENV)/bin/mabe-store build --raw $(RAW) --out $(STORE) --jobs $(JOBS)
 
-demo: build-store ## end to end on the small default: synth → store → inspect → verify
+demo: build-store ## end to end: synth → store → verify → V5 → pair model → scored submission
 	$(VENV)/bin/mabe-store inspect --store $(STORE)
 	$(VENV)/bin/mabe-store verify --store $(STORE) --raw $(RAW)
+	$(VENV)/bin/mabe-store inspect --store $(STORE) $$($(PY) -c "from mabe_store import open_store as o; s=o('$(STORE)'); print(s.videos['video_id'][s.videos['labeled_actions'].sum(1).argmax()])") --plot runs/demo-video.png
+	$(VENV)/bin/mabe-train run --config configs/demo.yaml data.data_dir=$(STORE) train.checkpoint_dir=runs train.run_name=demo --overwrite
+	$(VENV)/bin/mabe-train evaluate runs/demo
+	$(VENV)/bin/mabe-train run --config configs/pairs_demo.yaml data.data_dir=$(STORE) train.checkpoint_dir=runs train.run_name=pairs-demo --overwrite
+	$(VENV)/bin/mabe-train evaluate runs/pairs-demo
+	$(VENV)/bin/mabe-train predict --run runs/pairs-demo --store $(STORE) --split val --out runs/pairs-demo/val_submission.csv --solution-out runs/pairs-demo/val_solution.csv
+	$(VENV)/bin/mabe-train score --solution runs/pairs-demo/val_solution.csv --submission runs/pairs-demo/val_submission.csv
+	$(VENV)/bin/mabe-train predict --run runs/pairs-demo --store $(STORE) --split test --out runs/pairs-demo/submission.csv
+	@echo "plots: runs/demo-video.png runs/demo/eval/*.png runs/pairs-demo/eval/*.png; Kaggle submission: runs/pairs-demo/submission.csv"
 
 test: setup ## run the test suite
 	$(VENV)/bin/pytest
 
-bench: setup ## benchmarks (not tests): store build vs pandas/pyarrow
+bench: setup ## benchmarks (not tests): store build, sampler, train steps, metric
 	$(PY) bench/bench_store.py
+	$(PY) bench/bench_train.py
+	$(VENV)/bin/mabe-train bench --config configs/v5.yaml --steps 5
+	$(VENV)/bin/mabe-train bench --config configs/v6.yaml --steps 3
+	$(PY) bench/bench_metric.py
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check mabe_store mabe_train tests bench
