@@ -29,20 +29,42 @@ def _read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+MAX_MICE = 4  # train.csv describes mouse1..mouse4
+
+
+def _n_mice(row: dict, triples: tuple, ann: Path | None) -> int:
+    """Mice to track: those the metadata describes, or more where the labels name a higher id.
+
+    Some real AdaptableSnail rows describe 3 mice while behaviors_labeled and the annotation
+    file name mouse4; the labels win, so every labeled mouse has tracking.
+    """
+    described = sum(bool(row.get(f"mouse{m}_strain")) for m in range(1, MAX_MICE + 1)) or 2
+    named = {"behaviors_labeled": {i for a, g, _ in triples for i in (a, g)}, "annotation file": set()}
+    if ann is not None:
+        ids = pq.read_table(ann, columns=["agent_id", "target_id"]).to_pydict()
+        named["annotation file"] = {int(i) for col in ids.values() for i in col}
+    bad = [f"{sorted(i for i in found if not 1 <= i <= MAX_MICE)} in its {where}"
+           for where, found in named.items() if any(not 1 <= i <= MAX_MICE for i in found)]
+    if bad:
+        raise SynthError(f"video {row['video_id']}: mouse ids outside 1..{MAX_MICE}: "
+                         f"{'; '.join(bad)}; fix the file or leave the video's lab out with --labs")
+    return max(described, *named["behaviors_labeled"], *named["annotation file"])
+
+
 def _spec(root: Path, row: dict, split: str, scale: float) -> VideoSpec:
     fps = float(row["frames_per_second"])
     frames = max(30, round(float(row["video_duration_sec"]) * fps * scale))
-    n_mice = sum(bool(row.get(f"mouse{m}_strain")) for m in range(1, 5)) or 2
     try:
         triples = tuple((t.agent, t.target, t.action) for t in clean_triples(row["behaviors_labeled"]))
     except BehaviorsParseError as e:
         raise SynthError(f"video {row['video_id']}: {e}; fix its behaviors_labeled") from None
     ann = root / "train_annotation" / row["lab_id"] / f"{row['video_id']}.parquet"
+    ann = ann if split == "train" and ann.is_file() else None
+    n_mice = _n_mice(row, triples, ann)
     row = dict(row, video_duration_sec=repr(round(frames / fps, 2)))
     return VideoSpec(row["lab_id"], int(row["video_id"]), split, frames, fps, n_mice,
                      tuple(json.loads(row["body_parts_tracked"])), triples,
-                     real_annotations=str(ann) if split == "train" and ann.is_file() else None,
-                     csv_row=row)
+                     real_annotations=str(ann) if ann else None, csv_row=row)
 
 
 def plan_from_real(root: Path, *, videos: int | None, scale: float,

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from mabe_store.synth.actions import RAMP_SEC, Event, apply_events
 from mabe_store.synth.motion import corrupt, free_motion, render
-from mabe_store.synth.profiles import ActionStats, LabProfile, VideoSpec, lab_table
+from mabe_store.synth.profiles import ActionStats, LabProfile, SynthError, VideoSpec, lab_table
 
 # Behaviours every lab's mice show, labeled or not (unlabeled where the lab does not list them).
 DECOY_ACTIONS = ("sniff", "approach", "chase", "rear", "selfgroom")
@@ -70,8 +70,10 @@ def schedule(spec: VideoSpec, profile: LabProfile, rng) -> tuple[list[Event], li
     """Labeled events (from the lab's rates, or the real annotation file) and unlabeled decoys."""
     lead = max(2, round(RAMP_SEC * spec.fps))
     busy = np.zeros((spec.n_mice, spec.n_frames + 4 * lead + 10), bool)
+    _check_mice(spec, spec.triples, "behaviors_labeled")
     if spec.real_annotations:
         labeled = _real_events(spec)
+        _check_mice(spec, [(e.agent + 1, e.target + 1) for e in labeled], "annotation file")
         for ev in labeled:
             for m in {ev.agent, ev.target}:
                 busy[m, max(0, ev.start - lead): ev.stop + lead] = True
@@ -81,6 +83,14 @@ def schedule(spec: VideoSpec, profile: LabProfile, rng) -> tuple[list[Event], li
     others = [t for t in _decoy_triples(spec.n_mice) if t[2] not in profile.actions]
     unlabeled = _draw(others, _generic_profile(profile), spec, rng, "unlabeled")
     return labeled, _accept(lookalike + unlabeled, busy, lead, rng)
+
+
+def _check_mice(spec: VideoSpec, pairs, where: str) -> None:
+    """Every (agent, target, ...) must name one of the video's tracked mice 1..n_mice."""
+    bad = sorted({i for t in pairs for i in t[:2] if not 1 <= i <= spec.n_mice})
+    if bad:
+        raise SynthError(f"video {spec.video_id}: its {where} names mice {bad} but it tracks "
+                         f"mice 1..{spec.n_mice}; fix the video's mouse count or its labels")
 
 
 def _decoy_triples(n_mice: int) -> list[tuple[int, int, str]]:
@@ -100,7 +110,7 @@ def _real_events(spec: VideoSpec) -> list[Event]:
     return [Event(a - 1, g - 1, act, int(s), int(e))
             for a, g, act, s, e in zip(d["agent_id"], d["target_id"], d["action"],
                                        d["start_frame"], d["stop_frame"], strict=True)
-            if s < spec.n_frames and a <= spec.n_mice and g <= spec.n_mice]
+            if s < spec.n_frames]
 
 
 def geometry(spec: VideoSpec, profile: LabProfile) -> tuple[float, tuple, tuple[float, float]]:
