@@ -32,6 +32,7 @@ class BuildConfig:
     mean_groups: dict[str, list[str]] = field(default_factory=lambda: {"headpiece": ["headpiece_*"]})
     aliases: dict[str, list[str]] = field(default_factory=dict)
     chunk_rows: int = 16384
+    chunk_cols: int = 36  # one mouse's 18 slots x {x, y}: absent mice's chunks are never written
     codec: str = "zstd"
     clevel: int = 1
     shuffle: str = "shuffle"
@@ -73,6 +74,8 @@ def _problems(cfg: BuildConfig) -> list[str]:
                 out.append(f"{key}: {slot!r} is not one of the keypoints")
     if not isinstance(cfg.chunk_rows, int) or cfg.chunk_rows < 256:
         out.append(f"chunk_rows must be an integer >= 256, got {cfg.chunk_rows!r}")
+    if not isinstance(cfg.chunk_cols, int) or cfg.chunk_cols < 1:
+        out.append(f"chunk_cols must be an integer >= 1, got {cfg.chunk_cols!r}")
     if cfg.codec not in CODECS:
         out.append(f"codec must be one of {', '.join(CODECS)}, got {cfg.codec!r}")
     if cfg.shuffle not in SHUFFLES:

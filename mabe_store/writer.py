@@ -74,7 +74,7 @@ class StoreWriter:
         root = zarr.open_group(str(self.path), mode="w", zarr_format=3)
         cfg, a = self.cfg, len(ACTIONS)
         root.create_array("features", shape=(0, cfg.n_features), dtype="float32", fill_value=np.nan,
-                          chunks=(cfg.chunk_rows, cfg.n_features), compressors=compressors(cfg))
+                          chunks=(cfg.chunk_rows, min(cfg.chunk_cols, cfg.n_features)), compressors=compressors(cfg))
         root.create_array("actions", shape=(0, a), dtype="uint8", fill_value=0,
                           chunks=(cfg.chunk_rows, a), compressors=compressors(cfg))
         for name, columns in TABLES.items():

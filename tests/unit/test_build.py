@@ -42,6 +42,16 @@ def test_round_trip_gives_the_raw_values(handmade_raw, tmp_path):
     assert check_contract(s) == [] and check_raw(s, handmade_raw) == []
 
 
+def test_chunks_of_absent_mice_are_never_written(handmade_raw, tmp_path):
+    build(handmade_raw, tmp_path / "s.zarr")
+    s = open_store(tmp_path / "s.zarr")
+    tracked = {m for v in s.videos["video_id"].tolist() for m in range(4)
+               if not np.isnan(s.features(v)[:, m * 36:(m + 1) * 36]).all()}
+    written = {int(p.name) for p in (tmp_path / "s.zarr" / "features" / "c").glob("*/*")}
+    assert written == tracked and len(tracked) < 4  # a chunk column per mouse, only where tracked
+    assert s.load().features.shape == (s.n_frames, 144)
+
+
 def test_labels_are_rasterised_clipped_and_kept_verbatim(handmade_store):
     s = open_store(handmade_store)
     acts = s.actions(101)

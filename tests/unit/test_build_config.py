@@ -26,8 +26,8 @@ def test_slot_of(name, slot):
 
 def test_every_problem_is_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as e:
-        make_config(keypoints=["a", "a"], codec="gzip", clevel=11, chunk_rows=10, aliases={"zz": ["q"]})
-    for part in ("distinct", "codec", "clevel", "chunk_rows", "'zz' is not one of the keypoints"):
+        make_config(keypoints=["a", "a"], codec="gzip", clevel=11, chunk_rows=10, chunk_cols=0, aliases={"zz": ["q"]})
+    for part in ("distinct", "codec", "clevel", "chunk_rows", "chunk_cols", "'zz' is not one of the keypoints"):
         assert part in str(e.value)
     with pytest.raises(ConfigError, match="unknown setting 'chunks'"):
         make_config(chunks=5)
