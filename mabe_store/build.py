@@ -1,7 +1,7 @@
 """`mabe-store build`: every raw video pivoted once, in parallel, into one append-only Zarr store.
 
-Workers (a process pool; one process per `--jobs`) read and pivot whole videos and return dense
-blocks; the main process alone writes, in video order, so the store's layout is deterministic and
+Workers (a process pool of `--jobs` - 1 processes; the writer is the last job) read and pivot whole
+videos and return dense blocks; the main process alone writes, in video order, so the store's layout is deterministic and
 no two processes ever touch one Zarr chunk. The cost of this split is pickling each block back to
 the parent, kept small by sending only the feature columns a video uses (pivot.Pivoted). A rerun skips videos whose
 fingerprint (files' size+mtime, metadata row) and build config match; any changed or vanished
@@ -122,13 +122,16 @@ def _worker_init() -> None:
 
 
 def _results(tasks: list[VideoTask], cfg: BuildConfig, jobs: int) -> Iterator[BuiltVideo | Skipped]:
-    """Built videos in task order; `jobs` worker processes with a bounded look-ahead."""
+    """Built videos in task order, with a bounded look-ahead. The writer (this process) is one of
+    the `jobs`: it compresses about as much CPU as the pivots cost, so `jobs - 1` worker processes
+    pivot. On 2 cores, 2 workers + the writer oversubscribed the cores and each extra worker costs
+    ~0.4 CPU-s of imports (Polars, Zarr) plus pickling its blocks back."""
     if jobs <= 1:
         for t in tasks:
             yield build_video(t, cfg)
         return
     ctx = multiprocessing.get_context("spawn")  # fork + Polars' thread pool can deadlock
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx, initializer=_worker_init) as pool:
         pending: deque = deque()
         it = iter(tasks)
         for t in it:
