@@ -77,18 +77,34 @@ def _figures(report: dict, history: list[dict], out: Path, monitor: str) -> list
     return files
 
 
+# Per-lab columns after the monitored metric: (report key, header, format). A report prints the
+# ones its labs carry (grouped: accuracy, frames; pairs: videos, actions), never a made-up 0.
+_LAB_COLUMNS = (("accuracy", "accuracy", ".3f"), ("n_frames", "frames", ","),
+                ("n_videos", "videos", ","), ("n_actions", "actions", ","))
+
+
 def format_report(r: dict) -> str:
-    """Plain-text tables: headline, per class, per lab."""
+    """Plain-text tables: headline, per class (grouped), per lab (the columns the report has)."""
     m = r["monitor"]
     lines = [f"{r['run_dir']} ({r['checkpoint']}, epoch {r['epoch']}): {m} {r[m]:.4f}"
              + (f", accuracy {r['accuracy']:.4f}" if "accuracy" in r else "")
-             + (f", majority baseline {r['majority_macro_f1']:.4f}" if "majority_macro_f1" in r else "")]
+             + (f", majority baseline {r['majority_macro_f1']:.4f}" if "majority_macro_f1" in r else "")
+             + (f" on {r['val_videos']:,} validation video{'s' * (r['val_videos'] != 1)}"
+                if "val_videos" in r else "")]
     if "per_class" in r:
         lines += ["", f"{'class':<12}{'f1':>8}{'prec':>8}{'recall':>8}{'frames':>10}"]
         lines += [f"{k:<12}{v['f1']:>8.3f}{v['precision']:>8.3f}{v['recall']:>8.3f}{v['support']:>10,}"
                   for k, v in r["per_class"].items()]
     if r.get("per_lab"):
-        lines += ["", f"{'lab':<24}{m:>10}{'accuracy':>10}{'frames':>10}"]
-        lines += [f"{lab:<24}{v.get(m, 0):>10.3f}{v.get('accuracy', 0):>10.3f}{v.get('n_frames', 0):>10,}"
-                  for lab, v in r["per_lab"].items()]
+        lines += ["", *_lab_table(r["per_lab"], m)]
     return "\n".join(lines)
+
+
+def _lab_table(per_lab: dict[str, dict], monitor: str) -> list[str]:
+    """One row per lab: the monitored metric, then each of `_LAB_COLUMNS` some lab carries."""
+    cols = [(monitor, monitor, ".3f")] + [c for c in _LAB_COLUMNS if any(c[0] in v for v in per_lab.values())]
+    width = max(10, *(len(h) + 2 for _, h, _ in cols))
+    head = f"{'lab':<24}" + "".join(f"{h:>{width}}" for _, h, _ in cols)
+    rows = [f"{lab:<24}" + "".join(f"{format(v[k], f) if k in v else '-':>{width}}" for k, _, f in cols)
+            for lab, v in per_lab.items()]
+    return [head, *rows]

@@ -21,6 +21,7 @@ section `pairs:` (when Config grows one) overrides the defaults.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,12 +68,13 @@ def masked_bce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
     return (cell * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def per_lab_table(details) -> dict:
-    """{lab: {score, n_actions, f: {action: F}}} — the shape `mabe-train evaluate` prints."""
+def per_lab_table(details, n_videos: dict[str, int]) -> dict:
+    """{lab: {score, n_videos, n_actions, f: {action: F}}} — the shape `mabe-train evaluate` prints."""
     f: dict[str, dict[str, float]] = {}
     for r in details.per_action.iter_rows(named=True):
         f.setdefault(r["lab_id"], {})[r["action"]] = r["f"]
-    return {r["lab_id"]: {"score": r["score"], "n_actions": r["n_actions"], "f": f.get(r["lab_id"], {})}
+    return {r["lab_id"]: {"score": r["score"], "n_videos": n_videos.get(r["lab_id"], 0),
+                          "n_actions": r["n_actions"], "f": f.get(r["lab_id"], {})}
             for r in details.per_lab.sort("lab_id").iter_rows(named=True)}
 
 
@@ -144,9 +146,11 @@ class PairsTask(Task):
                  for (a, t), y in pair_truth(self.store, v.video_id).items()}
         self._keep_best_thresholds(thresholds, dec, details.score)
         per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
+        labs = self.store.videos["lab_id"]
+        n_videos = Counter(str(labs[self.store.index(v.video_id)]) for v in videos)
         return {"score": details.score, "val_loss": bce_of_probs(videos, truth),
                 "val_videos": len(videos), "val_intervals": sub.height,
-                "per_lab_score": per_lab, "per_lab": per_lab_table(details)}
+                "per_lab_score": per_lab, "per_lab": per_lab_table(details, n_videos)}
 
     def _keep_best_thresholds(self, thresholds, dec: DecodeConfig, score: float) -> None:
         """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does)."""

@@ -101,6 +101,7 @@ def test_validate_scores_with_the_metric_and_keeps_best_thresholds(store, tmp_pa
     assert set(out["per_lab"]) == {"LabA", "LabB"}
     assert out["per_lab"]["LabB"]["score"] == out["per_lab_score"]["LabB"]
     assert set(out["per_lab"]["LabA"]["f"]) <= {"sniff", "rear"}
+    assert [out["per_lab"][lab]["n_videos"] for lab in ("LabA", "LabB")] == [1, 1]  # val: 102, 105
     saved = json.loads((tmp_path / "thresholds.json").read_text())
     assert saved["score"] == out["score"] and saved["thresholds"]
     flat = task.validate(_Flat(), torch.device("cpu"))
