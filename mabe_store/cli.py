@@ -67,6 +67,8 @@ def inspect(
             lines.append(f"plot written to {plot_video(s, video_id, plot)}")
     except StoreError as e:
         _fail(str(e))
+    except OSError as e:
+        _fail(f"cannot write {plot}: {e.strerror}")
     for line in lines:
         typer.echo(line)
 

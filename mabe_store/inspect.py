@@ -108,6 +108,7 @@ def plot_video(store: Store, video_id, path: str | Path) -> Path:
     ax1.legend(loc="upper right", fontsize=8)
     _ethogram(ax2, store.annotations(video_id), len(feats), fps, colors)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)

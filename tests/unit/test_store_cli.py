@@ -52,6 +52,15 @@ def test_inspect_summary_video_and_plot(handmade_store, tmp_path):
     assert r.exit_code == 1 and "is not in" in r.output
 
 
+def test_inspect_plot_creates_folders_and_reports_unwritable_paths(handmade_store, tmp_path):
+    png = tmp_path / "new" / "dir" / "v.png"
+    assert run("inspect", "--store", handmade_store, "201", "--plot", png).exit_code == 0
+    assert png.exists()
+    (tmp_path / "file").write_text("")
+    r = run("inspect", "--store", handmade_store, "201", "--plot", tmp_path / "file" / "v.png")
+    assert r.exit_code == 1 and "cannot write" in r.output
+
+
 def test_verify_passes_then_catches_a_tampered_value(handmade_store, tmp_path, handmade_raw):
     r = run("verify", "--store", handmade_store)
     assert r.exit_code == 0 and "OK" in r.output
