@@ -1,7 +1,7 @@
 """Typed run settings: defaults, then a YAML file, then `key=value` overrides.
 
-Each part of a run owns a small dataclass (data, model, loss, optim, train); `Config` composes
-them, lingua-style, so a test or a remote launcher builds a run from one object. YAML is read with
+Each part of a run owns a small dataclass (data, model, loss, optim, train, and pairs for
+`task: pairs`); `Config` composes them, lingua-style, so a test or a remote launcher builds a run from one object. YAML is read with
 `yaml.safe_load`; every key is checked against the dataclasses, and all problems (unknown keys with
 their closest valid spelling, wrong types) are reported in one `ConfigError`. The resolved config is
 written into the run directory (`config.yaml`), which is also what `--resume` reads back.
@@ -105,6 +105,19 @@ class TrainConfig:
 
 
 @dataclass
+class PairsSettings:
+    """`task: pairs` only (mabe_train.tasks.pairs): window sampling and the decoder's clean-up.
+
+    Defined here rather than in the task so that Config can hold it without importing the task.
+    """
+
+    positive_fraction: float = 0.5  # share of windows centred on an annotated interval
+    smooth: int = 5  # decoder moving average (frames)
+    min_bout: int = 3  # decoder: drop shorter bouts (frames)
+    max_gap: int = 3  # decoder: fill shorter gaps inside one action (frames)
+
+
+@dataclass
 class Config:
     task: str = "grouped"  # key of the task registry (mabe_train.tasks)
     data: DataConfig = field(default_factory=DataConfig)
@@ -112,6 +125,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pairs: PairsSettings = field(default_factory=PairsSettings)  # read by `task: pairs` only
     name: str = "run"  # set from the YAML file's stem; names the run directory
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,6 +291,14 @@ def validate(cfg: Config) -> list[str]:
         p.append("train.epochs and train.save_freq must be >= 1")
     if cfg.optim.scheduler.name not in ("plateau", "none"):
         p.append(f"optim.scheduler.name must be plateau or none, got {cfg.optim.scheduler.name!r}")
+    return p + _validate_pairs(cfg.pairs)
+
+
+def _validate_pairs(s: PairsSettings) -> list[str]:
+    p = [f"pairs.{name} must be >= {lo}, got {getattr(s, name)}"
+         for name, lo in (("smooth", 1), ("min_bout", 1), ("max_gap", 0)) if getattr(s, name) < lo]
+    if not 0 <= s.positive_fraction <= 1:
+        p.append(f"pairs.positive_fraction must be in [0, 1], got {s.positive_fraction}")
     return p
 
 

@@ -14,21 +14,21 @@ What the trainer gets from this task:
   monitored value; the thresholds of the best epoch are kept in the run directory.
 `data.temporal_jitter` and `data.frame_gap` are not used: a shift of inputs against pair labels
 only blurs bout edges, which the metric scores frame by frame, and the fps-aware features already
-put every lab's motion in per-second units. Pair-specific knobs live in `PairsSettings`; a config
-section `pairs:` (when Config grows one) overrides the defaults.
+put every lab's motion in per-second units. Pair-specific knobs live in the config's `pairs:`
+section (`mabe_train.config.PairsSettings`: positive_fraction, smooth, min_bout, max_gap).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from mabe_store.constants import ACTIONS
+from mabe_train.config import PairsSettings
 from mabe_train.decode import DecodeConfig
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.features import N_PAIR_FEATURES, pair_features
@@ -45,20 +45,9 @@ from mabe_train.pairs.scoring import (
 from mabe_train.tasks.base import Task, register_task
 
 
-@dataclass
-class PairsSettings:
-    positive_fraction: float = 0.5  # share of windows centred on an annotated interval
-    smooth: int = 5  # decoder moving average (frames)
-    min_bout: int = 3  # decoder: drop shorter bouts (frames)
-    max_gap: int = 3  # decoder: fill shorter gaps inside one action (frames)
-
-    def decode_config(self) -> DecodeConfig:
-        return DecodeConfig(smooth=self.smooth, min_bout=self.min_bout, max_gap=self.max_gap)
-
-
-def pair_settings(cfg) -> PairsSettings:
-    section = getattr(cfg, "pairs", None)
-    return section if isinstance(section, PairsSettings) else PairsSettings()
+def decode_config(s: PairsSettings) -> DecodeConfig:
+    """The decoder's clean-up from the `pairs:` section (thresholds are tuned per lab and action)."""
+    return DecodeConfig(smooth=s.smooth, min_bout=s.min_bout, max_gap=s.max_gap)
 
 
 def masked_bce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
@@ -88,7 +77,7 @@ class PairsTask(Task):
         super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
         self.input_dim = N_PAIR_FEATURES
         self.n_outputs = len(ACTIONS)
-        self.settings = pair_settings(cfg)
+        self.settings: PairsSettings = cfg.pairs
         w = list(cfg.loss.class_weights)
         if len(w) not in (1, len(ACTIONS)) or min(w) <= 0:
             raise PairsError(f"loss.class_weights has {len(w)} values; the pairs task reads it as BCE "
@@ -140,7 +129,7 @@ class PairsTask(Task):
         videos = collect_probs(model, self.store, self.val_ids(), window=d.sequence_length,
                                stride=d.val_stride, device=device,
                                progress=self.progress)
-        dec = self.settings.decode_config()
+        dec = decode_config(self.settings)
         thresholds, sub, details = tune_and_score(videos, self.store, dec)
         truth = {(int(v.video_id), a, t): y for v in videos
                  for (a, t), y in pair_truth(self.store, v.video_id).items()}

@@ -1,11 +1,13 @@
 """Config loading: defaults <- YAML <- key=value, typed, every problem named in one error."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mabe_store.constants import ACTIONS
-from mabe_train.config import Config, ConfigError, load_config, save_config
+from mabe_train.config import Config, ConfigError, PairsSettings, load_config, save_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -36,7 +38,7 @@ def test_v5_yaml_carries_every_original_key_and_value():
     assert cfg.name == "v5"
 
 
-@pytest.mark.parametrize("name", ["v5", "debug", "demo"])
+@pytest.mark.parametrize("name", ["v5", "debug", "demo", "pairs", "pairs_demo"])
 def test_shipped_configs_load(name):
     assert load_config(CONFIGS / f"{name}.yaml").name == name
 
@@ -69,7 +71,8 @@ def test_unknown_and_mistyped_keys_are_all_named_with_suggestions(tmp_path):
 @pytest.mark.parametrize("override, fragment", [
     ("train.amp=fp8", "train.amp"), ("data.val_fraction=1.5", "val_fraction"),
     ("train.device=tpu", "train.device"), ("data.sequence_length=0", "sequence_length"),
-    ("optim.scheduler.name=cosine", "scheduler.name")])
+    ("optim.scheduler.name=cosine", "scheduler.name"), ("pairs.smooth=0", "pairs.smooth"),
+    ("pairs.max_gap=-1", "pairs.max_gap"), ("pairs.positive_fraction=1.5", "pairs.positive_fraction")])
 def test_invalid_values(override, fragment):
     with pytest.raises(ConfigError, match=fragment):
         load_config(CONFIGS / "debug.yaml", [override])
@@ -85,3 +88,30 @@ def test_resolved_config_round_trips(tmp_path):
 def test_missing_file_says_where_to_look(tmp_path):
     with pytest.raises(ConfigError, match="configs/"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("name", ["pairs", "pairs_demo"])
+def test_pairs_configs_show_every_pairs_key_with_its_default_and_a_comment(name):
+    text = (CONFIGS / f"{name}.yaml").read_text()
+    shown = yaml.safe_load(text)["pairs"]
+    assert shown == dataclasses.asdict(PairsSettings())
+    lines = {ln.split(":")[0].strip(): ln for ln in text.splitlines() if ln.startswith("  ")}
+    for key in shown:
+        assert "#" in lines[key], f"pairs.{key} has no comment in {name}.yaml"
+    assert load_config(CONFIGS / f"{name}.yaml").pairs == PairsSettings()
+
+
+def test_pairs_section_overrides_validation_and_resolved_config(tmp_path):
+    cfg = load_config(CONFIGS / "pairs_demo.yaml", ["pairs.smooth=9", "min_bout=2"])
+    assert (cfg.pairs.smooth, cfg.pairs.min_bout, cfg.pairs.max_gap) == (9, 2, 3)
+    assert isinstance(cfg.pairs, PairsSettings) and load_config().pairs == PairsSettings()
+    save_config(cfg, tmp_path / "config.yaml")
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["pairs"]["smooth"] == 9
+    assert load_config(tmp_path / "config.yaml") == cfg
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: pairs\npairs:\n  smoth: 3\n  positive_fraction: lots\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(bad, ["pairs.max_gapp=1"])
+    for part in ("'pairs.smoth' (did you mean 'smooth'?)", "pairs.positive_fraction: expected float",
+                 "'pairs.max_gapp' (did you mean 'pairs.max_gap'?)"):
+        assert part in str(e.value), part

@@ -12,7 +12,7 @@ from mabe_train.config import load_config
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.features import N_PAIR_FEATURES
 from mabe_train.tasks import build_task
-from mabe_train.tasks.pairs import masked_bce
+from mabe_train.tasks.pairs import decode_config, masked_bce
 
 
 def test_masked_bce_ignores_unknown_cells():
@@ -78,6 +78,13 @@ def test_task_batches_inputs_and_loss(store, tmp_path):
     loss = task.loss(torch.zeros(8, 32, 37), batch)
     assert torch.isclose(loss, torch.tensor(np.log(2.0), dtype=torch.float32))
     assert task.frames_per_epoch() == 4 * 2 * 90  # four videos, two labeled pairs each
+
+
+def test_task_reads_the_config_pairs_section(store, tmp_path):
+    task = _task(store, tmp_path, "pairs.positive_fraction=0.25", "pairs.smooth=7", "pairs.max_gap=0")
+    assert task.train_batches().positive_fraction == 0.25
+    dec = decode_config(task.settings)
+    assert (dec.smooth, dec.min_bout, dec.max_gap) == (7, 3, 0)
 
 
 def test_task_rejects_bad_pos_weight(store, tmp_path):
