@@ -48,7 +48,7 @@ def _n_mice(row: dict, triples: tuple, ann: Path | None) -> int:
     if bad:
         raise SynthError(f"video {row['video_id']}: mouse ids outside 1..{MAX_MICE}: "
                          f"{'; '.join(bad)}; fix the file or leave the video's lab out with --labs")
-    return max(described, *named["behaviors_labeled"], *named["annotation file"])
+    return max([described, *named["behaviors_labeled"], *named["annotation file"]])
 
 
 def _spec(root: Path, row: dict, split: str, scale: float) -> VideoSpec:

@@ -24,7 +24,7 @@ def _real(root: Path, behaviors: list[str], agents: list[int], targets: list[int
                video_height_pix=1068, arena_width_cm=60.0, arena_height_cm=60.0,
                body_parts_tracked=json.dumps(["body_center", "ear_left", "ear_right", "neck",
                                               "nose", "tail_base"]),
-               behaviors_labeled=json.dumps(behaviors), tracking_method="DeepLabCut")
+               behaviors_labeled=json.dumps(behaviors) if behaviors else "", tracking_method="DeepLabCut")
     for m in (1, 2, 3):
         row[f"mouse{m}_strain"] = "CD-1 (ICR)"
     root.mkdir(parents=True, exist_ok=True)
@@ -82,3 +82,12 @@ def test_a_spec_naming_an_untracked_mouse_is_a_synth_error_not_an_index_error(tm
                      ((4, 1, "attack"), (1, 2, "attack")), rate_boost=50.0)
     with pytest.raises(SynthError, match=r"video 7: its behaviors_labeled names mice \[4\]"):
         make_video(spec, lab_table()["AdaptableSnail"], 0, tmp_path)
+
+
+def test_an_unlabeled_row_keeps_the_mice_its_metadata_describes(tmp_path):
+    """Empty behaviors_labeled and no annotation file: the metadata's 3 mice, nothing else."""
+    real = _real(tmp_path / "real", [], agents=[], targets=[])
+    (real / "train_annotation" / "AdaptableSnail" / f"{VIDEO}.parquet").unlink()
+    synthesize(tmp_path / "out", from_real=real, scale=0.05, progress=False, workers=1)
+    track = pl.read_parquet(tmp_path / "out" / "train_tracking" / "AdaptableSnail" / f"{VIDEO}.parquet")
+    assert sorted(track["mouse_id"].unique()) == [1, 2, 3]
