@@ -2,7 +2,7 @@
 
 On one synthetic dataset (`synth --profile kaggle --scale 0.005`, 1.33M frames), in one run: the store build vs the original design's pandas
 `pivot_table` vs a bare pyarrow read of the same files (the floor no pivot can beat), as frames/s
-and ratios; the store's size vs the raw tracking parquet; and the build time at 1x and 4x data (4 hard-linked copies
+and ratios (a bare Polars read too, for context); the store's size vs the raw tracking parquet; and the build time at 1x and 4x data (4 hard-linked copies
 under new ids; cost should grow linearly). `--codecs` adds the compression sweep that chose configs/store.yaml;
 `--kaggle SCALE` times a build of `synth --profile kaggle --scale SCALE` and extrapolates it to
 the full set (72M frames). Prints a table and writes JSON (`--json`).
@@ -50,12 +50,18 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def measured(fn) -> tuple[float, float]:
+LOADS: dict[str, float] = {}  # 1-min load average at the end of each measurement, by label
+
+
+def measured(fn, label: str | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process and its finished children). CPU time is the
     figure to trust on a shared machine; wall time is what a user waits."""
     t, c = time.perf_counter(), _cpu()
     fn()
-    return time.perf_counter() - t, _cpu() - c
+    out = time.perf_counter() - t, _cpu() - c
+    if label:
+        LOADS[label] = os.getloadavg()[0]
+    return out
 
 
 def replicate(raw: Path, out: Path, times: int) -> None:
@@ -83,6 +89,14 @@ def bare_read(raw: Path) -> None:
         pq.read_table(f)
 
 
+def bare_polars_read(raw: Path) -> None:
+    """Context, not the floor: Polars decodes these files ~3x cheaper (CPU) than pyarrow here."""
+    import polars as pl
+
+    for f in tracking_files(raw):
+        pl.read_parquet(f)
+
+
 def pandas_pivot(raw: Path) -> None:
     """The original design: per video, pandas pivot_table, reindexed to the same dense
     (frames, 4 mice x 18 slots x {x, y}) block the store holds (no writing: favours pandas)."""
@@ -104,31 +118,34 @@ def polars_pivot(raw: Path) -> None:
         _ = pivot_tracking(f, cfg).features
 
 
-def build(raw: Path, out: Path, jobs: int, **cfg) -> tuple[float, float]:
+def build(raw: Path, out: Path, jobs: int, label: str | None = None, **cfg) -> tuple[float, float]:
     shutil.rmtree(out, ignore_errors=True)
     return measured(lambda: build_store(raw, out, cfg=make_config(**cfg), jobs=jobs, progress=False,
-                                        log=lambda _: None))
+                                        log=lambda _: None), label)
 
 
 def main_bench(work: Path, scale: float, jobs: int) -> dict:
     raw1, raw4 = work / "raw1", work / "raw4"
     synthesize(raw1, profile="kaggle", scale=scale, seed=0, progress=False)
     replicate(raw1, raw4, 4)
-    runs = {"build": build(raw1, work / "store.zarr", jobs)}
+    runs = {"build": build(raw1, work / "store.zarr", jobs, "build")}
     frames1 = open_store(work / "store.zarr").n_frames
     size_store, size_raw = dir_bytes(work / "store.zarr"), sum(f.stat().st_size for f in tracking_files(raw1))
-    runs["build_jobs1"] = build(raw1, work / "store1.zarr", 1)
-    runs["pyarrow_read"] = measured(lambda: bare_read(raw1))
-    runs["pandas_pivot_table"] = measured(lambda: pandas_pivot(raw1))
-    runs["pivot_only"] = measured(lambda: polars_pivot(raw1))
-    build4 = build(raw4, work / "store4.zarr", jobs)
+    runs["build_jobs1"] = build(raw1, work / "store1.zarr", 1, "build_jobs1")
+    runs["pyarrow_read"] = measured(lambda: bare_read(raw1), "pyarrow_read")
+    runs["polars_read"] = measured(lambda: bare_polars_read(raw1), "polars_read")
+    runs["pandas_pivot_table"] = measured(lambda: pandas_pivot(raw1), "pandas_pivot_table")
+    runs["pivot_only"] = measured(lambda: polars_pivot(raw1), "pivot_only")
+    build4 = build(raw4, work / "store4.zarr", jobs, "build_4x")
+    build4_1 = build(raw4, work / "store4.zarr", 1, "build_4x_jobs1")  # back to back: --jobs on more data
     frames4 = open_store(work / "store4.zarr").n_frames
     fps = {k: frames1 / wall for k, (wall, _) in runs.items()}
     fpc = {k: frames1 / cpu for k, (_, cpu) in runs.items()}
     return {
         "frames_1x": frames1, "frames_4x": frames4, "jobs": jobs, "frames_per_s": fps, "frames_per_cpu_s": fpc,
-        "wall_seconds": {k: w for k, (w, _) in runs.items()} | {"build_4x": build4[0]},
-        "cpu_seconds": {k: c for k, (_, c) in runs.items()} | {"build_4x": build4[1]},
+        "wall_seconds": {k: w for k, (w, _) in runs.items()} | {"build_4x": build4[0], "build_4x_jobs1": build4_1[0]},
+        "cpu_seconds": {k: c for k, (_, c) in runs.items()} | {"build_4x": build4[1], "build_4x_jobs1": build4_1[1]},
+        "load_after": dict(LOADS),
         "build_vs_pandas": fps["build"] / fps["pandas_pivot_table"],
         "build_vs_pandas_cpu": fpc["build_jobs1"] / fpc["pandas_pivot_table"],
         "build_slowdown_vs_floor": fps["pyarrow_read"] / fps["build"],
@@ -146,7 +163,7 @@ def codec_sweep(raw: Path, work: Path) -> list[dict]:
                                    ("zstd", 3, "shuffle"), ("none", 0, "shuffle")]:
         for chunk_rows in (4096, 16384, 65536):
             out = work / "codec.zarr"
-            t, _ = build(raw, out, 1, codec=codec, clevel=clevel, shuffle=shuffle, chunk_rows=chunk_rows)
+            t, _ = build(raw, out, 1, None, codec=codec, clevel=clevel, shuffle=shuffle, chunk_rows=chunk_rows)
             s = open_store(out)
             t_read = timed(lambda s=s: s.load())
             rows.append({"codec": codec, "clevel": clevel, "shuffle": shuffle, "chunk_rows": chunk_rows,
@@ -158,7 +175,7 @@ def codec_sweep(raw: Path, work: Path) -> list[dict]:
 def kaggle_extrapolation(work: Path, scale: float, jobs: int) -> dict:
     raw = work / "kaggle"
     t_synth = timed(lambda: synthesize(raw, profile="kaggle", scale=scale, seed=0, progress=False))
-    t, cpu = build(raw, work / "kaggle.zarr", jobs)
+    t, cpu = build(raw, work / "kaggle.zarr", jobs, "kaggle")
     frames = open_store(work / "kaggle.zarr").n_frames
     return {"scale": scale, "frames": frames, "synth_s": t_synth, "build_s": t, "build_cpu_s": cpu, "jobs": jobs,
             "frames_per_s": frames / t, "full_set_minutes": FULL_SET_FRAMES / (frames / t) / 60,
@@ -171,7 +188,7 @@ def print_table(r: dict) -> None:
     fps, fpc = r["frames_per_s"], r["frames_per_cpu_s"]
     print(f"\nstore build benchmark — {r['frames_1x']:,} frames (1x), jobs={r['jobs']}")
     print(f"  {'method':<36}{'frames/s':>11}{'vs pandas':>10}{'frames/CPU-s':>14}{'vs pandas':>10}")
-    for name, label in (("pyarrow_read", "bare pyarrow read (floor)"), ("build", f"mabe-store build (jobs={r['jobs']})"),
+    for name, label in (("pyarrow_read", "bare pyarrow read (floor)"), ("polars_read", "bare polars read (context)"), ("build", f"mabe-store build (jobs={r['jobs']})"),
                         ("build_jobs1", "mabe-store build (jobs=1)"), ("pivot_only", "store pivot only (jobs=1)"),
                         ("pandas_pivot_table", "pandas pivot_table (same output)")):
         pd_w, pd_c = fps["pandas_pivot_table"], fpc["pandas_pivot_table"]
@@ -183,6 +200,9 @@ def print_table(r: dict) -> None:
     w, c = r["wall_seconds"], r["cpu_seconds"]
     print(f"  1x {w['build']:.2f} s ({c['build']:.2f} CPU-s), 4x {w['build_4x']:.2f} s ({c['build_4x']:.2f} CPU-s): "
           f"wall x{r['time_ratio_4x_over_1x']:.2f}, CPU x{r['cpu_ratio_4x_over_1x']:.2f} for frames x{r['frames_ratio_4x_over_1x']:.2f}")
+    print(f"  4x back to back: jobs={r['jobs']} {w['build_4x']:.2f} s ({c['build_4x']:.2f} CPU-s), "
+          f"jobs=1 {w['build_4x_jobs1']:.2f} s ({c['build_4x_jobs1']:.2f} CPU-s)")
+    print("  1-min load average after each run: " + ", ".join(f"{k} {v:.1f}" for k, v in r["load_after"].items()))
 
 
 def main() -> None:
