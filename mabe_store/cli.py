@@ -31,7 +31,7 @@ def _fail(message: str) -> None:
 def build(
     raw: Annotated[Path, typer.Option(help="raw Kaggle-layout directory (train.csv, *_tracking/, ...)")] = Path("data/raw"),
     out: Annotated[Path, typer.Option(help="store to create or complete")] = Path("data/store.zarr"),
-    jobs: Annotated[int, typer.Option(min=1, help="worker processes pivoting videos in parallel")] = 2,
+    jobs: Annotated[int, typer.Option(min=1, help="threads pivoting videos in parallel (the main thread writes)")] = 2,
     config: Annotated[Path | None, typer.Option(help="build settings YAML (default: built-in, = configs/store.yaml)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
