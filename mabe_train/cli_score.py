@@ -19,6 +19,8 @@ from mabe_train.metric import MetricError, ScoreDetails, score_details
 
 def read_table(path: Path, name: str) -> pl.DataFrame:
     """A CSV with every column as text and start/stop frames as Int64; MetricError otherwise."""
+    if path.is_dir():
+        raise MetricError(f"{name} file {path} is a directory — pass a CSV file")
     if not path.is_file():
         raise MetricError(f"{name} file {path} does not exist — pass an existing CSV")
     try:
@@ -32,6 +34,14 @@ def read_table(path: Path, name: str) -> pl.DataFrame:
         return df.with_columns(pl.col(c).str.strip_chars().cast(pl.Int64, strict=True) for c in frames)
     except pl.exceptions.PolarsError:
         raise MetricError(f"{name} file {path}: start_frame/stop_frame must be integers") from None
+
+
+def _refuse_swapped(solution: pl.DataFrame, submission: pl.DataFrame) -> None:
+    """A solution without the solution-only columns while the submission has them: files swapped."""
+    only = ("lab_id", "behaviors_labeled")
+    if not set(only) <= set(solution.columns) and set(only) <= set(submission.columns):
+        raise MetricError("the solution lacks lab_id/behaviors_labeled but the submission has them — "
+                          "are --solution and --submission swapped?")
 
 
 def _print_details(d: ScoreDetails) -> None:
@@ -51,7 +61,9 @@ def score(
 ) -> None:
     """Score a submission with the official MABe metric; the last line is `score: <value>`."""
     try:
-        d = score_details(read_table(solution, "solution"), read_table(submission, "submission"), beta)
+        sol, sub = read_table(solution, "solution"), read_table(submission, "submission")
+        _refuse_swapped(sol, sub)
+        d = score_details(sol, sub, beta)
     except MetricError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

@@ -294,3 +294,20 @@ def test_real_annotations_match_the_official_codes_scores():
     assert score(s, real_baseline()) == pytest.approx(0.07472850366497553, abs=1e-9)  # README: about 0.07
     assert score(s, shifted) == pytest.approx(0.8858546688375947, abs=1e-9)
     assert score(s, truth) == 1.0
+
+
+def test_cli_swapped_files_are_named_as_such(tmp_path):
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
+    app, runner = _cli()
+    args = _write(tmp_path, s, sub((1, "mouse1", "mouse2", "sniff", 0, 10)))
+    swapped = ["score", "--solution", args[4], "--submission", args[2]]
+    res = runner.invoke(app, swapped)
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "swapped" in lines[0]
+
+
+def test_cli_directory_is_not_called_missing(tmp_path):
+    app, runner = _cli()
+    res = runner.invoke(app, ["score", "--solution", str(tmp_path), "--submission", str(tmp_path / "n.csv")])
+    assert res.exit_code == 1 and "is a directory" in res.output
