@@ -86,6 +86,16 @@ def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> lis
     return ids
 
 
+def _writable_parent(path: Path, option: str) -> None:
+    """Create `path`'s folder before any work, so a bad output path fails in a second, not after predicting."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PairsError(f"cannot write {path} ({e.strerror}) — pass {option} a path in a writable folder") from None
+    if path.is_dir():
+        raise PairsError(f"{path} is a directory — pass {option} a file name such as submission.csv")
+
+
 def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
                 checkpoint: str = "best", device: str = "cpu", progress: bool = True,
                 solution_out: str | Path | None = None) -> Prediction:
@@ -94,6 +104,9 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     `solution_out`, when given and the split has annotations, also writes the solution CSV that
     `mabe-train score --solution` reads (the metric's solution columns).
     """
+    for path, option in ((out, "--out"), (solution_out, "--solution-out")):
+        if path is not None:
+            _writable_parent(Path(path), option)
     dev = torch.device(device)
     cfg, model = load_pairs_model(run_dir, checkpoint, dev)
     thresholds, dec, _ = load_run_thresholds(run_dir)
@@ -112,7 +125,6 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     if solution.height:
         from mabe_train.metric import score as official_score
         if solution_out is not None:
-            Path(solution_out).parent.mkdir(parents=True, exist_ok=True)
             solution.write_csv(solution_out)
         score = float(official_score(solution, sub))
     return Prediction(Path(path), len(ids), len(videos), sub.height, score)
