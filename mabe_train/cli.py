@@ -1,14 +1,14 @@
 """`mabe-train`: thin Typer commands over train(), evaluate() and the Modal launcher.
 
 Every command catches the package's domain errors (MabeTrainError, StoreError) at this boundary,
-prints one line and exits 1. Commands written by other parts of the project (cli_score.py,
-cli_predict.py, cli_bench.py) are registered when their module exists.
+prints one line and exits 1. `score`, `predict` and `bench` live in their own modules (cli_score.py,
+cli_predict.py, cli_bench.py) and are registered here with plain imports. Trade-off: every command,
+`--help` included, pays torch's import (~1 s; cli_bench needs prefetch's FEEDERS for its help text)
+and Polars'; all commands but `score` need torch anyway, so lazy registration would save little.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +17,9 @@ import typer
 
 from mabe_store.reader import StoreError
 from mabe_train import MabeTrainError
+from mabe_train.cli_bench import bench
+from mabe_train.cli_predict import predict
+from mabe_train.cli_score import score
 
 app = typer.Typer(help="Train, evaluate and launch MABe sequence models from the Zarr store.",
                   no_args_is_help=True, add_completion=False)
@@ -98,12 +101,6 @@ def modal_fetch(
         typer.echo(f"fetched into {fetch_run(run_name, out)}")
 
 
-def _register_optional_commands() -> None:
-    """Commands of other modules, registered only where their module is present."""
-    for module, name in (("cli_score", "score"), ("cli_predict", "predict"), ("cli_bench", "bench")):
-        full = f"mabe_train.{module}"
-        if importlib.util.find_spec(full) is not None:
-            app.command(name)(getattr(importlib.import_module(full), name))
-
-
-_register_optional_commands()
+app.command("score")(score)
+app.command("predict")(predict)
+app.command("bench")(bench)
