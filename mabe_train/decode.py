@@ -21,10 +21,8 @@ action to the lab's mean, README rule 4).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -225,11 +223,11 @@ def tune_thresholds(videos: Iterable[VideoProbs], solution: pl.DataFrame, *, con
     return out
 
 
-def save_thresholds(thresholds: Thresholds, path: str | Path) -> None:
-    """JSON list of {lab_id, action, threshold}, sorted."""
-    rows = [{"lab_id": lab, "action": act, "threshold": float(t)} for (lab, act), t in sorted(thresholds.items())]
-    Path(path).write_text(json.dumps(rows, indent=1))
+def thresholds_to_rows(thresholds: Thresholds) -> list[dict]:
+    """JSON-ready rows {lab_id, action, threshold}, sorted (the run's thresholds.json holds them)."""
+    return [{"lab_id": lab, "action": act, "threshold": float(t)} for (lab, act), t in sorted(thresholds.items())]
 
 
-def load_thresholds(path: str | Path) -> dict[tuple[str, str], float]:
-    return {(r["lab_id"], r["action"]): float(r["threshold"]) for r in json.loads(Path(path).read_text())}
+def thresholds_from_rows(rows: Iterable[Mapping]) -> dict[tuple[str, str], float]:
+    """The inverse of `thresholds_to_rows`."""
+    return {(r["lab_id"], r["action"]): float(r["threshold"]) for r in rows}

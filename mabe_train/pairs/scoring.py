@@ -23,7 +23,14 @@ import polars as pl
 import torch
 
 from mabe_store.reader import Store
-from mabe_train.decode import DecodeConfig, VideoProbs, decode, tune_thresholds
+from mabe_train.decode import (
+    DecodeConfig,
+    VideoProbs,
+    decode,
+    thresholds_from_rows,
+    thresholds_to_rows,
+    tune_thresholds,
+)
 from mabe_train.metric import ScoreDetails, score_details
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.infer import video_probs
@@ -90,11 +97,9 @@ def bce_of_probs(videos: list[VideoProbs], truth: dict) -> float:
 def save_run_thresholds(run_dir: str | Path, thresholds, decode_cfg: DecodeConfig, score: float,
                         epoch: int) -> Path:
     path = Path(run_dir) / THRESHOLDS_FILE
-    rows = [{"lab_id": lab, "action": act, "threshold": float(t)}
-            for (lab, act), t in sorted(thresholds.items())]
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"score": score, "epoch": epoch, "decode": asdict(decode_cfg),
-                               "thresholds": rows}, indent=1))
+                               "thresholds": thresholds_to_rows(thresholds)}, indent=1))
     tmp.replace(path)
     return path
 
@@ -106,5 +111,4 @@ def load_run_thresholds(run_dir: str | Path) -> tuple[dict, DecodeConfig, float]
         raise PairsError(f"no {THRESHOLDS_FILE} in {run_dir} — it is written at the first validation "
                          "of a `task: pairs` run; train at least one epoch")
     d = json.loads(path.read_text())
-    thr = {(r["lab_id"], r["action"]): float(r["threshold"]) for r in d["thresholds"]}
-    return thr, DecodeConfig(**d["decode"]), float(d["score"])
+    return thresholds_from_rows(d["thresholds"]), DecodeConfig(**d["decode"]), float(d["score"])

@@ -18,12 +18,11 @@ from mabe_train.decode import (
     clean_track,
     decode,
     decode_video,
-    load_thresholds,
-    save_thresholds,
     smooth,
     tune_thresholds,
 )
 from mabe_train.metric import score
+from mabe_train.pairs.scoring import load_run_thresholds, save_run_thresholds
 from mabe_train.submission import write_submission
 
 A = len(ACTIONS)
@@ -157,5 +156,5 @@ def test_tuned_thresholds_beat_a_fixed_half(tmp_path):
     fixed, tuned = score(sol, decode(videos)), score(sol, decode(videos, thresholds=thr))
     # fixed 0.5: lab A never emits sniff (F 0, attack 1); lab B emits sniff on all 200 frames (80 true)
     assert fixed == pytest.approx((0.5 + 160 / 280) / 2) and tuned == pytest.approx(1.0)
-    save_thresholds(thr, tmp_path / "t.json")
-    assert load_thresholds(tmp_path / "t.json") == thr
+    save_run_thresholds(tmp_path, thr, DecodeConfig(smooth=3), 0.5, epoch=2)
+    assert load_run_thresholds(tmp_path) == (thr, DecodeConfig(smooth=3), 0.5)
