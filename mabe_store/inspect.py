@@ -3,7 +3,7 @@
 The summary reads only the small tables and attrs (plus the label matrix for label balance), so it
 stays quick on the full 72M-frame store; the per-video view reads that video's rows. The plot
 (trajectories of each mouse's body centre, and an ethogram of the labeled intervals) uses
-matplotlib's Agg backend, imported only when asked for.
+matplotlib (a bare Figure, never pyplot, so a notebook's backend is left alone), imported only when asked for.
 """
 
 from __future__ import annotations
@@ -87,15 +87,15 @@ def video_lines(store: Store, video_id) -> list[str]:
 
 def plot_video(store: Store, video_id, path: str | Path) -> Path:
     """Trajectories per mouse (left) and an ethogram of the annotated intervals (right) as PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
     feats, k, i = store.features(video_id), len(store.keypoints), store.index(video_id)
     fps = float(store.videos["fps"][i]) or 30.0
     xy = feats.reshape(len(feats), -1, k, 2)  # (T, mice, K, 2)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 1.6]})
-    colors = plt.get_cmap("tab10").colors
+    fig = Figure(figsize=(14, 5.5))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+    colors = colormaps["tab10"].colors
     with warnings.catch_warnings():  # all-NaN frames (untracked) give NaN centres, as intended
         warnings.simplefilter("ignore", RuntimeWarning)
         centre = np.nanmean(xy, axis=2)  # (T, mice, 2): mean of the tracked keypoints
@@ -110,7 +110,6 @@ def plot_video(store: Store, video_id, path: str | Path) -> Path:
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def confusion_data(conf, names, title: str = "") -> dict:
@@ -29,7 +26,8 @@ def plot_confusion(data: dict, path: str | Path) -> Path:
     """Row-normalised heatmap, cells annotated with share and count; writes PNG + JSON."""
     names, norm, counts = data["labels"], np.array(data["row_normalised"]), np.array(data["counts"])
     n = len(names)
-    fig, ax = plt.subplots(figsize=(1.6 * n + 2.5, 1.4 * n + 1.8), dpi=120)
+    fig = Figure(figsize=(1.6 * n + 2.5, 1.4 * n + 1.8), dpi=120)  # no pyplot: no global backend
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
@@ -56,7 +54,8 @@ def curves_data(history: list[dict], monitor: str = "macro_f1") -> dict:
 def plot_curves(data: dict, path: str | Path) -> Path:
     """Loss (train, val), the monitored metric (+ accuracy, majority baseline) and lr per epoch."""
     ep, monitor = data["epoch"], data["monitor"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=110)
+    fig = Figure(figsize=(15, 4.2), dpi=110)
+    axes = fig.subplots(1, 3)
     _series(axes[0], ep, {"train loss": data["loss"], "val loss": data["val_loss"]}, "loss")
     best = _best_epoch(ep, data[monitor])
     if best is not None:  # drawn first so that its legend entry sits with the others
@@ -93,6 +92,5 @@ def _save(fig, data: dict, path: str | Path) -> Path:
     path = Path(path)
     fig.tight_layout()
     fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
     path.with_suffix(".json").write_text(json.dumps(data, indent=1))
     return path
