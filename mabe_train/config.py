@@ -94,6 +94,7 @@ class TrainConfig:
     early_stopping_patience: int = 15
     save_freq: int = 5  # keep a checkpoint every save_freq epochs (plus best and last)
     ckpt_every_steps: int = 0  # also refresh `last` every N steps mid-epoch (0 = epoch ends only)
+    log_every: int = 10  # progress bar refresh + loss read-back (and CUDA-synced timing) every N steps
     checkpoint_dir: str = "runs"  # run directories are created under it
     run_name: str = ""  # "" = <config name>-<YYYYmmdd-HHMMSS>
     seed: int = 0
@@ -287,8 +288,8 @@ def validate(cfg: Config) -> list[str]:
         p.append(f"train.feeder must be auto, plain, thread or device, got {t.feeder!r}")
     if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
         p.append(f"train.device must be auto, cpu, cuda[:N] or mps, got {t.device!r}")
-    if t.epochs < 1 or t.save_freq < 1:
-        p.append("train.epochs and train.save_freq must be >= 1")
+    if t.epochs < 1 or t.save_freq < 1 or t.log_every < 1:
+        p.append("train.epochs, train.save_freq and train.log_every must be >= 1")
     if cfg.optim.scheduler.name not in ("plateau", "none"):
         p.append(f"optim.scheduler.name must be plateau or none, got {cfg.optim.scheduler.name!r}")
     return p + _validate_pairs(cfg.pairs)

@@ -8,7 +8,9 @@ frames), then whole-video validation; ReduceLROnPlateau and early stopping follo
 RNG, sampler RNG + step, epoch/step counters and the partial epoch's sums — is in `last.pt`, written
 atomically (tmp + os.replace) at each epoch end (and every `ckpt_every_steps` steps), so a killed
 run resumed with `resume=True` reaches bit-identical weights on CPU. Checkpoints hold only tensors
-and plain types and load with `torch.load(weights_only=True)`.
+and plain types and load with `torch.load(weights_only=True)`. The loop never waits for the GPU
+per step: the loss is summed on the device and read back every `train.log_every` steps, and the
+data vs compute split is sampled on those steps only (`_EpochMeter`); on a CPU it is exact.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class TrainState:
     best: float = -math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
-    sums: dict = field(default_factory=lambda: {"loss": 0.0, "steps": 0, "data_s": 0.0, "compute_s": 0.0})
+    sums: dict = field(default_factory=lambda: {"loss": 0.0, "steps": 0, "data_s": 0.0, "compute_s": 0.0,
+                                                "untimed_s": 0.0, "timed_steps": 0})
 
 
 # -- builders -------------------------------------------------------------------------------------
@@ -221,35 +224,101 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class _EpochMeter:
+    """The running epoch's loss and timing sums, kept without a device sync per step.
+
+    CUDA runs asynchronously: reading the loss back (`float(loss)`) or timing a step with
+    `synchronize` makes the host wait until the queue is empty, so the next step's kernels are not
+    queued while the current ones run. Here the loss is summed in a device tensor (float64, float32
+    on mps), started from the checkpointed sum so the additions are the ones python floats made, and
+    read back only by `flush` — on logged steps (`train.log_every`), before a checkpoint and at the
+    epoch's end. The data vs compute split is *sampled* on CUDA: only logged steps are synchronised
+    (before, between and after), the other steps' wall time (and the drain before a timed step)
+    goes to `untimed_s`, which the metrics share out in the timed steps' proportion. On other
+    devices a sync costs nothing, so every step is timed and the figures are exact, as before.
+    """
+
+    def __init__(self, sums: dict, device: torch.device, log_every: int):
+        sums.setdefault("untimed_s", 0.0)
+        sums.setdefault("timed_steps", sums["steps"])  # checkpoints from before sampled timing
+        self.sums, self.device, self.log_every = sums, device, log_every
+        dtype = torch.float32 if device.type == "mps" else torch.float64
+        self.loss_sum = torch.tensor(sums["loss"], dtype=dtype, device=device)
+        self.last_loss: torch.Tensor | None = None
+        self.bar_t, self.bar_steps = time.perf_counter(), 0
+
+    def timed(self, epoch_step: int, steps: int) -> bool:
+        """Whether step `epoch_step` (0-based) is synchronised and split into data and compute."""
+        return self.device.type != "cuda" or self.logged(epoch_step + 1, steps)
+
+    def logged(self, done: int, steps: int) -> bool:
+        return done % self.log_every == 0 or done == steps
+
+    def add(self, loss: torch.Tensor, laps: tuple[float, float, float, float], timed: bool) -> None:
+        """One step: its loss and its times (before the sync, start, after data, end)."""
+        pre, t0, t1, t2 = laps
+        self.loss_sum += loss.to(self.loss_sum.dtype)
+        self.last_loss = loss
+        s = self.sums
+        s["steps"] += 1
+        if self.device.type == "cuda":  # the queue drained by a timed step's first sync
+            s["untimed_s"] += t0 - pre
+        if timed:
+            s["timed_steps"] += 1
+            s["data_s"] += t1 - t0
+            s["compute_s"] += t2 - t1
+        else:
+            s["untimed_s"] += t2 - t0
+        self.bar_steps += 1
+
+    def flush(self) -> None:
+        """Read the loss sum back into the (checkpointed) plain-float sums: one device sync."""
+        self.sums["loss"] = self.loss_sum.item()
+
+    def postfix(self, batch_size: int) -> dict:
+        """Progress-bar fields: this step's loss, windows/s since the last refresh."""
+        now = time.perf_counter()
+        rate = self.bar_steps * batch_size / max(now - self.bar_t, 1e-9)
+        self.bar_t, self.bar_steps = now, 0
+        return {"loss": f"{self.last_loss.item():.4f}", "win_s": f"{rate:.0f}"}
+
+
 def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run_dir: Path,
                  stop_after_steps: int | None) -> bool:
     """Run the rest of the current epoch; False when stopped early by `stop_after_steps`."""
     model, opt, sampler, cfg = parts["model"], parts["opt"], parts["sampler"], parts["cfg"]
     model.train()
-    sums = state.sums
+    meter = _EpochMeter(state.sums, device, cfg.train.log_every)
     bar = _bar(cfg, steps, state)
     for _ in range(state.epoch_step, steps):
+        timed = meter.timed(state.epoch_step, steps)
+        pre = time.perf_counter()
+        if timed:
+            _sync(device)
         t0 = time.perf_counter()
         batch = sampler.next_batch()
         x = task.inputs(batch, device)
-        _sync(device)
+        if timed:
+            _sync(device)
         t1 = time.perf_counter()
         loss = train_step(task, model, opt, scaler, x, batch, device, cfg, state.step)
-        _sync(device)
-        t2 = time.perf_counter()
+        if timed:
+            _sync(device)
+        meter.add(loss, (pre, t0, t1, time.perf_counter()), timed)
         state.step += 1
         state.epoch_step += 1
-        sums["loss"] += loss
-        sums["steps"] += 1
-        sums["data_s"] += t1 - t0
-        sums["compute_s"] += t2 - t1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", win_s=f"{len(x) / (t2 - t0):.0f}", refresh=False)
+        if meter.logged(state.epoch_step, steps):
+            meter.flush()
+            bar.set_postfix(meter.postfix(len(x)), refresh=False)
         if cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0:
+            meter.flush()
             save_checkpoint(run_dir / "last.pt", **_ck_parts(parts), state=state)
         if stop_after_steps is not None and state.step >= stop_after_steps:
+            meter.flush()
             bar.close()
             return False
+    meter.flush()
     bar.close()
     return True
 
@@ -260,9 +329,10 @@ def _bar(cfg: Config, steps: int, state: TrainState):
                 unit="step", disable=not cfg.train.progress, leave=False)
 
 
-def train_step(task, model, opt, scaler, x, batch, device, cfg: Config, step: int) -> float:
+def train_step(task, model, opt, scaler, x, batch, device, cfg: Config, step: int) -> torch.Tensor:
     """One optimizer step (warmup lr, autocast forward, fp32 loss, scaled backward, clipping) —
-    the step `train()` and `mabe-train bench` both time. Returns the loss."""
+    the step `train()` and `mabe-train bench` both time. Returns the loss as a detached 0-d tensor
+    on the device: reading it (`.item()`) waits for the GPU, so the caller decides when."""
     lr = warmup_lr(cfg, step)
     if lr is not None or step == cfg.optim.warmup_steps > 0:
         for g in opt.param_groups:
@@ -277,11 +347,21 @@ def train_step(task, model, opt, scaler, x, batch, device, cfg: Config, step: in
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
     scaler.step(opt)
     scaler.update()
-    return float(loss.detach())
+    return loss.detach()
 
 
 def _ck_parts(parts) -> dict:
     return {k: parts[k] for k in ("model", "opt", "sched", "sampler", "cfg")}
+
+
+def _split_time(sums: dict) -> tuple[float, float]:
+    """(data_s, compute_s) of the epoch: the timed steps' sums plus the untimed wall time shared
+    out in their proportion (on CUDA only logged steps are timed; elsewhere untimed_s is 0)."""
+    data, compute, rest = sums["data_s"], sums["compute_s"], sums.get("untimed_s", 0.0)
+    if rest == 0.0:
+        return data, compute
+    share = data / max(data + compute, 1e-12)
+    return data + rest * share, compute + rest * (1 - share)
 
 
 def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: float) -> bool:
@@ -301,9 +381,11 @@ def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: f
     else:
         state.bad_epochs += 1
     s = state.sums
+    data_s, compute_s = _split_time(s)
     line = {"epoch": state.epoch, "step": state.step, "loss": s["loss"] / max(s["steps"], 1),
-            "lr": opt.param_groups[0]["lr"], "data_s": s["data_s"], "compute_s": s["compute_s"],
-            "windows_per_s": s["steps"] * cfg.data.batch_size / max(s["data_s"] + s["compute_s"], 1e-9),
+            "lr": opt.param_groups[0]["lr"], "data_s": data_s, "compute_s": compute_s,
+            "timed_steps": s.get("timed_steps", s["steps"]),
+            "windows_per_s": s["steps"] * cfg.data.batch_size / max(data_s + compute_s, 1e-9),
             "train_s": train_s, "val_s": val_s, "epoch_s": train_s + val_s, "best": improved,
             **{k: v for k, v in val.items() if k != "per_lab"}}
     with open(run_dir / "metrics.jsonl", "a") as f:
