@@ -72,7 +72,8 @@ def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> lis
         if not path.exists():
             raise PairsError(f"no {path}: `--split val` needs the run directory printed by `mabe-train run`")
         ids = [int(x) for x in load_split(path)["val"]]
-        missing = [x for x in ids if x not in set(store.videos["video_id"].tolist())]
+        known = set(store.videos["video_id"].tolist())
+        missing = [x for x in ids if x not in known]
         if missing:
             raise PairsError(f"{len(missing)} validation video(s) of the run are not in {store.path} "
                              f"(e.g. {missing[0]}) — pass the store the run was trained on")
