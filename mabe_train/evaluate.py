@@ -50,7 +50,8 @@ def evaluate_run(run_dir: str | Path, checkpoint: str = "best", data_dir: str | 
     cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
     ck = load_checkpoint(_checkpoint_path(run_dir, checkpoint))
     store = open_store(cfg.data.data_dir)
-    task = build_task(cfg, store, load_split(run_dir / "split.json"), run_dir=run_dir, progress=progress)
+    task = build_task(cfg, store, load_split(run_dir / "split.json"), run_dir=run_dir, progress=progress,
+                      readonly=True)
     device = pick_device(cfg.train.device)
     model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
     model.load_state_dict(ck["model"])

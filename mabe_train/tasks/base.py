@@ -40,8 +40,11 @@ class Task(ABC):
     input_dim: int
     n_outputs: int
 
-    def __init__(self, cfg, store: Store, split: dict, *, run_dir: Path | None = None, progress: bool = True):
+    def __init__(self, cfg, store: Store, split: dict, *, run_dir: Path | None = None, progress: bool = True,
+                 readonly: bool = False):
+        """`readonly`: validation must not change the run's files (`mabe-train evaluate`); caches may."""
         self.cfg, self.store, self.split, self.run_dir, self.progress = cfg, store, split, run_dir, progress
+        self.readonly = readonly
 
     @abstractmethod
     def train_batches(self):

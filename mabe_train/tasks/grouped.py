@@ -70,8 +70,8 @@ class GroupedTask(Task):
 
     monitor = "macro_f1"
 
-    def __init__(self, cfg, store, split, *, run_dir=None, progress=True):
-        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
+    def __init__(self, cfg, store, split, *, run_dir=None, progress=True, readonly=False):
+        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress, readonly=readonly)
         d = cfg.data
         self.input_dim = check_features(d.features)
         self.n_outputs = len(GROUPS)

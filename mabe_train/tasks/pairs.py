@@ -73,8 +73,8 @@ class PairsTask(Task):
 
     monitor = "score"
 
-    def __init__(self, cfg, store, split, *, run_dir=None, progress=True):
-        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
+    def __init__(self, cfg, store, split, *, run_dir=None, progress=True, readonly=False):
+        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress, readonly=readonly)
         self.input_dim = N_PAIR_FEATURES
         self.n_outputs = len(ACTIONS)
         self.settings: PairsSettings = cfg.pairs
@@ -142,8 +142,11 @@ class PairsTask(Task):
                 "per_lab_score": per_lab, "per_lab": per_lab_table(details, n_videos)}
 
     def _keep_best_thresholds(self, thresholds, dec: DecodeConfig, score: float) -> None:
-        """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does)."""
-        if self.run_dir is None:
+        """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does).
+
+        Not when evaluating (`readonly`): another checkpoint or store would otherwise replace the
+        thresholds that `predict` pairs with best.pt, under an epoch that never ran."""
+        if self.run_dir is None or self.readonly:
             return
         path = self.run_dir / THRESHOLDS_FILE
         best = json.loads(path.read_text())["score"] if path.exists() else -np.inf

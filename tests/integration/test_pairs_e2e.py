@@ -1,6 +1,7 @@
 """synth -> build -> train the pair model (debug size) -> predict -> every row accepted by the metric."""
 
 import json
+import shutil
 
 import polars as pl
 import pytest
@@ -107,6 +108,20 @@ def test_evaluate_reports_the_official_score_per_lab(run):
     assert r.exit_code == 0, r.output
     assert "score" in r.output and "lab" in r.output
     assert (run_dir / "eval" / "report.json").exists()
+
+
+def test_evaluate_leaves_the_runs_thresholds_alone(run, tmp_path):
+    _, run_dir = run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    path = copy / "thresholds.json"
+    saved = json.loads(path.read_text())
+    saved["score"] = -1.0  # any validation beats it: a writing evaluate would replace the file
+    path.write_text(json.dumps(saved))
+    before = path.read_text()
+    r = CliRunner().invoke(train_app, ["evaluate", str(copy), "--checkpoint", "last"])
+    assert r.exit_code == 0, r.output
+    assert path.read_text() == before
 
 
 def test_killed_pairs_run_resumes_to_the_same_weights(run):
