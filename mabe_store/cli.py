@@ -52,7 +52,7 @@ def build(
 @app.command()
 def inspect(
     store: StoreOpt = Path("data/store.zarr"),
-    video_id: Annotated[int | None, typer.Argument(help="a video id; leave out for the store summary")] = None,
+    video_id: Annotated[str | None, typer.Argument(help="a video id; leave out for the store summary")] = None,
     plot: Annotated[Path | None, typer.Option(help="write trajectories + ethogram of VIDEO_ID to this PNG")] = None,
 ) -> None:
     """Summarise the store, or one video (keypoints, missing fractions, behaviours)."""

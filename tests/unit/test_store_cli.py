@@ -50,6 +50,9 @@ def test_inspect_summary_video_and_plot(handmade_store, tmp_path):
     assert run("inspect", "--store", handmade_store, "--plot", png).exit_code == 1
     r = run("inspect", "--store", handmade_store, "5")
     assert r.exit_code == 1 and "is not in" in r.output
+    r = run("inspect", "--store", handmade_store, "abc")  # not a usage error (exit 2): one line, exit 1
+    assert r.exit_code == 1 and r.output.strip() == f"error: video 'abc' is not in {handmade_store} " \
+        "(5 videos; `mabe-store inspect` lists them)"
 
 
 def test_inspect_plot_creates_folders_and_reports_unwritable_paths(handmade_store, tmp_path):
