@@ -3,8 +3,10 @@
     .venv/bin/python bench/bench_train.py [--store data/store.zarr] [--frames 400000] [--json out.json]
 
 1. Sampler: windows/s of `WindowSampler.next_batch()` (batch 64, window 100; without and with
-   augmentation) against the limit, a plain in-RAM numpy gather of the same kind of windows
-   (`feats[starts[:, None] + arange(100)]` + `torch.from_numpy`), measured in the same process.
+   V5's augmentation, noise 0.01 + jitter 2) against the limit, a plain in-RAM numpy gather of the
+   same kind of windows (`feats[starts[:, None] + arange(100)]` + `torch.from_numpy`), measured in
+   the same process; and the per-batch cost of the ways to make the noise (fresh torch or numpy
+   gaussians per batch against the sampler's pre-drawn bank: a slice at a random offset + one add).
 2. Staging: resident memory added by `stage_videos` against the bytes of the staged arrays.
 3. Train step: windows/s of one optimizer step of the v5 and debug models on this machine's
    device, split into data time (sampler + input features) and compute time (forward, backward,
@@ -26,7 +28,7 @@ import torch
 from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
-from mabe_train.data import WindowSampler, split_videos, stage_videos
+from mabe_train.data import NOISE_BANK, WindowSampler, noise_bank, split_videos, stage_videos
 from mabe_train.features import build_inputs
 from mabe_train.models import build_model
 from mabe_train.tasks.grouped import grouped_targets
@@ -86,6 +88,25 @@ def bench_sampler(staged, batch: int = 64, window: int = 100) -> dict:
     return out
 
 
+def bench_noise(batch: int = 64, window: int = 100, width: int = 144) -> dict:
+    """Milliseconds per batch of each way to make B x W x 144 gaussian noise and add it."""
+    n, rng = batch * window * width, np.random.default_rng(0)
+    x = np.zeros(n, dtype=np.float32)
+    gen = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    bank = noise_bank(0, max(NOISE_BANK, 2 * n), 0.01)
+    build = time.perf_counter() - t0
+
+    def from_bank():
+        o = int(rng.integers(0, len(bank) - n + 1))
+        np.add(x, bank[o:o + n], out=x)
+    ways = {"torch_randn": lambda: torch.randn((batch, window, width), generator=gen),
+            "numpy_f32_normal": lambda: rng.standard_normal(n, dtype=np.float32),
+            "bank_slice_add": from_bank}
+    return {**{f"noise_{k}_ms": 1000 / rate(f, 1.0) for k, f in ways.items()},
+            "noise_bank_build_ms": 1000 * build, "noise_bank_values": len(bank)}
+
+
 def bench_steps(name: str, staged, device: torch.device, steps: int) -> dict:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     d = cfg.data
@@ -134,7 +155,7 @@ def main() -> None:
     device = pick_device()
     res = {"device": str(device), "torch_threads": torch.get_num_threads(), "frames": int(staged.lengths.sum()),
            "staged_bytes": staged.nbytes, "features_bytes": int(staged.lengths.sum()) * 144 * 4,
-           "rss_growth_bytes": grown, **bench_sampler(staged),
+           "rss_growth_bytes": grown, **bench_sampler(staged), **bench_noise(),
            "train": [bench_steps("v5", staged, device, args.v5_steps),
                      bench_steps("debug", staged, device, args.debug_steps)]}
     print(f"\nframes staged {res['frames']:,}: staged arrays {res['staged_bytes'] / 2**20:.1f} MiB "
@@ -144,6 +165,10 @@ def main() -> None:
                      ("sampler_aug", "WindowSampler + noise/jitter")):
         share = res.get(f"{k}_share_of_limit", 1.0)
         print(f"{label:<28}{res[f'{k}_windows_s']:>12,.0f}{share:>8.0%}")
+    print(f"\nnoise for one batch (64 x 100 x 144): fresh torch.randn {res['noise_torch_randn_ms']:.2f} ms, "
+          f"numpy float32 normals {res['noise_numpy_f32_normal_ms']:.2f} ms, bank slice + add "
+          f"{res['noise_bank_slice_add_ms']:.3f} ms (bank of {res['noise_bank_values']:,} drawn once in "
+          f"{res['noise_bank_build_ms']:.0f} ms)")
     print(f"\n{'train step on ' + str(device):<20}{'batch':>6}{'win/s':>9}{'ms/step':>9}{'data':>7}")
     for t in res["train"]:
         print(f"{t['config']:<20}{t['batch']:>6}{t['windows_s']:>9,.0f}{t['step_ms']:>9,.0f}{t['data_share']:>7.0%}")

@@ -9,8 +9,8 @@ copy sit between two steps, so the GPU idles for them. Two feeders remove that g
   starts and jitter offsets (2 x B integers) cross the bus instead of B x W x 144 floats (22 MB at
   batch 384), and the gather runs at device memory speed. It draws from the wrapped sampler's own
   numpy generator in the same order, so windows, jitter and the resume state are exactly the
-  plain sampler's; the noise comes from a generator on the device seeded from that same stream
-  (identical values on CPU, a different but equally seeded stream on CUDA).
+  plain sampler's; the noise is the same slice of the sampler's pre-drawn noise bank, copied to
+  the device once (16 MB at batch 64), so the batches are identical on every device.
 - `Prefetcher` runs any sampler (`next_batch`, `state_dict`, `load_state_dict`: the grouped and
   the pairs samplers alike) in a daemon thread, `depth` batches ahead, optionally into pinned
   memory so the trainer's `.to(device, non_blocking=True)` does not wait for the host. Its
@@ -60,7 +60,14 @@ class DeviceWindowSampler:
         self.starts = torch.as_tensor(s.starts).to(self.device)
         self.ends = torch.as_tensor(s.starts + s.lengths - 1).to(self.device)
         self.offsets = torch.as_tensor(base._offsets).to(self.device)
-        self._gen = torch.Generator(self.device)
+        self._bank: tuple[int, torch.Tensor] | None = None  # (noise seed, bank on the device)
+
+    def noise_bank(self) -> torch.Tensor:
+        """The wrapped sampler's noise bank, copied to the device once (again after a resume
+        that changes its seed)."""
+        if self._bank is None or self._bank[0] != self.base.noise_seed:
+            self._bank = (self.base.noise_seed, torch.from_numpy(self.base.bank).to(self.device))
+        return self._bank[1]
 
     @property
     def nbytes(self) -> int:
@@ -70,7 +77,8 @@ class DeviceWindowSampler:
         b = self.base
         j, rows = b.draw(b.batch_size)  # same draws, same order as WindowSampler.next_batch
         d = b.rng.integers(-b.jitter, b.jitter + 1, size=(len(j), 1)) if b.jitter else None
-        seed = int(b.rng.integers(2**62)) if b.noise_std > 0 else None
+        n = b.batch_size * b.window * self.coords.shape[1]
+        o = b.noise_offset(n) if b.noise_std > 0 else None
         jt, rows_t = (torch.from_numpy(a).to(self.device, non_blocking=True) for a in (j, rows))
         label_idx = rows_t[:, None] + self.offsets  # (B, W)
         feat_idx = label_idx
@@ -78,9 +86,8 @@ class DeviceWindowSampler:
             shift = torch.from_numpy(d).to(self.device, non_blocking=True)
             feat_idx = torch.minimum(torch.maximum(label_idx + shift, self.starts[jt, None]), self.ends[jt, None])
         x = self.coords[feat_idx]
-        if seed is not None:
-            self._gen.manual_seed(seed)
-            x.add_(torch.randn(x.shape, generator=self._gen, device=self.device), alpha=b.noise_std)
+        if o is not None:
+            x.add_(self.noise_bank()[o:o + n].view(x.shape))
         y = self.targets[label_idx]
         b.step += 1
         return Batch(x, y.long() if y.ndim == 2 else y, self.fps[jt], jt)  # class ids -> int64 as in CE

@@ -132,6 +132,23 @@ def test_jitter_shifts_inputs_within_the_video_and_noise_has_its_std():
     assert abs(float(noisy.next_batch().x[:, :, 2:].std()) - 0.5) < 0.02
 
 
+def test_noise_bank_gives_each_batch_fresh_independent_gaussians_and_resumes_by_seed():
+    kw = {"window": 10, "batch_size": 64, "noise_std": 0.5, "staged": encoded([50])}
+    s = WindowSampler(None, seed=1, **kw)
+    n1, n2 = (s.next_batch().x[:, :, 2:].flatten().double() for _ in range(2))  # columns 2+ are 0
+    assert not torch.equal(n1, n2)  # consecutive batches take different slices of the bank
+    assert abs(float(n1.mean())) < 0.01 and abs(float(n1.std()) - 0.5) < 0.01
+    assert abs(float(torch.corrcoef(torch.stack([n1[:-1], n1[1:]]))[0, 1])) < 0.02  # neighbours independent
+    other = WindowSampler(None, seed=9, **kw)
+    state = s.state_dict()
+    expected = s.next_batch().x
+    other.load_state_dict(state)  # the bank follows the state's seed, not the constructor's
+    assert other.noise_seed == 1 and torch.equal(other.next_batch().x, expected)
+    legacy = {k: v for k, v in state.items() if k != "noise_seed"}  # a state from before the bank
+    other.load_state_dict(legacy)
+    assert other.noise_seed == 1
+
+
 def test_staging_normalises_stores_targets_and_spills_to_memmap(train_store, tmp_path):  # noqa: F811
     store = open_store(train_store)
     ids = [100, 101, 900]
