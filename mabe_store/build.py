@@ -184,7 +184,11 @@ def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = N
         tasks, rejected = discover(raw)
     except SourceError as e:
         raise BuildError(str(e)) from None
-    writer = _open(out, cfg, raw, tasks, log)
+    try:
+        writer = _open(out, cfg, raw, tasks, log)
+    except OSError as e:
+        raise BuildError(f"cannot create the store at {out} ({e.strerror}) — pass --out a path in a "
+                         "writable folder") from None
     todo = [t for t in tasks if t.video_id not in writer.built]
     report = BuildReport(already_built=len(tasks) - len(todo), fresh=writer.fresh)
     report.skipped += [f"{w}: {r}" for w, r in rejected] + _orphans(raw, tasks)

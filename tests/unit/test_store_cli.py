@@ -92,3 +92,11 @@ def test_download_without_credentials(tmp_path, monkeypatch):
     r = run("download", "--out", tmp_path / "raw")
     assert r.exit_code == 1 and "KAGGLE_USERNAME" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_build_into_an_unwritable_place_is_one_line(handmade_raw, tmp_path):
+    (tmp_path / "file").write_text("")
+    r = run("build", "--raw", handmade_raw, "--out", tmp_path / "file" / "s.zarr", "--no-progress")
+    assert r.exit_code == 1
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot create the store at"), r.output
