@@ -99,6 +99,13 @@ def make_config(**values) -> BuildConfig:
     return cfg
 
 
+def _yaml_problem(path: Path, e: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: what and where (PyYAML's own text spans several lines)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}{where}"
+
+
 def load_config(path: str | Path | None) -> BuildConfig:
     """Defaults overridden by the YAML file at `path` (None: defaults only)."""
     if path is None:
@@ -109,7 +116,7 @@ def load_config(path: str | Path | None) -> BuildConfig:
     try:
         values = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{p} is not valid YAML: {e}") from None
+        raise ConfigError(_yaml_problem(p, e)) from None
     if not isinstance(values, dict):
         raise ConfigError(f"{p} must hold a mapping of settings")
     return make_config(**values)

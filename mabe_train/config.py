@@ -186,6 +186,13 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
     return None
 
 
+def _yaml_problem(path: Path, e: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: what and where (PyYAML's own text spans several lines)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}{where}"
+
+
 def _suggest(key: str, valid) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else f" (valid keys: {', '.join(sorted(valid))})"
@@ -196,7 +203,7 @@ def _build(cls, values: dict, prefix: str, problems: list[str]):
     kwargs = {}
     for key, value in values.items():
         if key not in hints:
-            problems.append(f"unknown key {prefix + str(key)!r}{_suggest(str(key), hints)}")
+            problems.append(f"unknown key {prefix + str(key)!r}{_suggest(prefix + str(key), [prefix + h for h in hints])}")
             continue
         kwargs[key] = _coerce(value, hints[key], prefix + key, problems)
     return cls(**{k: v for k, v in kwargs.items() if v is not None})
@@ -255,7 +262,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path} is not valid YAML: {e}") from None
+            raise ConfigError(_yaml_problem(path, e)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         name = str(raw.pop("name", path.stem))

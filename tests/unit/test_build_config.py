@@ -40,3 +40,12 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 def test_content_settings_change_the_hash():
     assert make_config(keypoints=["nose", "tail_base"], mean_groups={}).config_hash != BuildConfig().config_hash
+
+
+def test_yaml_syntax_error_is_one_line_with_its_place(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("aliases:\n  nose: [snout\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{path} is not valid YAML: ") and "line 3" in msg

@@ -62,7 +62,7 @@ def test_unknown_and_mistyped_keys_are_all_named_with_suggestions(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(path, ["optim.lerning_rate=1", "train.epochs=many", "novalue"])
     msg = str(e.value)
-    for part in ("'model.lstm_hiden'", "'lstm_hidden'", "'trian'", "'train'", "model.dropout: expected float",
+    for part in ("'model.lstm_hiden' (did you mean 'model.lstm_hidden'?)", "'trian'", "'train'", "model.dropout: expected float",
                  "'optim.lerning_rate'", "'optim.learning_rate'", "train.epochs: expected int",
                  "'novalue' is not key=value"):
         assert part in msg, part
@@ -112,6 +112,15 @@ def test_pairs_section_overrides_validation_and_resolved_config(tmp_path):
     bad.write_text("task: pairs\npairs:\n  smoth: 3\n  positive_fraction: lots\n")
     with pytest.raises(ConfigError) as e:
         load_config(bad, ["pairs.max_gapp=1"])
-    for part in ("'pairs.smoth' (did you mean 'smooth'?)", "pairs.positive_fraction: expected float",
+    for part in ("'pairs.smoth' (did you mean 'pairs.smooth'?)", "pairs.positive_fraction: expected float",
                  "'pairs.max_gapp' (did you mean 'pairs.max_gap'?)"):
         assert part in str(e.value), part
+
+
+def test_yaml_syntax_error_is_one_line_with_its_place(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("train:\n  epochs: [1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{path} is not valid YAML: ") and "line 3" in msg
