@@ -247,7 +247,11 @@ def apply_overrides(raw: dict, overrides: list[str], problems: list[str]) -> dic
         *parents, last = dotted.split(".")
         for p in parents:
             node = node.setdefault(p, {}) if isinstance(node.get(p, {}), dict) else {}
-        node[last] = yaml.safe_load(text) if text.strip() else ""
+        try:
+            node[last] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as e:
+            problems.append(f"{dotted}={text!r} is not a YAML value ({getattr(e, 'problem', None) or 'syntax'})"
+                            " — quote text, write lists as [a,b]")
     return raw
 
 

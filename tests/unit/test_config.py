@@ -124,3 +124,10 @@ def test_yaml_syntax_error_is_one_line_with_its_place(tmp_path):
         load_config(path)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(f"{path} is not valid YAML: ") and "line 3" in msg
+
+
+def test_override_that_is_not_yaml_joins_the_other_problems():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["train.epochs=[", "trian.seed=1"])
+    msg = str(e.value)
+    assert "train.epochs='[' is not a YAML value" in msg and "'trian.seed'" in msg and "\n" not in msg
