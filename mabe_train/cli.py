@@ -32,6 +32,10 @@ def _one_line_errors():
     except (MabeTrainError, StoreError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
+    except OSError as e:  # a run directory, figure or download folder the user pointed somewhere unusable
+        where = f" {e.filename}" if e.filename else ""
+        typer.echo(f"error: cannot use{where}: {e.strerror or e} — pick a writable path", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -90,3 +90,12 @@ def test_help_lists_the_commands():
     assert r.exit_code == 0
     for name in ("run", "evaluate", "modal-upload", "modal-fetch", "score", "predict", "bench"):
         assert name in r.output
+
+
+def test_unwritable_checkpoint_dir_is_one_line(train_store, tmp_path):  # noqa: F811
+    (tmp_path / "file").write_text("")
+    r = runner.invoke(app, ["run", "--config", DEBUG, f"data.data_dir={train_store}",
+                            f"train.checkpoint_dir={tmp_path / 'file' / 'runs'}", "train.progress=false"])
+    assert r.exit_code == 1
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot use") and "file" in lines[0], r.output
