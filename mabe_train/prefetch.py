@@ -62,6 +62,15 @@ class DeviceWindowSampler:
         self.offsets = torch.as_tensor(base._offsets).to(self.device)
         self._bank: tuple[int, torch.Tensor] | None = None  # (noise seed, bank on the device)
 
+    def _upload(self, a: np.ndarray) -> torch.Tensor:
+        """The per-step index arrays to the device. On CUDA through pinned memory: a copy from
+        pageable memory waits until the GPU's queue is empty, so three of them per step would stall
+        it as a `synchronize` does; a pinned copy is queued like a kernel."""
+        t = torch.from_numpy(a)
+        if self.device.type == "cuda":
+            t = t.pin_memory()
+        return t.to(self.device, non_blocking=True)
+
     def noise_bank(self) -> torch.Tensor:
         """The wrapped sampler's noise bank, copied to the device once (again after a resume
         that changes its seed)."""
@@ -79,11 +88,11 @@ class DeviceWindowSampler:
         d = b.rng.integers(-b.jitter, b.jitter + 1, size=(len(j), 1)) if b.jitter else None
         n = b.batch_size * b.window * self.coords.shape[1]
         o = b.noise_offset(n) if b.noise_std > 0 else None
-        jt, rows_t = (torch.from_numpy(a).to(self.device, non_blocking=True) for a in (j, rows))
+        jt, rows_t = self._upload(j), self._upload(rows)
         label_idx = rows_t[:, None] + self.offsets  # (B, W)
         feat_idx = label_idx
         if d is not None:
-            shift = torch.from_numpy(d).to(self.device, non_blocking=True)
+            shift = self._upload(d)
             feat_idx = torch.minimum(torch.maximum(label_idx + shift, self.starts[jt, None]), self.ends[jt, None])
         x = self.coords[feat_idx]
         if o is not None:
