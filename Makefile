@@ -8,7 +8,7 @@ RUN    ?= runs/demo
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo synth build-store inspect verify test bench lint clean
+.PHONY: help setup demo synth build-store test bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
