@@ -87,8 +87,7 @@ def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, 
 
 def pair_truth(store: Store, video_id) -> dict[tuple[int, int], np.ndarray]:
     """(T, A) uint8 targets of every labeled pair of one video, keyed by 1-based (agent, target)."""
-    staged = store.load([video_id])
-    ps = build_pairs(store, staged)
+    ps = build_pairs(store, [store.index(video_id)])  # annotations only: the frames are not read
     out = {}
     for p in range(ps.n_pairs):
         bits = ps.bits[ps.label_start[p]:ps.label_start[p] + ps.length[p]]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
-from mabe_store.reader import Staged, Store
+from mabe_store.reader import Store
 
 N_ACTIONS = len(ACTIONS)
 _BITS = np.left_shift(np.int64(1), np.arange(N_ACTIONS, dtype=np.int64))
@@ -89,13 +89,14 @@ class PairSet:
         return len(self.video)
 
 
-def build_pairs(store: Store, staged: Staged) -> PairSet:
-    """The PairSet of every labeled pair of the staged videos (unlabeled videos give none)."""
+def build_pairs(store: Store, video_index) -> PairSet:
+    """The PairSet of every labeled pair of the videos at these rows of the store's video table
+    (e.g. `Staged.video_index`); unlabeled videos give none. Reads only the small tables."""
     cols: dict[str, list] = {k: [] for k in ("video", "agent", "target", "mask", "length")}
     bits, intervals = [], []
-    for j, vi in enumerate(staged.video_index):
+    for j, vi in enumerate(video_index):  # j: position in video_index (PairSet.video)
         vid = store.videos["video_id"][vi]
-        length = int(staged.lengths[j])
+        length = int(store.videos["length"][vi])
         ann = store.annotations(vid)
         for agent, target, mask in video_pairs(store, vid):
             iv = pair_intervals(ann, agent, target, length)

@@ -93,7 +93,7 @@ class PairsTask(Task):
 
     def _make_sampler(self, video_ids) -> PairSampler:
         staged = self.store.load(video_ids, progress=self.progress)
-        pairs = build_pairs(self.store, staged)
+        pairs = build_pairs(self.store, staged.video_index)
         if pairs.n_pairs == 0:
             raise PairsError("the training videos label no (agent, target, action) triple — build the "
                              "store from annotated data")

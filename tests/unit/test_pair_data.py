@@ -74,7 +74,7 @@ def test_pack_unpack_roundtrip():
 
 def test_build_pairs(store):
     staged = store.load()
-    ps = build_pairs(store, staged)
+    ps = build_pairs(store, staged.video_index)
     assert ps.n_pairs == 5  # video 1: three pairs, video 2: two, video 3 (unlabeled): none
     assert ps.bits.shape == (3 * 50 + 2 * 40,)
     keys = list(zip(ps.video.tolist(), ps.agent.tolist(), ps.target.tolist(), strict=True))
@@ -89,7 +89,7 @@ def test_build_pairs(store):
 
 def _sampler(store, **kw):
     staged = store.load()
-    ps = build_pairs(store, staged)
+    ps = build_pairs(store, staged.video_index)
     v = store.videos
     idx = staged.video_index
     args = dict(lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx],
