@@ -227,15 +227,14 @@ def _sync(device: torch.device) -> None:
 class _EpochMeter:
     """The running epoch's loss and timing sums, kept without a device sync per step.
 
-    CUDA runs asynchronously: reading the loss back (`float(loss)`) or timing a step with
-    `synchronize` makes the host wait until the queue is empty, so the next step's kernels are not
-    queued while the current ones run. Here the loss is summed in a device tensor (float64, float32
-    on mps), started from the checkpointed sum so the additions are the ones python floats made, and
-    read back only by `flush` — on logged steps (`train.log_every`), before a checkpoint and at the
-    epoch's end. The data vs compute split is *sampled* on CUDA: only logged steps are synchronised
-    (before, between and after), the other steps' wall time (and the drain before a timed step)
-    goes to `untimed_s`, which the metrics share out in the timed steps' proportion. On other
-    devices a sync costs nothing, so every step is timed and the figures are exact, as before.
+    Reading the loss back (`float(loss)`) or `synchronize` makes the host wait for an empty CUDA
+    queue, so the next step's kernels are not queued while the current ones run. The loss is summed
+    in a device tensor (float64; float32 on mps) started from the checkpointed sum, so the additions
+    are the ones python floats made, and read back by `flush`: on logged steps (`train.log_every`),
+    before a checkpoint, at the epoch's end. On CUDA the data vs compute split is *sampled*: only
+    logged steps are synchronised and timed; other steps' wall time (and the drain before a timed
+    step) goes to `untimed_s`, shared out in the timed steps' proportion. Elsewhere a sync costs
+    nothing, so every step is timed and the figures are exact, as before.
     """
 
     def __init__(self, sums: dict, device: torch.device, log_every: int):
