@@ -87,6 +87,19 @@ def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> lis
     return ids
 
 
+def _device(name: str) -> torch.device:
+    """`name` as a torch device this machine has; PairsError (one line) otherwise."""
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise PairsError(f"unknown --device {name!r} — use cpu, cuda, cuda:N or mps") from None
+    mps = getattr(torch.backends, "mps", None)
+    if (dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count()) or (
+            dev.type == "mps" and not (mps and mps.is_available())):
+        raise PairsError(f"--device {name}: torch sees no such device here — use --device cpu")
+    return dev
+
+
 def _writable_parent(path: Path, option: str) -> None:
     """Create `path`'s folder before any work, so a bad output path fails in a second, not after predicting."""
     try:
@@ -108,7 +121,7 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     for path, option in ((out, "--out"), (solution_out, "--solution-out")):
         if path is not None:
             _writable_parent(Path(path), option)
-    dev = torch.device(device)
+    dev = _device(device)
     cfg, model = load_pairs_model(run_dir, checkpoint, dev)
     thresholds, dec, _ = load_run_thresholds(run_dir)
     store = open_store(store_path)
