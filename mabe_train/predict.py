@@ -89,15 +89,11 @@ def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> lis
 
 def _device(name: str) -> torch.device:
     """`name` as a torch device this machine has; PairsError (one line) otherwise."""
+    from mabe_train.train import TrainError, pick_device
     try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise PairsError(f"unknown --device {name!r} — use cpu, cuda, cuda:N or mps") from None
-    mps = getattr(torch.backends, "mps", None)
-    if (dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count()) or (
-            dev.type == "mps" and not (mps and mps.is_available())):
-        raise PairsError(f"--device {name}: torch sees no such device here — use --device cpu")
-    return dev
+        return pick_device(name)
+    except TrainError as e:
+        raise PairsError(str(e).replace("device", "--device", 1)) from None
 
 
 def _writable_parent(path: Path, option: str) -> None:

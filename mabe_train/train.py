@@ -56,8 +56,17 @@ class TrainState:
 
 # -- builders -------------------------------------------------------------------------------------
 def pick_device(name: str = "auto") -> torch.device:
+    """`auto` -> cuda > mps > cpu; a named device must exist here (TrainError, one line, otherwise)."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise TrainError(f"unknown device {name!r} — use auto, cpu, cuda, cuda:N or mps") from None
+        mps = getattr(torch.backends, "mps", None)
+        if (dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count()) or (
+                dev.type == "mps" and not (mps and mps.is_available())):
+            raise TrainError(f"device {name!r}: torch sees no such device here — use auto or cpu")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

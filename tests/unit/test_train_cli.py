@@ -99,3 +99,11 @@ def test_unwritable_checkpoint_dir_is_one_line(train_store, tmp_path):  # noqa: 
     assert r.exit_code == 1
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot use") and "file" in lines[0], r.output
+
+
+@pytest.mark.parametrize(("device", "fragment"), [("cuda:63", "no such device"), ("bogus", "train.device must be")])
+def test_run_on_a_device_this_machine_lacks_is_one_line(tmp_path, train_store, device, fragment):  # noqa: F811
+    r = CliRunner().invoke(app, ["run", "--config", "configs/debug.yaml", f"train.device={device}",
+                                       f"train.checkpoint_dir={tmp_path}", f"data.data_dir={train_store}"])
+    assert r.exit_code == 1
+    assert fragment in r.output and "Traceback" not in r.output
