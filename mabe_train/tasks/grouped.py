@@ -110,7 +110,9 @@ class GroupedTask(Task):
 
     def frame_loss(self, logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Class-weighted CE over known frames; `sum` returns (loss sum, weight sum) summed."""
-        w = self.class_weights.to(logits.device)
+        if self.class_weights.device != logits.device:  # once: a per-step host copy would sync CUDA
+            self.class_weights = self.class_weights.to(logits.device)
+        w = self.class_weights
         flat, y = logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1)
         total = F.cross_entropy(flat, y, weight=w, ignore_index=IGNORE_INDEX, reduction="sum")
         weight = (w[y.clamp(min=0)] * (y != IGNORE_INDEX)).sum()
