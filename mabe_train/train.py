@@ -155,18 +155,17 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 # -- the loop -------------------------------------------------------------------------------------
 def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
+    """Store, split and run directory; the folder is made only once the store and split are good."""
+    if resume and (run_dir is None or not (Path(run_dir) / "last.pt").exists()):
+        raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
+    store = open_store(cfg.data.data_dir)
     if resume:
-        if run_dir is None or not (Path(run_dir) / "last.pt").exists():
-            raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
         run_dir = Path(run_dir)
         split = load_split(run_dir / "split.json")
     else:
+        split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
-        split = None
-    store = open_store(cfg.data.data_dir)
-    if split is None:
-        split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
         save_split(split, run_dir / "split.json")
     save_config(cfg, run_dir / "config.yaml")
     return run_dir, store, split
@@ -176,8 +175,8 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
           overwrite: bool = False, stop_after_steps: int | None = None) -> Path:
     """Train `cfg`; returns the run directory. `stop_after_steps` (tests) returns right after that
     many optimizer steps without writing anything more, as if the process had been killed."""
-    run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
     device = pick_device(cfg.train.device)
+    run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
     if (amp := resolve_amp(device, cfg.train.amp)) != cfg.train.amp:
         print(f"train.amp={cfg.train.amp} is not supported on {device}: using {amp}", flush=True)
         cfg.train.amp = amp

@@ -58,10 +58,12 @@ def test_existing_run_needs_resume_or_overwrite(train_store, tmp_path):  # noqa:
     (["run", "--resume", "/nonexistent/run"], "not a run directory"),
     (["evaluate", "/nonexistent/run"], "not a run directory"),
 ])
-def test_errors_are_one_line_and_exit_1(args, fragment, tmp_path):
+def test_errors_are_one_line_and_exit_1(args, fragment, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the configs' relative checkpoint_dir (runs/) must stay empty
     r = runner.invoke(app, args)
     assert r.exit_code == 1 and fragment in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists(), "a failed run left a run directory behind"
 
 
 @pytest.mark.parametrize("args", [
