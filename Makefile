@@ -8,7 +8,7 @@ RUN    ?= runs/demo
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo synth build-store test bench lint clean
+.PHONY: help setup demo synth build-store test test-fast bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ demo: build-store ## end to end: synth → store → verify → V5 → pair mode
 
 test: setup ## run the test suite
 	$(VENV)/bin/pytest
+
+test-fast: setup ## the inner loop: every test not marked slow
+	$(VENV)/bin/pytest -m "not slow"
 
 bench: setup ## benchmarks (not tests): store build, sampler, train steps, metric
 	$(PY) bench/bench_store.py

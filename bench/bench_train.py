@@ -28,11 +28,12 @@ import torch
 from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
-from mabe_train.data import NOISE_BANK, WindowSampler, noise_bank, split_videos, stage_videos
-from mabe_train.features import build_inputs
+from mabe_train.grouped.features import build_inputs
+from mabe_train.grouped.task import grouped_targets
 from mabe_train.models import build_model
-from mabe_train.tasks.grouped import grouped_targets
+from mabe_train.split import split_videos
 from mabe_train.train import pick_device
+from mabe_train.windows import NOISE_BANK, WindowSampler, noise_bank, stage_videos
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LABELED = '["mouse1,mouse2,sniff", "mouse1,mouse2,mount", "mouse1,mouse2,attack"]'

@@ -37,10 +37,10 @@ import torch
 from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
 from mabe_train.config import Config
-from mabe_train.data import split_videos
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import FEEDERS, FeederError, make_feeder
-from mabe_train.tasks import build_task
+from mabe_train.split import split_videos
+from mabe_train.task import build_task
 from mabe_train.train import autocast, build_optimizer, pick_device, resolve_amp, train_step
 
 SYNTH_ACTIONS = ("sniff", "attack", "mount")

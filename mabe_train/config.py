@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from mabe_train import MabeTrainError
-from mabe_train.labels import DEFAULT_LABEL_GROUPS
+from mabe_train.grouped.labels import DEFAULT_LABEL_GROUPS
 
 
 class ConfigError(MabeTrainError, ValueError):
@@ -41,7 +41,7 @@ class DataConfig:
     batch_size: int = 64
     val_fraction: float = 0.2  # share of each lab's videos held out for validation
     split_seed: int = 0
-    features: list[str] = field(default_factory=lambda: ["coords"])  # see mabe_train.features
+    features: list[str] = field(default_factory=lambda: ["coords"])  # see mabe_train.grouped.features
     noise_std: float = 0.01  # gaussian noise on training inputs, in cm
     temporal_jitter: int = 2  # inputs shifted by up to ±this many frames against labels
     label_groups: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABEL_GROUPS))
@@ -107,7 +107,7 @@ class TrainConfig:
 
 @dataclass
 class PairsSettings:
-    """`task: pairs` only (mabe_train.tasks.pairs): window sampling and the decoder's clean-up.
+    """`task: pairs` only (mabe_train.pairs.task): window sampling and the decoder's clean-up.
 
     Defined here rather than in the task so that Config can hold it without importing the task.
     """

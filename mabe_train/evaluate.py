@@ -16,11 +16,11 @@ from pathlib import Path
 
 from mabe_store.reader import open_store
 from mabe_train.config import ConfigError, load_config
-from mabe_train.data import load_split
-from mabe_train.labels import GROUPS
+from mabe_train.grouped.labels import GROUPS
 from mabe_train.models import build_model
 from mabe_train.plots import confusion_data, curves_data, plot_confusion, plot_curves
-from mabe_train.tasks import build_task
+from mabe_train.split import load_split
+from mabe_train.task import build_task
 from mabe_train.train import load_checkpoint, pick_device
 
 

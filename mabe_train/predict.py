@@ -22,13 +22,13 @@ import torch
 
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
-from mabe_train.data import load_split
 from mabe_train.decode import decode
 from mabe_train.models import build_model
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.features import N_PAIR_FEATURES
 from mabe_train.pairs.labels import N_ACTIONS
 from mabe_train.pairs.scoring import collect_probs, load_run_thresholds
+from mabe_train.split import load_split
 from mabe_train.submission import labeled_entries, solution_from_store, write_submission
 
 

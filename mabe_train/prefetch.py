@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from mabe_train import MabeTrainError
-from mabe_train.data import Batch, WindowSampler
+from mabe_train.windows import Batch, WindowSampler
 
 FEEDERS = ("auto", "plain", "thread", "device")
 

@@ -30,10 +30,10 @@ import torch
 from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
 from mabe_train.config import Config, save_config
-from mabe_train.data import load_split, save_split, split_videos
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import make_feeder
-from mabe_train.tasks import build_task
+from mabe_train.split import load_split, save_split, split_videos
+from mabe_train.task import build_task
 
 
 class TrainError(MabeTrainError, RuntimeError):

@@ -3,7 +3,7 @@ included, per-frame probabilities of the 37 actions, trained only on the triples
 
 features.py builds egocentric inputs on the device, labels.py the per-pair targets and masks,
 sampler.py the training windows, infer.py whole-video probabilities, scoring.py decoding and the
-official score; mabe_train/tasks/pairs.py plugs them into `train(cfg)` as `task: pairs`, and
+official score; task.py plugs them into `train(cfg)` as `task: pairs`, and
 mabe_train/predict.py turns a run into a Kaggle submission.
 """
 

@@ -1,7 +1,7 @@
 """Per-frame action probabilities of every labeled ordered pair of a whole video.
 
 Validation and `mabe-train predict` share this path. A video's raw (T, 144) pixels are read once;
-for each ordered pair its windows slide over every frame (`mabe_train.data.predict_video`,
+for each ordered pair its windows slide over every frame (`mabe_train.windows.predict_video`,
 overlapping logits averaged) with the egocentric features computed per window on the device.
 
 Which pairs: the pairs named by the video's clean `behaviors_labeled` triples. The metric only
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from mabe_store.reader import Store
-from mabe_train.data import predict_video
 from mabe_train.pairs.features import pair_features
 from mabe_train.pairs.labels import build_pairs, unpack_bits, video_pairs
+from mabe_train.windows import predict_video
 
 
 @dataclass

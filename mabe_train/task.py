@@ -3,8 +3,8 @@
 `train(cfg)` only moves tensors: it asks the task for batches, for model inputs of a batch, for a
 scalar loss, and for a validation dict with one key named by `monitor` (maximised). Which targets a
 frame has (4 grouped classes, 37 actions per mouse pair, ...), how inputs are built from the
-store's 144 columns, and how whole videos are scored stay inside the task. Tasks register by name
-(`@register_task("grouped")`) and are chosen with the config's `task:` key.
+store's columns, and how whole videos are scored stay inside the task. `task_types()` lists the
+tasks by the name the config's `task:` key takes.
 """
 
 from __future__ import annotations
@@ -17,19 +17,9 @@ import torch
 from mabe_store.reader import Store
 from mabe_train import MabeTrainError
 
-TASKS: dict[str, type[Task]] = {}
-
 
 class TaskError(MabeTrainError, ValueError):
     """Unknown task name or a task that cannot be built from this store/config."""
-
-
-def register_task(name: str):
-    def deco(cls):
-        TASKS[name] = cls
-        cls.name = name
-        return cls
-    return deco
 
 
 class Task(ABC):
@@ -67,8 +57,15 @@ class Task(ABC):
         """Metrics over the validation videos; must hold `self.monitor`. Leaves the model in eval."""
 
 
+def task_types() -> dict[str, type[Task]]:
+    """Every task by its config name (imported here, not at the top: the tasks import this module)."""
+    from mabe_train.grouped.task import GroupedTask
+    from mabe_train.pairs.task import PairsTask
+    return {"grouped": GroupedTask, "pairs": PairsTask}
+
+
 def build_task(cfg, store: Store, split: dict, **kwargs) -> Task:
-    from mabe_train import tasks  # noqa: F401  (imports the built-in tasks so they register)
-    if cfg.task not in TASKS:
-        raise TaskError(f"unknown task {cfg.task!r} (registered: {', '.join(sorted(TASKS))})")
-    return TASKS[cfg.task](cfg, store, split, **kwargs)
+    tasks = task_types()
+    if cfg.task not in tasks:
+        raise TaskError(f"unknown task {cfg.task!r} (choose from {', '.join(sorted(tasks))})")
+    return tasks[cfg.task](cfg, store, split, **kwargs)

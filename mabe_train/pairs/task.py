@@ -42,7 +42,7 @@ from mabe_train.pairs.scoring import (
     save_run_thresholds,
     tune_and_score,
 )
-from mabe_train.tasks.base import Task, register_task
+from mabe_train.task import Task
 
 
 def decode_config(s: PairsSettings) -> DecodeConfig:
@@ -67,7 +67,6 @@ def per_lab_table(details, n_videos: dict[str, int]) -> dict:
             for r in details.per_lab.sort("lab_id").iter_rows(named=True)}
 
 
-@register_task("pairs")
 class PairsTask(Task):
     """Per-pair multi-label actions; monitored by the official metric on validation videos."""
 

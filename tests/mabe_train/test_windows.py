@@ -5,21 +5,19 @@ import pytest
 import torch
 
 from mabe_store.reader import open_store
-from mabe_train.data import (
+from mabe_train.grouped.features import FeatureError, build_inputs, check_features, normalise_coords
+from mabe_train.grouped.labels import IGNORE_INDEX
+from mabe_train.grouped.task import grouped_targets
+from mabe_train.split import load_split, save_split, split_videos
+from mabe_train.windows import (
     DataError,
     StagedVideos,
     WindowSampler,
-    load_split,
     predict_video,
-    save_split,
-    split_videos,
     stage_videos,
     window_starts,
 )
-from mabe_train.features import FeatureError, build_inputs, check_features, normalise_coords
-from mabe_train.labels import IGNORE_INDEX
-from mabe_train.tasks.grouped import grouped_targets
-from tests.unit.conftest_train import make_train_store, train_store  # noqa: F401
+from tests.mabe_train.stores import make_train_store
 
 
 def encoded(lengths, fps=30.0) -> StagedVideos:

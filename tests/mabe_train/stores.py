@@ -4,7 +4,7 @@ Two mice per video. Behaviour comes in bouts of 20-80 frames: apart (other), clo
 social), close with violent jitter (attack -> aggressive), on top (mount -> mating). Frame labels
 follow the bouts, so a model that reads relative position and motion can learn them. Pixel scale
 (pix_per_cm) and arena offset vary per video, so coordinate normalisation matters. Some points are
-untracked (NaN). Import the helpers with `from tests.unit.conftest_train import ...`.
+untracked (NaN). The session fixture `train_store` (tests/mabe_train/conftest.py) is built from these.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_store.format import VideoData, write_store
@@ -64,9 +63,3 @@ def make_train_store(path: Path, n_videos: int = 8, length: int = 400, seed: int
     videos += [make_video(900 + i, "Lab0", length, rng, labeled=False) for i in range(n_unlabeled)]
     write_store(path, videos)
     return path
-
-
-@pytest.fixture(scope="session")
-def train_store(tmp_path_factory) -> Path:
-    """A small learnable store shared by the mabe_train tests (read-only)."""
-    return make_train_store(tmp_path_factory.mktemp("train-store") / "store.zarr")

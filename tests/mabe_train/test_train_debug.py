@@ -8,7 +8,7 @@ import pytest
 from mabe_train.config import load_config
 from mabe_train.evaluate import evaluate_run
 from mabe_train.train import train
-from tests.unit.conftest_train import make_train_store
+from tests.mabe_train.stores import make_train_store
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"
 

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from mabe_train.config import load_config
-from mabe_train.features import FeatureError, build_inputs, check_features
+from mabe_train.grouped.features import FeatureError, build_inputs, check_features
 from mabe_train.models.conv1d_bilstm import Conv1DBiLSTM, expected_parameters
 from mabe_train.train import autocast, build_optimizer, resolve_amp, train, train_step, warmup_lr
-from tests.unit.conftest_train import train_store  # noqa: F401
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
-from mabe_train.labels import (
+from mabe_train.grouped.labels import (
     DEFAULT_LABEL_GROUPS,
     GROUPS,
     IGNORE_INDEX,

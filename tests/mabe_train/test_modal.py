@@ -6,7 +6,6 @@ import pytest
 
 from mabe_train.config import load_config
 from mabe_train.train import load_checkpoint
-from tests.unit.conftest_train import train_store  # noqa: F401
 
 modal_app = pytest.importorskip("mabe_train.modal_app")
 # .local() runs here, where the Volume is a folder we pass in: the warning about it is expected

@@ -6,7 +6,6 @@ import pytest
 from typer.testing import CliRunner
 
 from mabe_train.cli import app
-from tests.unit.conftest_train import train_store  # noqa: F401
 
 DEBUG = str(Path(__file__).resolve().parents[2] / "configs" / "debug.yaml")
 runner = CliRunner()

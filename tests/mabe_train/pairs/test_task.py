@@ -11,8 +11,8 @@ from mabe_store.reader import open_store
 from mabe_train.config import load_config
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.features import N_PAIR_FEATURES
-from mabe_train.tasks import build_task
-from mabe_train.tasks.pairs import decode_config, masked_bce
+from mabe_train.pairs.task import decode_config, masked_bce
+from mabe_train.task import build_task
 
 
 def test_masked_bce_ignores_unknown_cells():

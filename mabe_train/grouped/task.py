@@ -1,6 +1,6 @@
 """V5: per-frame 4-class classification (other/social/mating/aggressive) with weighted cross-entropy.
 
-Targets come from `mabe_train.labels` (unknown frames = IGNORE_INDEX, never "other"). The loss is
+Targets come from `mabe_train.grouped.labels` (unknown frames = IGNORE_INDEX, never "other"). The loss is
 the class-weighted mean over known frames only — computed as sum / sum of weights, so a batch with
 no known frame gives 0, not NaN. Validation predicts every frame of each validation video
 (`data.predict_video`) and reports accuracy, macro F1 over the classes present (in the labels or
@@ -13,15 +13,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mabe_train.data import WindowSampler, predict_video, stage_videos
-from mabe_train.features import build_inputs, check_features
-from mabe_train.labels import GROUPS, IGNORE_INDEX, frame_classes, group_matrix
-from mabe_train.tasks.base import Task, TaskError, register_task
+from mabe_train.grouped.features import build_inputs, check_features
+from mabe_train.grouped.labels import GROUPS, IGNORE_INDEX, frame_classes, group_matrix
+from mabe_train.task import Task, TaskError
+from mabe_train.windows import WindowSampler, predict_video, stage_videos
 
 
 def grouped_targets(label_groups: dict[str, str] | None = None, assume_absent=()):
     """TargetsFn giving each frame's group class (int16, IGNORE_INDEX where unknown)."""
-    from mabe_train.labels import DEFAULT_LABEL_GROUPS
+    from mabe_train.grouped.labels import DEFAULT_LABEL_GROUPS
     label_groups = label_groups or DEFAULT_LABEL_GROUPS
 
     def fn(store, row: int, actions: np.ndarray) -> np.ndarray:
@@ -64,7 +64,6 @@ def majority_macro_f1(conf: np.ndarray) -> float:
     return class_scores(base)["macro_f1"]
 
 
-@register_task("grouped")
 class GroupedTask(Task):
     """The original design's 4 grouped classes per frame, with unknown frames ignored."""
 

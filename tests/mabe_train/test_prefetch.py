@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from mabe_store.reader import open_store
-from mabe_train.data import Batch, WindowSampler, stage_videos
+from mabe_train.grouped.task import grouped_targets
 from mabe_train.prefetch import DeviceWindowSampler, FeederError, Prefetcher, make_feeder
-from mabe_train.tasks.grouped import grouped_targets
-from tests.unit.conftest_train import train_store  # noqa: F401
+from mabe_train.windows import Batch, WindowSampler, stage_videos
 
 KW = {"window": 20, "batch_size": 8, "seed": 3, "frame_gap": 2, "noise_std": 0.1, "temporal_jitter": 2}
 
@@ -115,7 +114,7 @@ def test_thread_feeder_over_the_pair_sampler_is_exact(train_store, tmp_path):  #
     from pathlib import Path
 
     from mabe_train.config import load_config
-    from mabe_train.tasks import build_task
+    from mabe_train.task import build_task
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "pairs_demo.yaml",
                       [f"data.data_dir={train_store}", "data.batch_size=6", "data.sequence_length=20"])

@@ -10,7 +10,6 @@ from mabe_store.reader import open_store
 from mabe_train.bench import format_table, run_bench, write_synthetic_store
 from mabe_train.cli import app
 from mabe_train.config import load_config
-from tests.unit.conftest_train import train_store  # noqa: F401
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL = ["data.batch_size=4", "data.sequence_length=16", "train.device=cpu"]

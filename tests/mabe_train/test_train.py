@@ -8,10 +8,9 @@ import torch
 
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
-from mabe_train.data import WindowSampler, stage_videos
-from mabe_train.labels import IGNORE_INDEX
-from mabe_train.tasks import build_task
-from mabe_train.tasks.grouped import grouped_targets
+from mabe_train.grouped.labels import IGNORE_INDEX
+from mabe_train.grouped.task import grouped_targets
+from mabe_train.task import build_task
 from mabe_train.train import (
     TrainError,
     _EpochMeter,
@@ -21,7 +20,7 @@ from mabe_train.train import (
     train,
     warmup_lr,
 )
-from tests.unit.conftest_train import train_store  # noqa: F401
+from mabe_train.windows import WindowSampler, stage_videos
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"
 
@@ -141,7 +140,7 @@ def test_device_choice_and_resume_errors(tmp_path):
 
 
 def test_class_weights_must_match_the_classes(train_store, tmp_path):  # noqa: F811
-    from mabe_train.tasks import TaskError
+    from mabe_train.task import TaskError
     cfg = cfg_for(train_store, tmp_path, "loss.class_weights=[1.0, 2.0]")
     with pytest.raises(TaskError, match="4 classes"):
         build_task(cfg, open_store(train_store), {"train": [100], "val": [101]}, progress=False)
