@@ -31,8 +31,8 @@ from mabe_train.config import load_config
 from mabe_train.grouped.features import build_inputs
 from mabe_train.grouped.task import grouped_targets
 from mabe_train.models import build_model
+from mabe_train.run import pick_device
 from mabe_train.split import split_videos
-from mabe_train.train import pick_device
 from mabe_train.windows import NOISE_BANK, WindowSampler, noise_bank, stage_videos
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -110,16 +110,16 @@ def bench_noise(batch: int = 64, window: int = 100, width: int = 144) -> dict:
 
 def bench_steps(name: str, staged, device: torch.device, steps: int) -> dict:
     cfg = load_config(CONFIGS / f"{name}.yaml")
-    d = cfg.data
+    d, g = cfg.data, cfg.grouped
     model = build_model(cfg.model, 144, 4).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     sampler = WindowSampler(None, window=d.sequence_length, batch_size=d.batch_size, staged=staged,
-                            noise_std=d.noise_std, temporal_jitter=d.temporal_jitter)
+                            noise_std=d.noise_std, temporal_jitter=g.temporal_jitter)
     data_s = compute_s = 0.0
     for i in range(steps + 1):  # the first step warms up and is not timed
         t0 = time.perf_counter()
         b = sampler.next_batch()
-        x = build_inputs(b.x.to(device), b.fps.to(device), d.features, d.frame_gap)
+        x = build_inputs(b.x.to(device), b.fps.to(device), g.features, g.frame_gap)
         y = b.y.to(device).clamp(min=0)
         t1 = time.perf_counter()
         loss = torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten())

@@ -39,9 +39,10 @@ from mabe_store.reader import open_store
 from mabe_train.config import Config
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import FEEDERS, FeederError, make_feeder
+from mabe_train.run import pick_device
 from mabe_train.split import split_videos
 from mabe_train.task import build_task
-from mabe_train.train import autocast, build_optimizer, pick_device, resolve_amp, train_step
+from mabe_train.train import autocast, build_optimizer, resolve_amp, train_step
 
 SYNTH_ACTIONS = ("sniff", "attack", "mount")
 SYNTH_LABELED = json.dumps([f"mouse1,mouse2,{a}" for a in SYNTH_ACTIONS] + ["mouse1,self,rear"])
@@ -194,7 +195,7 @@ def run_bench(cfg: Config, *, steps: int = 20, warmup: int = 3, store: str | Pat
             fed.close()
     staged = getattr(sampler, "staged", None)
     return {"config": cfg.name, "device": device_name(device), "batch_size": cfg.data.batch_size,
-            "window": cfg.data.sequence_length, "input_dim": task.input_dim, "features": list(cfg.data.features),
+            "window": cfg.data.sequence_length, "input_dim": task.input_dim, "features": list(getattr(cfg, cfg.task).__dict__.get("features", [cfg.task])),
             "amp": cfg.train.amp, "feeder": type(fed).__name__, "compile": compile_model,
             "cudnn_benchmark": cudnn_benchmark, "parameters": count_parameters(model), "steps": steps,
             "warmup": warmup, "store": described, "staged_mb": staged.nbytes / 2**20 if staged is not None else None,

@@ -1,7 +1,6 @@
 """`mabe-train`: thin Typer commands over train(), evaluate() and the Modal launcher.
 
-Every command catches the package's domain errors (MabeTrainError, StoreError) at this boundary,
-prints one line and exits 1. `score`, `predict` and `bench` live in their own modules (cli_score.py,
+Every command runs inside `cli_errors.one_line_errors` (domain errors: one line, exit 1). `score`, `predict` and `bench` live in their own modules (cli_score.py,
 cli_predict.py, cli_bench.py) and are registered here with plain imports. Trade-off: every command,
 `--help` included, pays torch's import (~1 s; cli_bench needs prefetch's FEEDERS for its help text)
 and Polars'; all commands but `score` need torch anyway, so lazy registration would save little.
@@ -9,33 +8,18 @@ and Polars'; all commands but `score` need torch anyway, so lazy registration wo
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mabe_store.reader import StoreError
-from mabe_train import MabeTrainError
 from mabe_train.cli_bench import bench
+from mabe_train.cli_errors import one_line_errors
 from mabe_train.cli_predict import predict
 from mabe_train.cli_score import score
 
 app = typer.Typer(help="Train, evaluate and launch MABe sequence models from the Zarr store.",
                   no_args_is_help=True, add_completion=False)
-
-
-@contextmanager
-def _one_line_errors():
-    try:
-        yield
-    except (MabeTrainError, StoreError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as e:  # a run directory, figure or download folder the user pointed somewhere unusable
-        where = f" {e.filename}" if e.filename else ""
-        typer.echo(f"error: cannot use{where}: {e.strerror or e} — pick a writable path", err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -51,12 +35,10 @@ def run(
 ) -> None:
     """Train a model; prints the run directory."""
     from mabe_train.config import ConfigError, load_config
-    with _one_line_errors():
+    from mabe_train.run import require_run
+    with one_line_errors():
         if resume is not None:
-            if not (resume / "config.yaml").exists():
-                raise ConfigError(f"{resume} is not a run directory (no config.yaml) — pass the "
-                                  "directory printed by `mabe-train run`")
-            config = config or resume / "config.yaml"
+            config = config or require_run(resume) / "config.yaml"
         elif config is None:
             raise ConfigError("pass --config (e.g. --config configs/v5.yaml) or --resume RUN_DIR")
         cfg = load_config(config, overrides or [])
@@ -77,7 +59,7 @@ def evaluate(
 ) -> None:
     """Per-class and per-lab report, confusion matrix and training curves (PNG + JSON)."""
     from mabe_train.evaluate import evaluate_run
-    with _one_line_errors():
+    with one_line_errors():
         out = evaluate_run(run_dir, checkpoint=checkpoint, data_dir=data_dir)
         typer.echo(out.summary)
         typer.echo(f"figures: {', '.join(str(p) for p in out.files)}")
@@ -90,7 +72,7 @@ def modal_upload(
 ) -> None:
     """Upload a local store to the project's Modal Volume (needs Modal credentials)."""
     from mabe_train.modal_app import upload_store
-    with _one_line_errors():
+    with one_line_errors():
         typer.echo(upload_store(store, name))
 
 
@@ -101,7 +83,7 @@ def modal_fetch(
 ) -> None:
     """Download a remote run's checkpoints and metrics from the Modal Volume."""
     from mabe_train.modal_app import fetch_run
-    with _one_line_errors():
+    with one_line_errors():
         typer.echo(f"fetched into {fetch_run(run_name, out)}")
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from mabe_train.cli_errors import one_line_errors
 from mabe_train.prefetch import FEEDERS
 
 
@@ -36,17 +37,16 @@ def bench(
 ) -> None:
     """Windows/s of training and inference steps, data vs compute time and peak memory."""
     from mabe_train.bench import format_table, run_bench
-    from mabe_train.cli import _one_line_errors
     from mabe_train.config import ConfigError, load_config
-    with _one_line_errors():
+    with one_line_errors():
         if config is None:
             raise ConfigError("pass --config (e.g. --config configs/v6.yaml)")
         if store is not None and not store.exists():
             raise ConfigError(f"no store at {store} — build one with `mabe-store build`, or drop --store "
                               "to bench on a synthetic store")
         if threads:
-            import torch
-            torch.set_num_threads(threads)
+            from mabe_train.run import set_threads
+            set_threads(threads)
         cfg = load_config(config, ["train.progress=false", *(overrides or [])])
         result = run_bench(cfg, steps=steps, warmup=warmup, store=store, feeder=feeder,
                            compile_model=compile_model, cudnn_benchmark=cudnn_benchmark,

@@ -1,7 +1,7 @@
 """`mabe-train predict`: a trained pairs run -> a Kaggle submission CSV for one split of a store.
 
-Thin Typer command over `mabe_train.predict.predict_run` (mabe_train/cli.py registers it). Domain
-errors (bad run, missing split, empty prediction, an invalid submission) print one line and exit 1.
+Thin Typer command over `mabe_train.predict.predict_run` (mabe_train/cli.py registers it); errors
+go through the one boundary, `cli_errors.one_line_errors`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mabe_store.reader import StoreError
-from mabe_train import MabeTrainError
-from mabe_train.metric import MetricError
-from mabe_train.submission import SubmissionError
+from mabe_train.cli_errors import one_line_errors
 
 
 def predict(
@@ -31,12 +28,9 @@ def predict(
 ) -> None:
     """Predict every labeled pair of every video of a split and write the Kaggle CSV."""
     from mabe_train.predict import predict_run
-    try:
+    with one_line_errors():
         p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device,
                         solution_out=solution_out)
-    except (MabeTrainError, StoreError, SubmissionError, MetricError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"wrote {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} `{split}` videos to {p.path}")
     if p.score is not None:
         typer.echo(f"score: {p.score}")

@@ -1,10 +1,13 @@
 """Typed run settings: defaults, then a YAML file, then `key=value` overrides.
 
-Each part of a run owns a small dataclass (data, model, loss, optim, train, and pairs for
-`task: pairs`); `Config` composes them, lingua-style, so a test or a remote launcher builds a run from one object. YAML is read with
-`yaml.safe_load`; every key is checked against the dataclasses, and all problems (unknown keys with
-their closest valid spelling, wrong types) are reported in one `ConfigError`. The resolved config is
-written into the run directory (`config.yaml`), which is also what `--resume` reads back.
+Each part of a run owns a small dataclass: data, model, optim and train here, and each task its
+own section (`grouped:` mabe_train.grouped.settings, `pairs:` mabe_train.pairs.settings); `Config`
+composes them, lingua-style, so a test or a remote launcher builds a run from one object. The model's
+input width and class count are not settings: the task derives them from the store. YAML is read
+with `yaml.safe_load`; every key is checked against the dataclasses, a section of another task is
+refused, and all problems (unknown keys with their closest valid spelling, wrong types, ranges) are
+reported in one `ConfigError`. The resolved config (only the run's own task section) is written into
+the run directory (`config.yaml`), which is also what `--resume` reads back.
 
 Trade-off: plain dataclasses and a ~100-line coercer instead of pydantic/omegaconf — no extra
 dependency, and the only types needed are scalars, lists, dicts and nested sections.
@@ -24,7 +27,8 @@ from typing import Any
 import yaml
 
 from mabe_train import MabeTrainError
-from mabe_train.grouped.labels import DEFAULT_LABEL_GROUPS
+from mabe_train.grouped.settings import GroupedSettings
+from mabe_train.pairs.settings import PairsSettings
 
 
 class ConfigError(MabeTrainError, ValueError):
@@ -34,18 +38,11 @@ class ConfigError(MabeTrainError, ValueError):
 @dataclass
 class DataConfig:
     data_dir: str = "data/store.zarr"  # the Zarr store built by `mabe-store build`
-    n_mice: int = 4
-    n_keypoints: int = 18
     sequence_length: int = 100  # window length in (sub-sampled) frames
-    frame_gap: int = 1  # take every frame_gap-th frame inside a window
     batch_size: int = 64
     val_fraction: float = 0.2  # share of each lab's videos held out for validation
     split_seed: int = 0
-    features: list[str] = field(default_factory=lambda: ["coords"])  # see mabe_train.grouped.features
     noise_std: float = 0.01  # gaussian noise on training inputs, in cm
-    temporal_jitter: int = 2  # inputs shifted by up to ±this many frames against labels
-    label_groups: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABEL_GROUPS))
-    assume_absent: list[str] = field(default_factory=list)  # groups taken as absent where unlabeled
     max_videos: int = 0  # 0 = every labeled training video of the store; >0 = a seeded subset
     cache_dir: str = ""  # where to memory-map staged videos that do not fit in RAM ("" = run dir)
     max_ram_gb: float = 0.0  # stage in RAM up to this size (0 = half of the machine's RAM)
@@ -54,20 +51,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "conv1d_bilstm"  # key of the model registry (mabe_train.models)
-    input_dim: int = 144  # must equal the width of the selected features
+    name: str = "conv1d_bilstm"  # key of mabe_train.models.MODELS
     conv_channels: list[int] = field(default_factory=lambda: [64, 128, 256])
     kernel_size: int = 3
     lstm_hidden: int = 256
     lstm_layers: int = 2
     bidirectional: bool = True
     dropout: float = 0.3
-    num_classes: int = 4  # must equal the task's number of outputs
-
-
-@dataclass
-class LossConfig:
-    class_weights: list[float] = field(default_factory=lambda: [0.5, 10.0, 15.0, 15.0])
 
 
 @dataclass
@@ -102,35 +92,30 @@ class TrainConfig:
     amp: str = "none"  # none | bf16 | fp16 (mixed precision)
     feeder: str = "auto"  # auto | plain | thread | device (mabe_train.prefetch; auto = plain on CPU)
     max_val_videos: int = 0  # 0 = every validation video
+    threads: int = 1  # torch CPU threads; 1 keeps epochs steady on a shared machine, 0 = torch's default (all cores)
     progress: bool = True
 
 
 @dataclass
-class PairsSettings:
-    """`task: pairs` only (mabe_train.pairs.task): window sampling and the decoder's clean-up.
-
-    Defined here rather than in the task so that Config can hold it without importing the task.
-    """
-
-    positive_fraction: float = 0.5  # share of windows centred on an annotated interval
-    smooth: int = 5  # decoder moving average (frames)
-    min_bout: int = 3  # decoder: drop shorter bouts (frames)
-    max_gap: int = 3  # decoder: fill shorter gaps inside one action (frames)
-
-
-@dataclass
 class Config:
-    task: str = "grouped"  # key of the task registry (mabe_train.tasks)
+    task: str = "grouped"  # grouped | pairs (mabe_train.task.task_types)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    pairs: PairsSettings = field(default_factory=PairsSettings)  # read by `task: pairs` only
+    grouped: GroupedSettings = field(default_factory=GroupedSettings)  # task: grouped only
+    pairs: PairsSettings = field(default_factory=PairsSettings)  # task: pairs only
     name: str = "run"  # set from the YAML file's stem; names the run directory
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting of the run, with only its own task's section."""
+        d = dataclasses.asdict(self)
+        for other in TASK_SECTIONS.keys() - {self.task}:
+            d.pop(other)
+        return d
+
+
+TASK_SECTIONS = {"grouped": GroupedSettings, "pairs": PairsSettings}  # task name -> its settings section
 
 
 # -- coercion -------------------------------------------------------------------------------------
@@ -198,15 +183,50 @@ def _suggest(key: str, valid) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (valid keys: {', '.join(sorted(valid))})"
 
 
+# Keys that earlier configs used, and where the setting lives now.
+MOVED = {
+    "loss": "class weights are task settings: grouped.class_weights / pairs.pos_weight",
+    "loss.class_weights": "grouped.class_weights (task: grouped) or pairs.pos_weight (task: pairs)",
+    **{f"data.{k}": f"grouped.{k} (a grouped-task setting)"
+       for k in ("frame_gap", "temporal_jitter", "features", "label_groups", "assume_absent")},
+    "data.n_mice": "read from the store's attrs: remove it",
+    "data.n_keypoints": "read from the store's attrs: remove it",
+    "model.input_dim": "derived from the task and the store: remove it",
+    "model.num_classes": "derived from the task: remove it",
+    **{f"pairs.{k}": f"pairs.decode.{k}" for k in ("smooth", "min_bout", "max_gap")},
+}
+
+
+def _unknown(key: str, valid) -> str:
+    if key in MOVED:
+        return f"{key!r} is gone — {MOVED[key]}"
+    return f"unknown key {key!r}{_suggest(key, valid)}"
+
+
+def _section_default(cls, key: str) -> dict:
+    """The default of a nested section as a dict, so a partial section keeps its siblings' defaults
+    (`pairs: {decode: {smooth: 7}}` keeps the pairs task's min_bout and max_gap)."""
+    f = cls.__dataclass_fields__[key]
+    if f.default_factory is dataclasses.MISSING:
+        return {}
+    return dataclasses.asdict(f.default_factory())
+
+
 def _build(cls, values: dict, prefix: str, problems: list[str]):
     hints = _hints(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in hints:
-            problems.append(f"unknown key {prefix + str(key)!r}{_suggest(prefix + str(key), [prefix + h for h in hints])}")
+            problems.append(_unknown(prefix + str(key), [prefix + h for h in hints]))
             continue
+        if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
+            value = {**_section_default(cls, key), **value}
         kwargs[key] = _coerce(value, hints[key], prefix + key, problems)
-    return cls(**{k: v for k, v in kwargs.items() if v is not None})
+    try:
+        return cls(**{k: v for k, v in kwargs.items() if v is not None})
+    except ValueError as e:  # a dataclass that validates itself (DecodeConfig)
+        problems.append(f"{prefix.rstrip('.') or cls.__name__}: {e}")
+        return None
 
 
 # -- overrides ------------------------------------------------------------------------------------
@@ -241,7 +261,7 @@ def apply_overrides(raw: dict, overrides: list[str], problems: list[str]) -> dic
             continue
         dotted = key if key in full else leaves.get(key)
         if dotted is None:
-            problems.append(f"unknown key {key!r}{_suggest(key, full | set(leaves))}")
+            problems.append(_unknown(key, full | set(leaves)))
             continue
         node = raw
         *parents, last = dotted.split(".")
@@ -278,6 +298,9 @@ def load_config_dict(raw: dict, overrides: list[str] | None = None) -> Config:
     """A Config from a nested dict (e.g. `Config.to_dict()` sent to a remote worker) + overrides."""
     problems: list[str] = []
     raw = apply_overrides(copy.deepcopy(raw), list(overrides or []), problems)
+    task = raw.get("task", Config.task)
+    problems += [f"section {other!r} belongs to task: {other}, this config is task: {task} — remove it"
+                 for other in TASK_SECTIONS if other != task and other in raw]
     cfg = _build(Config, raw, "", problems)
     problems += validate(cfg) if not problems else []
     if problems:
@@ -285,34 +308,49 @@ def load_config_dict(raw: dict, overrides: list[str] | None = None) -> Config:
     return cfg
 
 
+def _at_least(cfg: Config, limits: dict[str, float]) -> list[str]:
+    """`key must be >= lo` for each dotted key of `cfg` below its lower bound."""
+    out = []
+    for key, lo in limits.items():
+        section, name = key.split(".", 1)
+        node = getattr(cfg, section)
+        for part in name.split("."):
+            node = getattr(node, part)
+        if node < lo:
+            out.append(f"{key} must be >= {lo}, got {node}")
+    return out
+
+
 def validate(cfg: Config) -> list[str]:
-    """Value checks that types cannot express."""
-    p = []
-    d, t = cfg.data, cfg.train
-    if d.sequence_length < 1 or d.frame_gap < 1 or d.batch_size < 1:
-        p.append("data.sequence_length, data.frame_gap and data.batch_size must be >= 1")
+    """Value checks that types cannot express: every numeric setting's range, every choice."""
+    p = _at_least(cfg, {
+        "data.sequence_length": 1, "data.batch_size": 1, "data.noise_std": 0, "data.max_videos": 0,
+        "data.max_ram_gb": 0, "data.val_stride": 0, "data.split_seed": 0,
+        "optim.learning_rate": 0, "optim.weight_decay": 0, "optim.grad_clip": 0, "optim.warmup_steps": 0,
+        "optim.scheduler.patience": 0, "optim.scheduler.min_lr": 0,
+        "train.epochs": 1, "train.steps_per_epoch": 0, "train.early_stopping_patience": 0,
+        "train.save_freq": 1, "train.ckpt_every_steps": 0, "train.log_every": 1, "train.seed": 0,
+        "train.max_val_videos": 0, "train.threads": 0,
+        "model.kernel_size": 1, "model.lstm_hidden": 1, "model.lstm_layers": 1, "model.dropout": 0})
+    d, t, o = cfg.data, cfg.train, cfg.optim
+    if o.learning_rate == 0:
+        p.append("optim.learning_rate must be > 0")
     if not 0 < d.val_fraction < 1:
         p.append(f"data.val_fraction must be in (0, 1), got {d.val_fraction}")
+    if not 0 < o.scheduler.factor < 1:
+        p.append(f"optim.scheduler.factor must be in (0, 1), got {o.scheduler.factor}")
+    if cfg.model.dropout >= 1:
+        p.append(f"model.dropout must be < 1, got {cfg.model.dropout}")
+    if any(c < 1 for c in cfg.model.conv_channels):
+        p.append(f"model.conv_channels must all be >= 1, got {cfg.model.conv_channels}")
     if t.amp not in ("none", "bf16", "fp16"):
         p.append(f"train.amp must be none, bf16 or fp16, got {t.amp!r}")
     if t.feeder not in ("auto", "plain", "thread", "device"):
         p.append(f"train.feeder must be auto, plain, thread or device, got {t.feeder!r}")
     if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
         p.append(f"train.device must be auto, cpu, cuda[:N] or mps, got {t.device!r}")
-    if t.epochs < 1 or t.save_freq < 1 or t.log_every < 1:
-        p.append("train.epochs, train.save_freq and train.log_every must be >= 1")
-    if cfg.optim.scheduler.name not in ("plateau", "none"):
-        p.append(f"optim.scheduler.name must be plateau or none, got {cfg.optim.scheduler.name!r}")
-    return p + _validate_pairs(cfg.pairs)
-
-
-def _validate_pairs(s: PairsSettings) -> list[str]:
-    p = [f"pairs.{name} must be >= {lo}, got {getattr(s, name)}"
-         for name, lo in (("smooth", 1), ("min_bout", 1), ("max_gap", 0)) if getattr(s, name) < lo]
-    if not 0 <= s.positive_fraction <= 1:
-        p.append(f"pairs.positive_fraction must be in [0, 1], got {s.positive_fraction}")
-    return p
-
-
-def save_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if o.scheduler.name not in ("plateau", "none"):
+        p.append(f"optim.scheduler.name must be plateau or none, got {o.scheduler.name!r}")
+    if cfg.task not in TASK_SECTIONS:
+        return p + [f"task must be one of {', '.join(TASK_SECTIONS)}, got {cfg.task!r}"]
+    return p + getattr(cfg, cfg.task).problems()

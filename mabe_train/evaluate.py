@@ -1,7 +1,8 @@
 """`mabe-train evaluate RUN_DIR`: re-score a run's checkpoint on its validation videos and draw it.
 
-Rebuilds the run exactly as trained (its saved config.yaml and split.json), loads a checkpoint
-(`best` by default), runs the task's whole-video validation and writes into RUN_DIR/eval/:
+Loads the run as trained (`mabe_train.run.load_run`: its config.yaml, split.json and a checkpoint,
+`best` by default), runs the task's whole-video validation (pure: the run's files are untouched)
+and writes into RUN_DIR/eval/:
 report.json (every metric, overall and per lab), report.txt (the tables printed), confusion.png
 and curves.png, each with the JSON it was drawn from. Trade-off: it recomputes validation instead
 of trusting metrics.jsonl, so it also works for another store (`--data-dir`), at the cost of one
@@ -14,14 +15,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mabe_store.reader import open_store
-from mabe_train.config import ConfigError, load_config
 from mabe_train.grouped.labels import GROUPS
-from mabe_train.models import build_model
 from mabe_train.plots import confusion_data, curves_data, plot_confusion, plot_curves
-from mabe_train.split import load_split
-from mabe_train.task import build_task
-from mabe_train.train import load_checkpoint, pick_device
+from mabe_train.run import load_run, read_history
 
 
 @dataclass
@@ -31,36 +27,15 @@ class EvalResult:
     files: list[Path]
 
 
-def read_history(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln] if path.exists() else []
-
-
-def _checkpoint_path(run_dir: Path, checkpoint: str) -> Path:
-    name = checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt"
-    return run_dir / name
-
-
 def evaluate_run(run_dir: str | Path, checkpoint: str = "best", data_dir: str | None = None,
                  progress: bool = True) -> EvalResult:
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml) — pass the directory "
-                          "printed by `mabe-train run`")
-    cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
-    ck = load_checkpoint(_checkpoint_path(run_dir, checkpoint))
-    store = open_store(cfg.data.data_dir)
-    task = build_task(cfg, store, load_split(run_dir / "split.json"), run_dir=run_dir, progress=progress,
-                      readonly=True)
-    device = pick_device(cfg.train.device)
-    model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
-    model.load_state_dict(ck["model"])
-    metrics = task.validate(model, device)
-    report = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": ck["state"]["epoch"],
-              "monitor": task.monitor, **metrics}
-    out = run_dir / "eval"
+    run = load_run(run_dir, checkpoint, data_dir=data_dir, progress=progress)
+    metrics, _ = run.task.validate(run.model, run.device)
+    report = {"run_dir": str(run.run_dir), "checkpoint": checkpoint, "epoch": run.epoch,
+              "monitor": run.task.monitor, **metrics}
+    out = run.run_dir / "eval"
     out.mkdir(exist_ok=True)
-    files = _figures(report, read_history(run_dir), out, task.monitor)
+    files = _figures(report, read_history(run.run_dir), out, run.task.monitor)
     summary = format_report(report)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "report.txt").write_text(summary + "\n")

@@ -1,7 +1,8 @@
 """A trained pairs run -> a Kaggle submission for every video of one split of a store.
 
-`predict_run` loads the run's config, checkpoint (`best` by default) and the decoding thresholds
-tuned on its validation videos (`thresholds.json`), predicts every labeled ordered pair of every
+`predict_run` loads the run (`mabe_train.run.load_run`: config, checkpoint — `best` by default —
+and the decoding thresholds tuned on its validation videos, which the checkpoint carries), predicts
+every labeled ordered pair of every
 video of the split (self pairs included; pairs no triple names can never score, so they are
 skipped), decodes and writes the CSV through `mabe_train.submission.write_submission`, which
 refuses any row the metric would reject or ignore. The triples a video may receive come from the
@@ -18,16 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from mabe_store.reader import open_store
-from mabe_train.config import load_config
 from mabe_train.decode import decode
-from mabe_train.models import build_model
 from mabe_train.pairs import PairsError
-from mabe_train.pairs.features import N_PAIR_FEATURES
-from mabe_train.pairs.labels import N_ACTIONS
-from mabe_train.pairs.scoring import collect_probs, load_run_thresholds
+from mabe_train.pairs.scoring import collect_probs, thresholds_of
+from mabe_train.run import RunError, load_run, pick_device
 from mabe_train.split import load_split
 from mabe_train.submission import labeled_entries, solution_from_store, write_submission
 
@@ -39,25 +34,6 @@ class Prediction:
     n_scored_videos: int  # of them, videos that label at least one triple
     n_rows: int
     score: float | None  # official score when the split has annotations, else None
-
-
-def load_pairs_model(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu"):
-    """(config, model in eval mode on `device`) of a `task: pairs` run."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise PairsError(f"{run_dir} is not a run directory (no config.yaml) — pass the directory "
-                         "printed by `mabe-train run`")
-    cfg = load_config(run_dir / "config.yaml")
-    if cfg.task != "pairs":
-        raise PairsError(f"{run_dir} is a `task: {cfg.task}` run; predict needs a pairs run "
-                         "(mabe-train run --config configs/pairs.yaml)")
-    name = checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt"
-    path = run_dir / name
-    if not path.exists():
-        raise PairsError(f"no checkpoint {path} — use --checkpoint last, or train the run further")
-    model = build_model(cfg.model, N_PAIR_FEATURES, N_ACTIONS)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
-    return cfg, model.to(device).eval()
 
 
 def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> list[int]:
@@ -87,15 +63,6 @@ def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> lis
     return ids
 
 
-def _device(name: str) -> torch.device:
-    """`name` as a torch device this machine has; PairsError (one line) otherwise."""
-    from mabe_train.train import TrainError, pick_device
-    try:
-        return pick_device(name)
-    except TrainError as e:
-        raise PairsError(str(e).replace("device", "--device", 1)) from None
-
-
 def _writable_parent(path: Path, option: str) -> None:
     """Create `path`'s folder before any work, so a bad output path fails in a second, not after predicting."""
     try:
@@ -117,15 +84,21 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     for path, option in ((out, "--out"), (solution_out, "--solution-out")):
         if path is not None:
             _writable_parent(Path(path), option)
-    dev = _device(device)
-    cfg, model = load_pairs_model(run_dir, checkpoint, dev)
-    thresholds, dec, _ = load_run_thresholds(run_dir)
-    store = open_store(store_path)
+    try:
+        pick_device(device)
+    except RunError as e:  # name the option the user typed
+        raise PairsError(str(e).replace("device", "--device", 1)) from None
+    run = load_run(run_dir, checkpoint, device=device, data_dir=store_path, progress=progress)
+    if run.cfg.task != "pairs":
+        raise PairsError(f"{run_dir} is a `task: {run.cfg.task}` run; predict needs a pairs run "
+                         "(mabe-train run --config configs/pairs.yaml)")
+    thresholds = thresholds_of(run.artefacts, run_dir)
+    store = run.store
     ids = split_video_ids(store, split, run_dir)
-    d = cfg.data
-    videos = collect_probs(model, store, ids, window=d.sequence_length, stride=d.val_stride,
-                           device=dev, progress=progress)
-    sub = decode(videos, dec, thresholds)
+    d = run.cfg.data
+    videos = collect_probs(run.model, store, ids, window=d.sequence_length, stride=d.val_stride,
+                           device=run.device, progress=progress, layout=run.task.layout)
+    sub = decode(videos, run.cfg.pairs.decode, thresholds)
     if sub.height == 0:
         raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "
                          "tuned thresholds — train longer or check that the store matches the run")

@@ -1,7 +1,9 @@
 """The Task interface: everything the trainer must not know about the prediction problem.
 
 `train(cfg)` only moves tensors: it asks the task for batches, for model inputs of a batch, for a
-scalar loss, and for a validation dict with one key named by `monitor` (maximised). Which targets a
+scalar loss, and for a validation: metrics with one key named by `monitor` (maximised) plus the
+artefacts that go with the checkpoint (the pairs task's tuned thresholds). Validation is pure: it
+writes nothing; `train` stores the artefacts in the checkpoint and beside best.pt (mabe_train.run). Which targets a
 frame has (4 grouped classes, 37 actions per mouse pair, ...), how inputs are built from the
 store's columns, and how whole videos are scored stay inside the task. `task_types()` lists the
 tasks by the name the config's `task:` key takes.
@@ -16,6 +18,7 @@ import torch
 
 from mabe_store.reader import Store
 from mabe_train import MabeTrainError
+from mabe_train.layout import Layout
 
 
 class TaskError(MabeTrainError, ValueError):
@@ -23,18 +26,16 @@ class TaskError(MabeTrainError, ValueError):
 
 
 class Task(ABC):
-    """One prediction problem over a store. Subclasses set `input_dim` and `n_outputs` in __init__."""
+    """One prediction problem over a store. Subclasses set `input_dim` and `n_outputs` in __init__,
+    derived from the store's keypoint layout (`self.layout`), never from settings."""
 
-    name: str = ""
-    monitor: str = "macro_f1"  # validate()[monitor] drives the scheduler, early stopping and `best`
+    monitor: str = "macro_f1"  # validate()[0][monitor] drives the scheduler, early stopping and `best`
     input_dim: int
     n_outputs: int
 
-    def __init__(self, cfg, store: Store, split: dict, *, run_dir: Path | None = None, progress: bool = True,
-                 readonly: bool = False):
-        """`readonly`: validation must not change the run's files (`mabe-train evaluate`); caches may."""
+    def __init__(self, cfg, store: Store, split: dict, *, run_dir: Path | None = None, progress: bool = True):
         self.cfg, self.store, self.split, self.run_dir, self.progress = cfg, store, split, run_dir, progress
-        self.readonly = readonly
+        self.layout = Layout.of(store)
 
     @abstractmethod
     def train_batches(self):
@@ -53,8 +54,9 @@ class Task(ABC):
         """Scalar training loss of the model's logits for `batch` (targets moved as needed)."""
 
     @abstractmethod
-    def validate(self, model: torch.nn.Module, device: torch.device) -> dict:
-        """Metrics over the validation videos; must hold `self.monitor`. Leaves the model in eval."""
+    def validate(self, model: torch.nn.Module, device: torch.device) -> tuple[dict, dict]:
+        """(metrics over the validation videos, holding `self.monitor`; artefacts {file name: JSON-able
+        dict} that belong with this model, e.g. tuned thresholds). Writes nothing; leaves the model in eval."""
 
 
 def task_types() -> dict[str, type[Task]]:

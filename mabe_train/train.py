@@ -7,8 +7,9 @@ frames), then whole-video validation; ReduceLROnPlateau and early stopping follo
 `monitor` metric (maximised). Everything needed to continue — weights, optimizer, scheduler, torch
 RNG, sampler RNG + step, epoch/step counters and the partial epoch's sums — is in `last.pt`, written
 atomically (tmp + os.replace) at each epoch end (and every `ckpt_every_steps` steps), so a killed
-run resumed with `resume=True` reaches bit-identical weights on CPU. Checkpoints hold only tensors
-and plain types and load with `torch.load(weights_only=True)`. The loop never waits for the GPU
+run resumed with `resume=True` reaches bit-identical weights on CPU. The run directory's files and
+checkpoint format belong to mabe_train.run; validation is pure and its artefacts (the pairs task's
+thresholds) are stored in the checkpoint and, for the best epoch, beside best.pt. The loop never waits for the GPU
 per step: the loss is summed on the device and read back every `train.log_every` steps, and the
 data vs compute split is sampled on those steps only (`_EpochMeter`); on a CPU it is exact.
 """
@@ -17,21 +18,34 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import torch
 
 from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
-from mabe_train.config import Config, save_config
+from mabe_train.config import Config
+from mabe_train.layout import Layout
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import make_feeder
+from mabe_train.run import (
+    append_history,
+    copy_atomic,
+    load_checkpoint,
+    make_run_dir,
+    pick_device,
+    run_layout,
+    save_artefacts,
+    save_checkpoint,
+    save_config,
+    set_threads,
+    trim_history,
+    write_atomic,
+    write_marker,
+)
 from mabe_train.split import load_split, save_split, split_videos
 from mabe_train.task import build_task
 
@@ -55,37 +69,6 @@ class TrainState:
 
 
 # -- builders -------------------------------------------------------------------------------------
-def pick_device(name: str = "auto") -> torch.device:
-    """`auto` -> cuda > mps > cpu; a named device must exist here (TrainError, one line, otherwise)."""
-    if name != "auto":
-        try:
-            dev = torch.device(name)
-        except RuntimeError:
-            raise TrainError(f"unknown device {name!r} — use auto, cpu, cuda, cuda:N or mps") from None
-        mps = getattr(torch.backends, "mps", None)
-        if (dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count()) or (
-                dev.type == "mps" and not (mps and mps.is_available())):
-            raise TrainError(f"device {name!r}: torch sees no such device here — use auto or cpu")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def make_run_dir(cfg: Config, overwrite: bool = False) -> Path:
-    name = cfg.train.run_name or f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    run_dir = Path(cfg.train.checkpoint_dir) / name
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise TrainError(f"run directory {run_dir} exists — continue it with `--resume {run_dir}`, "
-                             "replace it with `--overwrite`, or pick another train.run_name")
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
-
-
 def build_optimizer(cfg: Config, model: torch.nn.Module):
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
@@ -119,38 +102,15 @@ def warmup_lr(cfg: Config, step: int) -> float | None:
 
 
 # -- checkpoints ----------------------------------------------------------------------------------
-def save_checkpoint(path: Path, *, model, opt, sched, sampler, state: TrainState, cfg: Config) -> None:
+def checkpoint(*, model, opt, sched, sampler, state: TrainState, cfg: Config, artefacts: dict) -> dict:
+    """Everything a resumed run needs, as tensors and plain types (loads with weights_only=True)."""
     ck = {"model": model.state_dict(), "optimizer": opt.state_dict(),
           "scheduler": sched.state_dict() if sched else {}, "sampler": sampler.state_dict(),
-          "torch_rng": torch.get_rng_state(), "state": asdict(state), "config": cfg.to_dict()}
+          "torch_rng": torch.get_rng_state(), "state": asdict(state), "config": cfg.to_dict(),
+          "artefacts": artefacts}
     if torch.cuda.is_available():
         ck["cuda_rng"] = torch.cuda.get_rng_state_all()
-    tmp = path.with_suffix(".tmp")
-    torch.save(ck, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_suffix(".tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
-def _trim_metrics(run_dir: Path, epochs: int) -> None:
-    """Drop metric lines of epochs after the checkpoint (written just before a kill)."""
-    path = run_dir / "metrics.jsonl"
-    if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["epoch"] <= epochs]
-        path.write_text("".join(ln + "\n" for ln in lines))
-
-
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    path = Path(path)
-    if not path.exists():
-        have = sorted(p.stem for p in path.parent.glob("*.pt"))
-        raise TrainError(f"no checkpoint at {path} — this run has: {', '.join(have) or 'none yet'} "
-                         "(pass one of those, or start the run again)")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    return ck
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -161,13 +121,16 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
     store = open_store(cfg.data.data_dir)
     if resume:
         run_dir = Path(run_dir)
+        if (trained := run_layout(run_dir)) is not None:
+            Layout.of(store).check_same(trained, f"run {run_dir}")
         split = load_split(run_dir / "split.json")
     else:
         split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
+        write_marker(run_dir, cfg, store)
         save_split(split, run_dir / "split.json")
-    save_config(cfg, run_dir / "config.yaml")
+    save_config(cfg, run_dir)
     return run_dir, store, split
 
 
@@ -176,6 +139,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     """Train `cfg`; returns the run directory. `stop_after_steps` (tests) returns right after that
     many optimizer steps without writing anything more, as if the process had been killed."""
     device = pick_device(cfg.train.device)
+    set_threads(cfg.train.threads)
     run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
     if (amp := resolve_amp(device, cfg.train.amp)) != cfg.train.amp:
         print(f"train.amp={cfg.train.amp} is not supported on {device}: using {amp}", flush=True)
@@ -187,8 +151,9 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     steps = cfg.train.steps_per_epoch or max(1, task.frames_per_epoch() // (d.batch_size * d.sequence_length))
     state = TrainState()
     if resume:
-        state = _restore(load_checkpoint(run_dir / "last.pt"), **_ck_parts(parts))
-        _trim_metrics(run_dir, state.epoch)
+        ck = load_checkpoint(run_dir / "last.pt")
+        state, parts["artefacts"] = _restore(ck, **_ck_parts(parts)), ck.get("artefacts", {})
+        trim_history(run_dir, state.epoch)
         print(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}", flush=True)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
     while state.epoch < cfg.train.epochs:
@@ -198,7 +163,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         if _end_epoch(task, parts, state, device, run_dir, time.perf_counter() - t0):
             print(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs", flush=True)
             break
-    (run_dir / "summary.json").write_text(json.dumps({
+    write_atomic(run_dir / "summary.json", json.dumps({
         "parameters": count_parameters(parts["model"]), "epochs": state.epoch, "steps": state.step,
         "monitor": task.monitor, "best": state.best, "best_epoch": state.best_epoch, "device": str(device)},
         indent=1))
@@ -212,10 +177,10 @@ def _build_parts(cfg: Config, task, device: torch.device, run_dir: Path) -> dict
           f"device {device}; run {run_dir}", flush=True)
     opt, sched = build_optimizer(cfg, model)
     sampler = make_feeder(task.train_batches(), device, cfg.train.feeder)  # same state_dict either way
-    return {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg}
+    return {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg, "artefacts": {}}
 
 
-def _restore(ck: dict, *, model, opt, sched, sampler, cfg=None) -> TrainState:
+def _restore(ck: dict, *, model, opt, sched, sampler, cfg=None, artefacts=None) -> TrainState:
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
     if sched is not None and ck["scheduler"]:
@@ -320,7 +285,7 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
             bar.set_postfix(meter.postfix(len(x)), refresh=False)
         if cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0:
             meter.flush()
-            save_checkpoint(run_dir / "last.pt", **_ck_parts(parts), state=state)
+            save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
         if stop_after_steps is not None and state.step >= stop_after_steps:
             meter.flush()
             bar.close()
@@ -358,7 +323,7 @@ def train_step(task, model, opt, scaler, x, batch, device, cfg: Config, step: in
 
 
 def _ck_parts(parts) -> dict:
-    return {k: parts[k] for k in ("model", "opt", "sched", "sampler", "cfg")}
+    return {k: parts[k] for k in ("model", "opt", "sched", "sampler", "cfg", "artefacts")}
 
 
 def _split_time(sums: dict) -> tuple[float, float]:
@@ -376,7 +341,7 @@ def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: f
     model, opt, sched, cfg = parts["model"], parts["opt"], parts["sched"], parts["cfg"]
     t0 = time.perf_counter()
     with autocast(device, cfg.train.amp):
-        val = task.validate(model, device)
+        val, parts["artefacts"] = task.validate(model, device)
     val_s = time.perf_counter() - t0
     score = val[task.monitor]
     if sched is not None and state.step >= cfg.optim.warmup_steps:
@@ -395,16 +360,15 @@ def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: f
             "windows_per_s": s["steps"] * cfg.data.batch_size / max(data_s + compute_s, 1e-9),
             "train_s": train_s, "val_s": val_s, "epoch_s": train_s + val_s, "best": improved,
             **{k: v for k, v in val.items() if k != "per_lab"}}
-    with open(run_dir / "metrics.jsonl", "a") as f:
-        f.write(json.dumps(line) + "\n")
+    append_history(run_dir, line)
     print(f"epoch {state.epoch}: loss {line['loss']:.4f}  {task.monitor} {score:.4f}  "
           f"(best {state.best:.4f} @ {state.best_epoch})  lr {line['lr']:.2e}  {line['epoch_s']:.1f}s",
           flush=True)
     state.epoch_step, state.sums = 0, TrainState().sums
-    ck = _ck_parts(parts)
-    save_checkpoint(run_dir / "last.pt", **ck, state=state)
+    save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
     if improved:
-        _atomic_copy(run_dir / "last.pt", run_dir / "best.pt")
+        copy_atomic(run_dir / "last.pt", run_dir / "best.pt")
+        save_artefacts(run_dir, parts["artefacts"], state.epoch)
     if state.epoch % cfg.train.save_freq == 0:
-        _atomic_copy(run_dir / "last.pt", run_dir / f"epoch_{state.epoch:03d}.pt")
+        copy_atomic(run_dir / "last.pt", run_dir / f"epoch_{state.epoch:03d}.pt")
     return state.bad_epochs >= cfg.train.early_stopping_patience > 0

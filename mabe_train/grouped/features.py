@@ -1,4 +1,4 @@
-"""Model inputs from the store's 144 coordinate columns: normalised once, derived per batch.
+"""Model inputs from the store's coordinate columns: normalised once, derived per batch.
 
 Two stages, so the store is never rebuilt for a feature change:
 
@@ -6,9 +6,10 @@ Two stages, so the store is never rebuilt for a feature change:
    pix_per_cm) and centred on the per-frame mean of all tracked points (x and y separately), so
    arena size, camera zoom and position drop out. Untracked points stay NaN.
 2. `build_inputs` (torch, on the training device, inside the batch): concatenates the selected
-   feature blocks — `coords` (144), `velocity` (144, cm/s), `acceleration` (144, cm/s^2), `speed`
-   and `accel_norm` (72 each: per-keypoint magnitudes of those), `missing` (72, 1 where a
-   keypoint's x or y is untracked) — and fills NaN with 0. Velocity/acceleration are finite
+   feature blocks — `coords`, `velocity` (cm/s), `acceleration` (cm/s^2): x and y of every
+   (mouse, keypoint) point, 144 columns with the default 4 mice x 18 slots; `speed` and
+   `accel_norm`: one magnitude per point (72); `missing`: 1 per point whose x or y is untracked (72)
+   — and fills NaN with 0. Widths follow the store's layout (mabe_train.layout). Velocity/acceleration are finite
    differences scaled by fps / frame_gap (fps-aware: a 120 fps and a 30 fps video give the same
    cm/s); the first frame of a window repeats the second's difference; a difference that touches
    an untracked point is 0.
@@ -25,28 +26,28 @@ import numpy as np
 import torch
 
 from mabe_train import MabeTrainError
+from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
-FEATURE_WIDTHS = {"coords": 144, "velocity": 144, "acceleration": 144, "speed": 72, "accel_norm": 72,
-                  "missing": 72}
+PER_POINT = {"coords": 2, "velocity": 2, "acceleration": 2, "speed": 1, "accel_norm": 1, "missing": 1}
 
 
 class FeatureError(MabeTrainError, ValueError):
     """An unknown feature name in the config."""
 
 
-def check_features(names: list[str]) -> int:
-    """Total input width of `names`; raises FeatureError naming the unknown ones."""
-    bad = [n for n in names if n not in FEATURE_WIDTHS]
+def check_features(names: list[str], layout: Layout = DEFAULT_LAYOUT) -> int:
+    """Total input width of `names` for the store's layout; raises FeatureError naming the unknown ones."""
+    bad = [n for n in names if n not in PER_POINT]
     if bad or not names:
         hint = (" (egocentric pair features are built by the pair model: set task: pairs)"
                 if "egocentric" in bad else "")
-        raise FeatureError(f"unknown features {bad} in data.features — choose from "
-                           f"{', '.join(FEATURE_WIDTHS)}{hint}")
-    return sum(FEATURE_WIDTHS[n] for n in names)
+        raise FeatureError(f"unknown features {bad} in grouped.features — choose from "
+                           f"{', '.join(PER_POINT)}{hint}")
+    return sum(PER_POINT[n] for n in names) * layout.n_points
 
 
 def normalise_coords(features: np.ndarray, pix_per_cm: float) -> np.ndarray:
-    """(T, 144) pixels -> (T, 144) cm, centred per frame on the mean tracked point. NaN stays."""
+    """(T, 2P) pixels -> (T, 2P) cm, centred per frame on the mean tracked point. NaN stays."""
     x = features.reshape(len(features), -1, 2).astype(np.float32, copy=True)  # (T, mice*kp, xy)
     scale = float(pix_per_cm) if np.isfinite(pix_per_cm) and pix_per_cm > 0 else 1.0
     with warnings.catch_warnings():
@@ -69,7 +70,7 @@ def _norm_xy(x: torch.Tensor) -> torch.Tensor:
 
 
 def build_inputs(coords: torch.Tensor, fps: torch.Tensor, names: list[str], frame_gap: int = 1) -> torch.Tensor:
-    """(B, T, 144) normalised coords (NaN = untracked) -> (B, T, width) model inputs, no NaN."""
+    """(B, T, 2P) normalised coords (NaN = untracked) -> (B, T, width) model inputs, no NaN."""
     check_features(names)
     rate = fps.to(coords.dtype) / frame_gap
     motion = {"velocity", "acceleration", "speed", "accel_norm"} & set(names)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from mabe_train.grouped.features import build_inputs, check_features
 from mabe_train.grouped.labels import GROUPS, IGNORE_INDEX, frame_classes, group_matrix
-from mabe_train.task import Task, TaskError
+from mabe_train.task import Task
 from mabe_train.windows import WindowSampler, predict_video, stage_videos
 
 
@@ -69,16 +69,14 @@ class GroupedTask(Task):
 
     monitor = "macro_f1"
 
-    def __init__(self, cfg, store, split, *, run_dir=None, progress=True, readonly=False):
-        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress, readonly=readonly)
-        d = cfg.data
-        self.input_dim = check_features(d.features)
+    def __init__(self, cfg, store, split, *, run_dir=None, progress=True):
+        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
+        d, g = cfg.data, cfg.grouped
+        self.settings = g
+        self.input_dim = check_features(g.features, self.layout)
         self.n_outputs = len(GROUPS)
-        self.targets_fn = grouped_targets(d.label_groups, tuple(d.assume_absent))
-        self.class_weights = torch.tensor(cfg.loss.class_weights, dtype=torch.float32)
-        if len(self.class_weights) != self.n_outputs:
-            raise TaskError(f"loss.class_weights has {len(self.class_weights)} values, the grouped "
-                            f"task has {self.n_outputs} classes ({', '.join(GROUPS)})")
+        self.targets_fn = grouped_targets(g.label_groups, tuple(g.assume_absent))
+        self.class_weights = torch.tensor(g.class_weights, dtype=torch.float32)
         self._stage_kw = {"max_ram_gb": d.max_ram_gb, "progress": progress}
         self._cache = d.cache_dir or (str(run_dir / "stage-cache") if run_dir else None)
         self._train = self._val = None
@@ -89,10 +87,10 @@ class GroupedTask(Task):
 
     def train_batches(self) -> WindowSampler:
         if self._train is None:
-            d = self.cfg.data
+            d, g = self.cfg.data, self.settings
             self._train = WindowSampler(
                 None, window=d.sequence_length, batch_size=d.batch_size, seed=self.cfg.train.seed,
-                frame_gap=d.frame_gap, noise_std=d.noise_std, temporal_jitter=d.temporal_jitter,
+                frame_gap=g.frame_gap, noise_std=d.noise_std, temporal_jitter=g.temporal_jitter,
                 staged=self._stage(self.split["train"], "train"))
         return self._train
 
@@ -102,7 +100,7 @@ class GroupedTask(Task):
     def inputs(self, batch, device) -> torch.Tensor:
         coords = batch.x.to(device, non_blocking=True)
         fps = batch.fps.to(device, non_blocking=True)
-        return build_inputs(coords, fps, self.cfg.data.features, self.cfg.data.frame_gap)
+        return build_inputs(coords, fps, self.settings.features, self.settings.frame_gap)
 
     def loss(self, logits: torch.Tensor, batch) -> torch.Tensor:
         return self.frame_loss(logits, batch.y.to(logits.device, non_blocking=True))
@@ -130,17 +128,17 @@ class GroupedTask(Task):
     def predict(self, model, device):
         """Yield (staged video index, (T, C) logits, (T,) targets) for every validation video."""
         model.eval()
-        d, staged = self.cfg.data, self._val_staged()
+        d, g, staged = self.cfg.data, self.settings, self._val_staged()
 
         def forward(coords, fps):
-            return model(build_inputs(coords, fps, d.features, d.frame_gap))
+            return model(build_inputs(coords, fps, g.features, g.frame_gap))
         for j in range(len(staged.video_ids)):
             coords, y = staged.video(j)
-            logits = predict_video(forward, coords, float(staged.fps[j]), d.sequence_length, d.frame_gap,
+            logits = predict_video(forward, coords, float(staged.fps[j]), d.sequence_length, g.frame_gap,
                                    d.val_stride, d.batch_size, device)
             yield j, logits, torch.from_numpy(np.asarray(y).astype(np.int64))
 
-    def validate(self, model, device) -> dict:
+    def validate(self, model, device) -> tuple[dict, dict]:
         staged, n = self._val_staged(), len(GROUPS)
         conf = np.zeros((n, n), dtype=np.int64)
         per_lab: dict[str, np.ndarray] = {}
@@ -156,4 +154,4 @@ class GroupedTask(Task):
         out = {"val_loss": float(loss_sum[0] / loss_sum[1].clamp_min(1e-12)), **class_scores(conf)}
         out["majority_macro_f1"] = majority_macro_f1(conf)
         out["per_lab"] = {lab: class_scores(c) for lab, c in sorted(per_lab.items())}
-        return out
+        return out, {}

@@ -11,8 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from mabe_train.models import register_model
-
 
 class Conv1DBiLSTM(nn.Module):
     """(B, T, input_dim) -> (B, T, n_outputs) logits."""
@@ -51,7 +49,6 @@ def expected_parameters(input_dim: int, n_outputs: int, conv_channels=(64, 128, 
     return n + lstm_hidden * dirs * n_outputs + n_outputs
 
 
-@register_model("conv1d_bilstm")
 def build_conv1d_bilstm(cfg, input_dim: int, n_outputs: int) -> Conv1DBiLSTM:
     return Conv1DBiLSTM(input_dim, n_outputs, tuple(cfg.conv_channels), cfg.kernel_size, cfg.lstm_hidden,
                         cfg.lstm_layers, cfg.bidirectional, cfg.dropout)

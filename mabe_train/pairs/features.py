@@ -1,4 +1,4 @@
-"""Egocentric (agent, target) features computed on the fly, on the device, from the raw 144 columns.
+"""Egocentric (agent, target) features computed on the fly, on the device, from the raw columns.
 
 Why: the store keeps raw pixel coordinates so a feature change never rebuilds it. A social action
 is a relation between two mice, so the model sees the target *as the agent sees it*: both mice's
@@ -6,13 +6,17 @@ keypoints centred on the agent's body centre, rotated so the agent faces +x, in 
 Distances, relative heading and speeds are invariant to where the arena is and how the camera was
 mounted, which is what lets 19 labs with different cameras share one model.
 
-Layout of the output (B, T, N_PAIR_FEATURES), in `FEATURE_NAMES` order:
-  agent 18 keypoints (x, y) ego          36   positions / POS_SCALE_CM
-  target 18 keypoints (x, y) ego         36
-  agent / target keypoint present        18 + 18
+Layout of the output (B, T, `PairFeatures.width`), in `PairFeatures.names` order, for a store with
+K keypoint slots (K = 18 by default: 149 features):
+  agent K keypoints (x, y) ego           2K   positions / POS_SCALE_CM
+  target K keypoints (x, y) ego          2K
+  agent / target keypoint present        K + K
   pair scalars (`SCALARS`)               20   distances, relative pose, speeds, body lengths
   pair scalar present                    20
   is_self                                 1
+The slots come from the store (mabe_train.layout): the named points the scalars use (nose,
+tail_base, body_center, the front/rear/torso sets) are looked up by name, and a slot the store lacks
+is simply never present (NaN -> 0 with flag 0), like an untracked point.
 A value that cannot be computed (untracked point, first frames of a velocity) is 0 with its
 present-flag 0 — the network is told "unknown" rather than given a fake coordinate.
 Self pairs (agent == target) keep the agent block and the agent-only scalars; every target-derived
@@ -35,14 +39,11 @@ import math
 
 import torch
 
-from mabe_store.constants import DEFAULT_KEYPOINTS, N_MICE
+from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
-N_KP = len(DEFAULT_KEYPOINTS)
-KP = {name: i for i, name in enumerate(DEFAULT_KEYPOINTS)}
-FRONT = tuple(KP[k] for k in ("nose", "ear_left", "ear_right", "neck", "head", "headpiece"))
-REAR = tuple(KP[k] for k in ("tail_base", "hip_left", "hip_right"))
-TORSO = tuple(KP[k] for k in ("neck", "lateral_left", "lateral_right", "hip_left", "hip_right",
-                               "spine_1", "spine_2", "tail_base"))
+FRONT = ("nose", "ear_left", "ear_right", "neck", "head", "headpiece")
+REAR = ("tail_base", "hip_left", "hip_right")
+TORSO = ("neck", "lateral_left", "lateral_right", "hip_left", "hip_right", "spine_1", "spine_2", "tail_base")
 POS_SCALE_CM = 10.0  # positions and lengths in units of 10 cm (a mouse is ~1)
 SPEED_SCALE_CM_S = 50.0  # speeds in units of 50 cm/s (a running mouse is ~1)
 ANG_SCALE_RAD_S = 2 * math.pi  # angular velocity in turns per second
@@ -55,39 +56,62 @@ SCALARS: tuple[str, ...] = (
     "target_vel_x", "target_vel_y", "approach_rate", "agent_angular_vel", "agent_nose_speed",
     "agent_length", "target_length",
 )
-_XY = [f"{k}_{c}" for k in DEFAULT_KEYPOINTS for c in "xy"]
-FEATURE_NAMES: tuple[str, ...] = tuple(
-    [f"agent_{n}" for n in _XY] + [f"target_{n}" for n in _XY]
-    + [f"agent_has_{k}" for k in DEFAULT_KEYPOINTS] + [f"target_has_{k}" for k in DEFAULT_KEYPOINTS]
-    + list(SCALARS) + [f"has_{s}" for s in SCALARS] + ["is_self"])
+
+
+def feature_names(layout: Layout = DEFAULT_LAYOUT) -> tuple[str, ...]:
+    """The output columns for a store's keypoint slots (see the module docstring)."""
+    xy = [f"{k}_{c}" for k in layout.keypoints for c in "xy"]
+    return tuple([f"agent_{n}" for n in xy] + [f"target_{n}" for n in xy]
+                 + [f"agent_has_{k}" for k in layout.keypoints] + [f"target_has_{k}" for k in layout.keypoints]
+                 + list(SCALARS) + [f"has_{s}" for s in SCALARS] + ["is_self"])
+
+
+def n_pair_features(layout: Layout = DEFAULT_LAYOUT) -> int:
+    return len(feature_names(layout))
+
+
+FEATURE_NAMES = feature_names()  # with the default 18 slots
 N_PAIR_FEATURES = len(FEATURE_NAMES)
 
 
-def mouse_pose(x: torch.Tensor, mouse: torch.Tensor) -> torch.Tensor:
-    """(B, T, 144) raw columns, (B,) 0-based mouse index -> (B, T, 18, 2) that mouse's keypoints."""
+def mouse_pose(x: torch.Tensor, mouse: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
+    """(B, T, 2MK) raw columns, (B,) 0-based mouse index -> (B, T, K, 2) that mouse's keypoints."""
     b, t, _ = x.shape
-    poses = x.reshape(b, t, N_MICE, N_KP, 2)
-    idx = mouse.long().view(b, 1, 1, 1, 1).expand(b, t, 1, N_KP, 2)
+    k = len(layout.keypoints)
+    poses = x.reshape(b, t, layout.n_mice, k, 2)
+    idx = mouse.long().view(b, 1, 1, 1, 1).expand(b, t, 1, k, 2)
     return poses.gather(2, idx).squeeze(2)
 
 
-def _mean_of(pose: torch.Tensor, kps: tuple[int, ...]) -> torch.Tensor:
+def _slots(layout: Layout, names) -> list[int]:
+    return [i for i in (layout.index(n) for n in names) if i is not None]
+
+
+def _point(pose: torch.Tensor, layout: Layout, name: str) -> torch.Tensor:
+    """(B, T, 2) keypoint `name`; NaN when the store has no such slot."""
+    i = layout.index(name)
+    return pose[:, :, i] if i is not None else torch.full_like(pose[:, :, 0], float("nan"))
+
+
+def _mean_of(pose: torch.Tensor, kps: list[int]) -> torch.Tensor:
     """NaN-aware mean over a set of keypoints: (B, T, K, 2) -> (B, T, 2); NaN when none present."""
-    return torch.nanmean(pose[:, :, list(kps)], dim=2)
+    if not kps:
+        return torch.full_like(pose[:, :, 0], float("nan"))
+    return torch.nanmean(pose[:, :, kps], dim=2)
 
 
-def body_centre(pose: torch.Tensor) -> torch.Tensor:
+def body_centre(pose: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
     """body_center, else the mean of the torso points present, else of any point: (B, T, 2)."""
-    centre = pose[:, :, KP["body_center"]]
-    for fallback in (_mean_of(pose, TORSO), torch.nanmean(pose, dim=2)):
+    centre = _point(pose, layout, "body_center")
+    for fallback in (_mean_of(pose, _slots(layout, TORSO)), torch.nanmean(pose, dim=2)):
         centre = torch.where(torch.isnan(centre), fallback, centre)
     return centre
 
 
-def heading(pose: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+def heading(pose: torch.Tensor, centre: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
     """Unit vector rear -> front (B, T, 2); rear falls back to the centre; NaN when undefined."""
-    front = _mean_of(pose, FRONT)
-    rear = _mean_of(pose, REAR)
+    front = _mean_of(pose, _slots(layout, FRONT))
+    rear = _mean_of(pose, _slots(layout, REAR))
     rear = torch.where(torch.isnan(rear), centre, rear)
     h = front - rear
     norm = h.norm(dim=-1, keepdim=True)
@@ -138,15 +162,15 @@ def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torch.Tensor,
-             u_a: torch.Tensor, fps: torch.Tensor) -> torch.Tensor:
+             u_a: torch.Tensor, fps: torch.Tensor, layout: Layout) -> torch.Tensor:
     """The SCALARS block (B, T, 20) from agent/target poses in cm (NaN-propagating).
 
     c_a is the agent's centre as tracked, c_a_ff and u_a its forward-filled centre and heading.
     """
-    c_t = body_centre(tg)
-    u_t = heading(tg, c_t)
-    nose_a, nose_t = ag[:, :, KP["nose"]], tg[:, :, KP["nose"]]
-    tail_a, tail_t = ag[:, :, KP["tail_base"]], tg[:, :, KP["tail_base"]]
+    c_t = body_centre(tg, layout)
+    u_t = heading(tg, c_t, layout)
+    nose_a, nose_t = _point(ag, layout, "nose"), _point(tg, layout, "nose")
+    tail_a, tail_t = _point(ag, layout, "tail_base"), _point(tg, layout, "tail_base")
     lag = velocity_lag(fps)
     v_a, v_t = rate(c_a, fps, lag), rate(c_t, fps, lag)
     u_prev = lagged(u_a, lag)
@@ -163,10 +187,11 @@ def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torc
     speeds = [v_a.norm(dim=-1), v_t.norm(dim=-1), *to_ego(v_a, zero, u_a).unbind(-1),
               *to_ego(v_t, zero, u_a).unbind(-1), -rate(d_cc, fps, lag)]
     cols += [s / SPEED_SCALE_CM_S for s in speeds]
+    front, rear = _slots(layout, FRONT), _slots(layout, REAR)
     cols += [turn * (fps.float() / lag.float()).view(-1, 1) / ANG_SCALE_RAD_S,
              rate(nose_a, fps, lag).norm(dim=-1) / SPEED_SCALE_CM_S,
-             _dist(_mean_of(ag, FRONT), _mean_of(ag, REAR)) / POS_SCALE_CM,
-             _dist(_mean_of(tg, FRONT), _mean_of(tg, REAR)) / POS_SCALE_CM]
+             _dist(_mean_of(ag, front), _mean_of(ag, rear)) / POS_SCALE_CM,
+             _dist(_mean_of(tg, front), _mean_of(tg, rear)) / POS_SCALE_CM]
     return torch.stack(cols, dim=-1)
 
 
@@ -177,25 +202,25 @@ def _known(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def pair_features(x: torch.Tensor, agent: torch.Tensor, target: torch.Tensor,
-                  pix_per_cm: torch.Tensor, fps: torch.Tensor) -> torch.Tensor:
-    """Egocentric pair features (B, T, N_PAIR_FEATURES) from raw pixel columns.
+                  pix_per_cm: torch.Tensor, fps: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
+    """Egocentric pair features (B, T, n_pair_features(layout)) from raw pixel columns.
 
-    x: (B, T, 144) float, NaN = untracked. agent, target: (B,) 0-based mouse indices
+    x: (B, T, layout.width) float, NaN = untracked. agent, target: (B,) 0-based mouse indices
     (target == agent for a self pair). pix_per_cm, fps: (B,) per-sample video constants.
     """
     x = x.float()
     scale = pix_per_cm.float().view(-1, 1, 1, 1)
-    ag = mouse_pose(x, agent) / scale
+    ag = mouse_pose(x, agent, layout) / scale
     is_self = (agent == target).view(-1, 1, 1, 1)
-    tg = torch.where(is_self, torch.full_like(ag, float("nan")), mouse_pose(x, target) / scale)
-    c_a = body_centre(ag)
+    tg = torch.where(is_self, torch.full_like(ag, float("nan")), mouse_pose(x, target, layout) / scale)
+    c_a = body_centre(ag, layout)
     c_a_ff = forward_fill(c_a)
-    u_a = forward_fill(heading(ag, c_a))
+    u_a = forward_fill(heading(ag, c_a, layout))
     b, t = x.shape[:2]
     ego = torch.cat((to_ego(ag, c_a_ff, u_a).reshape(b, t, -1),
                      to_ego(tg, c_a_ff, u_a).reshape(b, t, -1)), dim=-1) / POS_SCALE_CM
     pos, pos_ok = _known(ego)
-    sc, sc_ok = _known(_scalars(ag, tg, c_a, c_a_ff, u_a, fps))
+    sc, sc_ok = _known(_scalars(ag, tg, c_a, c_a_ff, u_a, fps, layout))
     flag = is_self.view(b, 1, 1).expand(b, t, 1).to(x.dtype)
     # a keypoint counts as present when its egocentric x is known (point tracked, frame defined)
     return torch.cat((pos, pos_ok[..., 0::2], sc, sc_ok, flag), dim=-1)

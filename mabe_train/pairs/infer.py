@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mabe_store.reader import Store
+from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.pairs.features import pair_features
 from mabe_train.pairs.labels import build_pairs, unpack_bits, video_pairs
 from mabe_train.windows import predict_video
@@ -41,7 +42,7 @@ INFER_WINDOWS = 512  # windows per model call, all pairs together (memory ~ 512 
 @torch.no_grad()
 def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, int]], fps: float,
                 pix_per_cm: float, *, window: int, stride: int = 0,
-                device: torch.device | str = "cpu") -> np.ndarray:
+                device: torch.device | str = "cpu", layout: Layout = DEFAULT_LAYOUT) -> np.ndarray:
     """(P, T, A) sigmoid probabilities of the ordered pairs (1-based ids) of one video.
 
     Every window is read once and scored for all P pairs in one model call (the pairs differ only
@@ -57,7 +58,7 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
         feats = pair_features(xb.repeat(n_pairs, 1, 1), agents.repeat_interleave(n),
                               targets.repeat_interleave(n),
                               torch.full((n * n_pairs,), float(pix_per_cm), device=dev),
-                              fps_b.repeat(n_pairs))
+                              fps_b.repeat(n_pairs), layout)
         logits = model(feats).reshape(n_pairs, n, w, -1)  # pair-major, as repeat() laid it out
         return logits.permute(1, 2, 0, 3).reshape(n, w, -1)
 
@@ -68,7 +69,7 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
 
 
 def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, stride: int = 0,
-                device: torch.device | str = "cpu") -> list[PairProbs]:
+                device: torch.device | str = "cpu", layout: Layout = DEFAULT_LAYOUT) -> list[PairProbs]:
     """PairProbs of every labeled ordered pair of one video (none for an unlabeled video)."""
     i = store.index(video_id)
     v = store.videos
@@ -77,7 +78,8 @@ def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, 
         return []
     raw = np.ascontiguousarray(store.features(video_id))
     probs = pairs_probs(model, raw, [(a, t) for a, t, _ in pairs], float(v["fps"][i]),
-                        float(v["pix_per_cm"][i]), window=window, stride=stride, device=device)
+                        float(v["pix_per_cm"][i]), window=window, stride=stride, device=device,
+                        layout=layout)
     out = []
     for (agent, target, mask), p in zip(pairs, probs, strict=True):
         p[:, ~mask] = 0.0

@@ -8,15 +8,12 @@ tuned on the same validation videos that are scored, so the validation score is 
 tuning's variance (one threshold per lab-action from a 19-point grid); a held-out split scored with
 thresholds from validation — what bench/semireal.py reports — is the honest figure.
 
-The tuned thresholds travel with the run in `thresholds.json` ({score, epoch, decode, thresholds}),
-rewritten only when the monitored score improves, i.e. exactly when train() refreshes best.pt.
+The tuned thresholds are the validation's artefact `thresholds.json` ({epoch, score, thresholds}):
+train() keeps it inside each checkpoint and writes it beside best.pt (mabe_train.run), so
+`load_run(run, "last")` gets last's thresholds and `best` gets best's.
 """
 
 from __future__ import annotations
-
-import json
-from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -31,6 +28,7 @@ from mabe_train.decode import (
     thresholds_to_rows,
     tune_thresholds,
 )
+from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.infer import video_probs
@@ -40,8 +38,8 @@ THRESHOLDS_FILE = "thresholds.json"
 
 
 def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: int, stride: int = 0,
-                  device: torch.device | str = "cpu",
-                  progress: bool = False) -> list[VideoProbs]:
+                  device: torch.device | str = "cpu", progress: bool = False,
+                  layout: Layout = DEFAULT_LAYOUT) -> list[VideoProbs]:
     """VideoProbs of every video that labels at least one triple (others cannot score)."""
     model.eval()
     ids = list(video_ids)
@@ -50,7 +48,7 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
         ids = tqdm(ids, desc="predicting", unit="video", leave=False)
     out = []
     for vid in ids:
-        pairs = video_probs(model, store, vid, window=window, stride=stride, device=device)
+        pairs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout)
         if pairs:
             out.append(VideoProbs.from_pairs(pairs))
     return out
@@ -93,22 +91,15 @@ def bce_of_probs(videos: list[VideoProbs], truth: dict) -> float:
     return total / max(n, 1)
 
 
-# -- thresholds file -----------------------------------------------------------------------------
-def save_run_thresholds(run_dir: str | Path, thresholds, decode_cfg: DecodeConfig, score: float,
-                        epoch: int) -> Path:
-    path = Path(run_dir) / THRESHOLDS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"score": score, "epoch": epoch, "decode": asdict(decode_cfg),
-                               "thresholds": thresholds_to_rows(thresholds)}, indent=1))
-    tmp.replace(path)
-    return path
+# -- thresholds artefact -------------------------------------------------------------------------
+def thresholds_artefact(thresholds, score: float) -> dict:
+    """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch)."""
+    return {"score": float(score), "thresholds": thresholds_to_rows(thresholds)}
 
 
-def load_run_thresholds(run_dir: str | Path) -> tuple[dict, DecodeConfig, float]:
-    """(thresholds, decode config, validation score) saved with a pairs run."""
-    path = Path(run_dir) / THRESHOLDS_FILE
-    if not path.exists():
-        raise PairsError(f"no {THRESHOLDS_FILE} in {run_dir} — it is written at the first validation "
+def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
+    """The tuned thresholds a loaded checkpoint carries (`LoadedRun.artefacts`)."""
+    if THRESHOLDS_FILE not in artefacts:
+        raise PairsError(f"the checkpoint of {run_dir} carries no thresholds — they come from a validation "
                          "of a `task: pairs` run; train at least one epoch")
-    d = json.loads(path.read_text())
-    return thresholds_from_rows(d["thresholds"]), DecodeConfig(**d["decode"]), float(d["score"])
+    return thresholds_from_rows(artefacts[THRESHOLDS_FILE]["thresholds"])

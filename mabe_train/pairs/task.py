@@ -7,31 +7,28 @@ What the trainer gets from this task:
 - inputs: `pairs.features.pair_features` on the training device (N_PAIR_FEATURES wide), plus
   gaussian noise of `data.noise_std` cm on the raw points while training;
 - loss: BCE over the labeled (pair, action) cells only — an action the video does not label for
-  that pair is unknown, never negative — with `loss.class_weights` read as BCE pos_weight (one
-  value for every action, or 37 in action order); sum / number of known cells;
+  that pair is unknown, never negative — with `pairs.pos_weight` (one value for every action, or
+  37 in action order); sum / number of known cells;
 - validation: every labeled pair of every validation video predicted whole, decoded with
   per-(lab, action) thresholds tuned on them, scored with the official metric: `score` is the
-  monitored value; the thresholds of the best epoch are kept in the run directory.
-`data.temporal_jitter` and `data.frame_gap` are not used: a shift of inputs against pair labels
-only blurs bout edges, which the metric scores frame by frame, and the fps-aware features already
-put every lab's motion in per-second units. Pair-specific knobs live in the config's `pairs:`
-section (`mabe_train.config.PairsSettings`: positive_fraction, smooth, min_bout, max_gap).
+  monitored value; the tuned thresholds are the validation's artefact (`thresholds.json`), which
+  train() keeps with the checkpoint and writes beside best.pt.
+No temporal jitter or frame_gap (grouped-task settings): a shift of inputs against pair labels only
+blurs bout edges, which the metric scores frame by frame, and the fps-aware features already put
+every lab's motion in per-second units. Pair-specific knobs live in the config's `pairs:` section
+(mabe_train.pairs.settings.PairsSettings: positive_fraction, pos_weight, decode).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from mabe_store.constants import ACTIONS
-from mabe_train.config import PairsSettings
-from mabe_train.decode import DecodeConfig
 from mabe_train.pairs import PairsError
-from mabe_train.pairs.features import N_PAIR_FEATURES, pair_features
+from mabe_train.pairs.features import n_pair_features, pair_features
 from mabe_train.pairs.infer import pair_truth
 from mabe_train.pairs.labels import build_pairs
 from mabe_train.pairs.sampler import PairBatch, PairSampler
@@ -39,15 +36,11 @@ from mabe_train.pairs.scoring import (
     THRESHOLDS_FILE,
     bce_of_probs,
     collect_probs,
-    save_run_thresholds,
+    thresholds_artefact,
     tune_and_score,
 )
+from mabe_train.pairs.settings import PairsSettings
 from mabe_train.task import Task
-
-
-def decode_config(s: PairsSettings) -> DecodeConfig:
-    """The decoder's clean-up from the `pairs:` section (thresholds are tuned per lab and action)."""
-    return DecodeConfig(smooth=s.smooth, min_bout=s.min_bout, max_gap=s.max_gap)
 
 
 def masked_bce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
@@ -72,16 +65,12 @@ class PairsTask(Task):
 
     monitor = "score"
 
-    def __init__(self, cfg, store, split, *, run_dir=None, progress=True, readonly=False):
-        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress, readonly=readonly)
-        self.input_dim = N_PAIR_FEATURES
+    def __init__(self, cfg, store, split, *, run_dir=None, progress=True):
+        super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
+        self.input_dim = n_pair_features(self.layout)
         self.n_outputs = len(ACTIONS)
         self.settings: PairsSettings = cfg.pairs
-        w = list(cfg.loss.class_weights)
-        if len(w) not in (1, len(ACTIONS)) or min(w) <= 0:
-            raise PairsError(f"loss.class_weights has {len(w)} values; the pairs task reads it as BCE "
-                             f"pos_weight: give 1 positive value or {len(ACTIONS)} (one per action)")
-        self.pos_weight = torch.tensor(w, dtype=torch.float32)
+        self.pos_weight = torch.tensor(self.settings.pos_weight, dtype=torch.float32)
         self._sampler: PairSampler | None = None
 
     # -- training ---------------------------------------------------------------------------------
@@ -111,7 +100,7 @@ class PairsTask(Task):
         if self.cfg.data.noise_std > 0:
             x = x + torch.randn_like(x) * (self.cfg.data.noise_std * ppc.view(-1, 1, 1))
         return pair_features(x, batch.agent.to(device), batch.target.to(device), ppc,
-                             batch.fps.to(device))
+                             batch.fps.to(device), self.layout)
 
     def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
         dev = logits.device
@@ -123,33 +112,18 @@ class PairsTask(Task):
         limit = self.cfg.train.max_val_videos
         return ids[:limit] if limit else ids
 
-    def validate(self, model, device) -> dict:
+    def validate(self, model, device) -> tuple[dict, dict]:
         d = self.cfg.data
         videos = collect_probs(model, self.store, self.val_ids(), window=d.sequence_length,
-                               stride=d.val_stride, device=device,
-                               progress=self.progress)
-        dec = decode_config(self.settings)
-        thresholds, sub, details = tune_and_score(videos, self.store, dec)
+                               stride=d.val_stride, device=device, progress=self.progress,
+                               layout=self.layout)
+        thresholds, sub, details = tune_and_score(videos, self.store, self.settings.decode)
         truth = {(int(v.video_id), a, t): y for v in videos
                  for (a, t), y in pair_truth(self.store, v.video_id).items()}
-        self._keep_best_thresholds(thresholds, dec, details.score)
         per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
         labs = self.store.videos["lab_id"]
         n_videos = Counter(str(labs[self.store.index(v.video_id)]) for v in videos)
-        return {"score": details.score, "val_loss": bce_of_probs(videos, truth),
-                "val_videos": len(videos), "val_intervals": sub.height,
-                "per_lab_score": per_lab, "per_lab": per_lab_table(details, n_videos)}
-
-    def _keep_best_thresholds(self, thresholds, dec: DecodeConfig, score: float) -> None:
-        """Rewrite thresholds.json when this validation beats the one it holds (as best.pt does).
-
-        Not when evaluating (`readonly`): another checkpoint or store would otherwise replace the
-        thresholds that `predict` pairs with best.pt, under an epoch that never ran."""
-        if self.run_dir is None or self.readonly:
-            return
-        path = self.run_dir / THRESHOLDS_FILE
-        best = json.loads(path.read_text())["score"] if path.exists() else -np.inf
-        if score > best or not path.exists():
-            history = self.run_dir / "metrics.jsonl"  # train() logs the epoch after validating it
-            epoch = 1 + (len(history.read_text().splitlines()) if history.exists() else 0)
-            save_run_thresholds(self.run_dir, thresholds, dec, score, epoch)
+        metrics = {"score": details.score, "val_loss": bce_of_probs(videos, truth),
+                   "val_videos": len(videos), "val_intervals": sub.height,
+                   "per_lab_score": per_lab, "per_lab": per_lab_table(details, n_videos)}
+        return metrics, {THRESHOLDS_FILE: thresholds_artefact(thresholds, details.score)}

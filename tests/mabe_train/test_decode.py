@@ -22,7 +22,7 @@ from mabe_train.decode import (
     tune_thresholds,
 )
 from mabe_train.metric import score
-from mabe_train.pairs.scoring import load_run_thresholds, save_run_thresholds
+from mabe_train.pairs.scoring import THRESHOLDS_FILE, thresholds_artefact, thresholds_of
 from mabe_train.submission import write_submission
 
 A = len(ACTIONS)
@@ -156,5 +156,6 @@ def test_tuned_thresholds_beat_a_fixed_half(tmp_path):
     fixed, tuned = score(sol, decode(videos)), score(sol, decode(videos, thresholds=thr))
     # fixed 0.5: lab A never emits sniff (F 0, attack 1); lab B emits sniff on all 200 frames (80 true)
     assert fixed == pytest.approx((0.5 + 160 / 280) / 2) and tuned == pytest.approx(1.0)
-    save_run_thresholds(tmp_path, thr, DecodeConfig(smooth=3), 0.5, epoch=2)
-    assert load_run_thresholds(tmp_path) == (thr, DecodeConfig(smooth=3), 0.5)
+    artefact = thresholds_artefact(thr, 0.5)
+    assert json.loads(json.dumps(artefact)) == artefact  # JSON-ready, as checkpoints and thresholds.json hold it
+    assert thresholds_of({THRESHOLDS_FILE: artefact}, tmp_path) == thr

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from mabe_train.config import load_config
-from mabe_train.train import load_checkpoint
+from mabe_train.run import load_checkpoint
 
 modal_app = pytest.importorskip("mabe_train.modal_app")
 # .local() runs here, where the Volume is a folder we pass in: the warning about it is expected

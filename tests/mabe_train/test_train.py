@@ -10,16 +10,9 @@ from mabe_store.reader import open_store
 from mabe_train.config import load_config
 from mabe_train.grouped.labels import IGNORE_INDEX
 from mabe_train.grouped.task import grouped_targets
+from mabe_train.run import RunError, load_checkpoint, pick_device
 from mabe_train.task import build_task
-from mabe_train.train import (
-    TrainError,
-    _EpochMeter,
-    _split_time,
-    load_checkpoint,
-    pick_device,
-    train,
-    warmup_lr,
-)
+from mabe_train.train import TrainError, _EpochMeter, _split_time, train, warmup_lr
 from mabe_train.windows import WindowSampler, stage_videos
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"
@@ -52,7 +45,7 @@ def test_ignored_frames_change_neither_loss_nor_gradient(train_store, tmp_path):
     other = logits.detach().clone()
     other[0, [2, 4]] = 100.0
     torch.testing.assert_close(task.frame_loss(other, y), loss.detach())
-    w = torch.tensor(cfg.loss.class_weights)
+    w = torch.tensor(cfg.grouped.class_weights)
     known = torch.tensor([0, 1, 3])
     expected = torch.nn.functional.cross_entropy(logits.detach()[0, known], y[0, known], weight=w)
     torch.testing.assert_close(loss.detach(), expected)
@@ -88,7 +81,7 @@ def test_run_writes_metrics_and_checkpoints_that_load_weights_only(train_store, 
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["state"]["epoch"] == 2 and ck["state"]["step"] == 6
     assert not list(run.glob("*.tmp"))
-    with pytest.raises(TrainError, match="--resume"):
+    with pytest.raises(RunError, match="--resume"):
         train(cfg_for(train_store, tmp_path, "train.run_name=r"))
 
 
@@ -96,7 +89,7 @@ def test_run_writes_metrics_and_checkpoints_that_load_weights_only(train_store, 
                                                                 (1, 4, "thread"), (1, 5, "device")])
 def test_killed_and_resumed_run_reaches_identical_weights(train_store, tmp_path, ckpt_every_steps,  # noqa: F811
                                                            kill_at, feeder):
-    extra = ("data.noise_std=0.05", "data.temporal_jitter=2", f"train.ckpt_every_steps={ckpt_every_steps}",
+    extra = ("data.noise_std=0.05", "grouped.temporal_jitter=2", f"train.ckpt_every_steps={ckpt_every_steps}",
              f"train.feeder={feeder}")
     full = train(cfg_for(train_store, tmp_path, "train.run_name=full", *extra))
     cfg = cfg_for(train_store, tmp_path, "train.run_name=killed", *extra)
@@ -140,10 +133,9 @@ def test_device_choice_and_resume_errors(tmp_path):
 
 
 def test_class_weights_must_match_the_classes(train_store, tmp_path):  # noqa: F811
-    from mabe_train.task import TaskError
-    cfg = cfg_for(train_store, tmp_path, "loss.class_weights=[1.0, 2.0]")
-    with pytest.raises(TaskError, match="4 classes"):
-        build_task(cfg, open_store(train_store), {"train": [100], "val": [101]}, progress=False)
+    from mabe_train.config import ConfigError
+    with pytest.raises(ConfigError, match=r"grouped.class_weights needs 4 positive values \(other, social"):
+        cfg_for(train_store, tmp_path, "grouped.class_weights=[1.0, 2.0]")
 
 
 def test_loss_sum_stays_on_the_device_and_reads_back_the_python_float_chain():

@@ -27,7 +27,7 @@ def trajectory(fps: float, seconds: float, accel: float = 0.0, vx: float = 3.0, 
 def test_v6_features_are_288_wide_and_validated_in_one_place():
     assert check_features(["coords", "speed", "accel_norm"]) == 288
     cfg = load_config(CONFIGS / "v6.yaml")
-    assert check_features(cfg.data.features) == cfg.model.input_dim == 288
+    assert check_features(cfg.grouped.features) == 288
     with pytest.raises(FeatureError, match="task: pairs"):
         check_features(["coords", "egocentric"])
 

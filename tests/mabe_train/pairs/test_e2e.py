@@ -13,6 +13,7 @@ from mabe_store.reader import open_store
 from mabe_train.cli import app as train_app
 from mabe_train.config import load_config
 from mabe_train.metric import score
+from mabe_train.run import load_run
 from mabe_train.submission import labeled_entries, solution_from_store
 from mabe_train.train import train
 
@@ -54,6 +55,11 @@ def _check_rows(csv, store, split):
 def test_predict_test_split_writes_a_valid_submission(run):
     root, run_dir = run
     assert (run_dir / "thresholds.json").exists() and (run_dir / "best.pt").exists()
+    saved = json.loads((run_dir / "thresholds.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert saved["epoch"] == summary["best_epoch"] and saved["score"] == summary["best"]
+    best = load_run(run_dir, "best", progress=False).artefacts["thresholds.json"]
+    assert best == {k: v for k, v in saved.items() if k != "epoch"}  # the file is best.pt's own thresholds
     out = root / "test.csv"
     r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
                                        "--out", str(out)])

@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.pairs.features import (
     FEATURE_NAMES,
-    KP,
     N_PAIR_FEATURES,
     SCALARS,
     SPEED_SCALE_CM_S,
+    feature_names,
     forward_fill,
     pair_features,
 )
+
+KP = {name: i for i, name in enumerate(DEFAULT_LAYOUT.keypoints)}
 
 # a mouse in its own frame (cm): facing +x, centred on body_center
 BODY = {"nose": (5, 0), "ear_left": (3, 1), "ear_right": (3, -1), "neck": (2.5, 0),
@@ -146,3 +149,23 @@ def test_forward_fill():
     v = torch.tensor([[[float("nan")], [1.0], [float("nan")], [3.0], [float("nan")]]])
     out = forward_fill(v)[0, :, 0]
     assert torch.isnan(out[0]) and out[1:].tolist() == [1.0, 1.0, 3.0, 3.0]
+
+
+def test_a_store_with_other_slots_gets_the_same_scalars_from_the_points_it_has():
+    """Keypoints are looked up by name in the store's layout: a 2-mouse, 6-slot store gives the
+    scalars the default layout gives when only those 6 points are tracked."""
+    few = Layout(("nose", "ear_left", "ear_right", "neck", "body_center", "tail_base"), 2)
+    rng = np.random.default_rng(0)
+    full = np.full((1, 30, 4, 18, 2), np.nan, dtype=np.float32)
+    small = np.full((1, 30, 2, 6, 2), np.nan, dtype=np.float32)
+    for m in range(2):
+        for k, name in enumerate(few.keypoints):
+            xy = rng.uniform(100, 400, 2) + np.cumsum(rng.normal(0, 2, (30, 2)), axis=0)
+            full[0, :, m, KP[name]] = small[0, :, m, k] = xy
+    args = (torch.tensor([0]), torch.tensor([1]), torch.tensor([10.0]), torch.tensor([30.0]))
+    f_full = pair_features(torch.from_numpy(full.reshape(1, 30, -1)), *args)
+    f_small = pair_features(torch.from_numpy(small.reshape(1, 30, -1)), *args, layout=few)
+    names = feature_names(few)
+    assert f_small.shape == (1, 30, len(names)) == (1, 30, 4 * 6 + 2 * 6 + 41)
+    for name in [*SCALARS, *(f"has_{s}" for s in SCALARS), "agent_nose_x", "target_tail_base_y"]:
+        torch.testing.assert_close(f_small[..., names.index(name)], f_full[..., FEATURE_NAMES.index(name)])

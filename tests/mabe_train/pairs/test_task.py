@@ -8,10 +8,9 @@ import torch
 
 from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
-from mabe_train.config import load_config
-from mabe_train.pairs import PairsError
+from mabe_train.config import ConfigError, load_config
 from mabe_train.pairs.features import N_PAIR_FEATURES
-from mabe_train.pairs.task import decode_config, masked_bce
+from mabe_train.pairs.task import masked_bce
 from mabe_train.task import build_task
 
 
@@ -81,15 +80,16 @@ def test_task_batches_inputs_and_loss(store, tmp_path):
 
 
 def test_task_reads_the_config_pairs_section(store, tmp_path):
-    task = _task(store, tmp_path, "pairs.positive_fraction=0.25", "pairs.smooth=7", "pairs.max_gap=0")
+    task = _task(store, tmp_path, "pairs.positive_fraction=0.25", "pairs.decode.smooth=7",
+                 "pairs.decode.max_gap=0")
     assert task.train_batches().positive_fraction == 0.25
-    dec = decode_config(task.settings)
+    dec = task.settings.decode
     assert (dec.smooth, dec.min_bout, dec.max_gap) == (7, 3, 0)
 
 
 def test_task_rejects_bad_pos_weight(store, tmp_path):
-    with pytest.raises(PairsError, match="pos_weight"):
-        _task(store, tmp_path, "loss.class_weights=[1.0, 2.0]")
+    with pytest.raises(ConfigError, match="pos_weight"):
+        _task(store, tmp_path, "pairs.pos_weight=[1.0, 2.0]")
 
 
 class _Oracle(torch.nn.Module):
@@ -101,19 +101,20 @@ class _Oracle(torch.nn.Module):
         return (near - 0.5).unsqueeze(-1).expand(*x.shape[:2], 37) * -10
 
 
-def test_validate_scores_with_the_metric_and_keeps_best_thresholds(store, tmp_path):
+def test_validate_scores_with_the_metric_and_returns_its_thresholds_writing_nothing(store, tmp_path):
     task = _task(store, tmp_path)
-    out = task.validate(_Oracle(), torch.device("cpu"))
+    out, artefacts = task.validate(_Oracle(), torch.device("cpu"))
     assert set(out) >= {"score", "val_loss", "per_lab_score"} and 0 <= out["score"] <= 1
     assert set(out["per_lab"]) == {"LabA", "LabB"}
     assert out["per_lab"]["LabB"]["score"] == out["per_lab_score"]["LabB"]
     assert set(out["per_lab"]["LabA"]["f"]) <= {"sniff", "rear"}
     assert [out["per_lab"][lab]["n_videos"] for lab in ("LabA", "LabB")] == [1, 1]  # val: 102, 105
-    saved = json.loads((tmp_path / "thresholds.json").read_text())
+    saved = artefacts["thresholds.json"]
     assert saved["score"] == out["score"] and saved["thresholds"]
-    flat = task.validate(_Flat(), torch.device("cpu"))
-    assert flat["score"] < out["score"]  # the oracle's thresholds stay
-    assert json.loads((tmp_path / "thresholds.json").read_text())["score"] == out["score"]
+    assert json.loads(json.dumps(saved)) == saved  # plain JSON: it rides in checkpoints (weights_only)
+    assert not list(tmp_path.rglob("thresholds.json"))  # validation is pure: train() writes the artefacts
+    flat, flat_artefacts = task.validate(_Flat(), torch.device("cpu"))
+    assert flat["score"] < out["score"] and flat_artefacts["thresholds.json"]["score"] == flat["score"]
 
 
 class _Flat(torch.nn.Module):
