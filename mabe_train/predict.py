@@ -21,7 +21,6 @@ from pathlib import Path
 
 from mabe_train.decode import decode
 from mabe_train.pairs import PairsError
-from mabe_train.pairs.scoring import collect_probs, thresholds_of
 from mabe_train.run import RunError, load_run, pick_device
 from mabe_train.split import load_split
 from mabe_train.submission import labeled_entries, solution_from_store, write_submission
@@ -92,12 +91,9 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     if run.cfg.task != "pairs":
         raise PairsError(f"{run_dir} is a `task: {run.cfg.task}` run; predict needs a pairs run "
                          "(mabe-train run --config configs/pairs.yaml)")
-    thresholds = thresholds_of(run.artefacts, run_dir)
-    store = run.store
+    thresholds, store = run.thresholds, run.store
     ids = split_video_ids(store, split, run_dir)
-    d = run.cfg.data
-    videos = collect_probs(run.model, store, ids, window=d.sequence_length, stride=d.val_stride,
-                           device=run.device, progress=progress, layout=run.task.layout)
+    videos = run.predict_probs(ids, progress=progress)
     sub = decode(videos, run.cfg.pairs.decode, thresholds)
     if sub.height == 0:
         raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "

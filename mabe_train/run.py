@@ -185,6 +185,9 @@ def set_threads(n: int) -> None:
 # -- loading one ----------------------------------------------------------------------------------
 @dataclass
 class LoadedRun:
+    """A trained run. `predict_probs` and `thresholds` are what every consumer of Kaggle-style
+    predictions (predict, submit, bundles, ensembles) needs, whatever produced them."""
+
     run_dir: Path
     cfg: Config
     split: dict
@@ -194,6 +197,22 @@ class LoadedRun:
     device: torch.device
     epoch: int  # epochs the checkpoint had completed
     artefacts: dict  # the checkpoint's validation artefacts ({} when it has none)
+
+    def predict_probs(self, video_ids, *, progress: bool = False) -> list:
+        """`decode.VideoProbs` of every given video of `self.store` that labels a triple."""
+        if self.cfg.task != "pairs":
+            raise RunError(f"{self.run_dir} is a `task: {self.cfg.task}` run: it predicts behaviour groups, "
+                           "not the competition's actions — use a pairs run (configs/pairs.yaml)")
+        from mabe_train.pairs.scoring import collect_probs
+        d = self.cfg.data
+        return collect_probs(self.model, self.store, video_ids, window=d.sequence_length, stride=d.val_stride,
+                             device=self.device, progress=progress, layout=self.task.layout)
+
+    @property
+    def thresholds(self) -> dict[tuple[str, str], float]:
+        """Per-(lab, action) decoding thresholds tuned on the run's validation (the checkpoint's)."""
+        from mabe_train.pairs.scoring import thresholds_of
+        return thresholds_of(self.artefacts, self.run_dir)
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | None = None,
