@@ -1,10 +1,12 @@
 """End to end: configs/debug.yaml learns planted behaviour; the real builder's tiny store trains too."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
+from mabe_store.reader import open_store
 from mabe_train.config import load_config
 from mabe_train.evaluate import evaluate_run
 from mabe_train.train import train
@@ -35,6 +37,10 @@ def test_store_built_by_the_real_builder_trains_and_evaluates(tiny_store, tmp_pa
                               "train.steps_per_epoch=5", "data.sequence_length=16", "data.batch_size=8"])
     run = train(cfg)
     lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
-    assert len(lines) == 2 and all(ln["loss"] == ln["loss"] for ln in lines)  # finite
+    assert len(lines) == 2 and all(math.isfinite(ln["loss"]) for ln in lines)
     assert (run / "best.pt").exists()
-    assert evaluate_run(run, progress=False).report["n_frames"] >= 0
+    report = evaluate_run(run, progress=False).report
+    store = open_store(tiny_store)
+    val = json.loads((run / "split.json").read_text())["val"]
+    assert report["n_frames"] > 0 and report["n_frames"] <= int(sum(store.videos["length"][store.index(v)]
+                                                                    for v in val))

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
 from tests.oracle.cases import SOLUTION_COLUMNS, SUBMISSION_COLUMNS, random_case
 
@@ -29,7 +30,7 @@ def main(path: str, n: int = 400) -> None:
     spec = importlib.util.spec_from_file_location("official_metric", path)
     official = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(official)
-    out = []
+    out, sol_rows, sub_rows = [], [], []
     for seed in range(n):
         clash = seed % 5 == 0
         sol, sub = random_case(seed, clash=clash)
@@ -40,7 +41,14 @@ def main(path: str, n: int = 400) -> None:
             value, error = None, str(e)
         out.append({"seed": seed, "clash": clash, "fingerprint": fingerprint(sol, sub),
                     "score": value, "error": error})
+        sol_rows += [(seed, *r) for r in sol]
+        sub_rows += [(seed, *r) for r in sub]
     GOLDEN.write_text(json.dumps(out, indent=0))
+    # the cases themselves, so the test never depends on regenerating them from numpy's stream
+    pl.DataFrame(sol_rows, schema=["case", *SOLUTION_COLUMNS], orient="row").write_parquet(
+        GOLDEN.with_name("golden_solution.parquet"), compression_level=19)
+    pl.DataFrame(sub_rows, schema=["case", *SUBMISSION_COLUMNS], orient="row").write_parquet(
+        GOLDEN.with_name("golden_submission.parquet"), compression_level=19)
     print(f"wrote {len(out)} cases to {GOLDEN}")
 
 
