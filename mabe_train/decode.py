@@ -16,7 +16,7 @@ maximise that action's pooled F. The trade-off: it scores each action independen
 smoothed, thresholded frames (no argmax, no gap/bout cleaning), which makes the search one pair of
 histograms per video and all grid points at once, at the price of ignoring interactions between
 actions; an action the lab's truth never shows gets NEVER (emitting it could only add an F = 0
-action to the lab's mean, README rule 4).
+action to the lab's mean: the metric's rule 6 in the README).
 """
 
 from __future__ import annotations

@@ -207,12 +207,10 @@ class _EpochMeter:
     before a checkpoint, at the epoch's end. On CUDA the data vs compute split is *sampled*: only
     logged steps are synchronised and timed; other steps' wall time (and the drain before a timed
     step) goes to `untimed_s`, shared out in the timed steps' proportion. Elsewhere a sync costs
-    nothing, so every step is timed and the figures are exact, as before.
+    nothing, so every step is timed and the figures are exact.
     """
 
     def __init__(self, sums: dict, device: torch.device, log_every: int):
-        sums.setdefault("untimed_s", 0.0)
-        sums.setdefault("timed_steps", sums["steps"])  # checkpoints from before sampled timing
         self.sums, self.device, self.log_every = sums, device, log_every
         dtype = torch.float32 if device.type == "mps" else torch.float64
         self.loss_sum = torch.tensor(sums["loss"], dtype=dtype, device=device)
@@ -329,7 +327,7 @@ def _ck_parts(parts) -> dict:
 def _split_time(sums: dict) -> tuple[float, float]:
     """(data_s, compute_s) of the epoch: the timed steps' sums plus the untimed wall time shared
     out in their proportion (on CUDA only logged steps are timed; elsewhere untimed_s is 0)."""
-    data, compute, rest = sums["data_s"], sums["compute_s"], sums.get("untimed_s", 0.0)
+    data, compute, rest = sums["data_s"], sums["compute_s"], sums["untimed_s"]
     if rest == 0.0:
         return data, compute
     share = data / max(data + compute, 1e-12)
@@ -356,7 +354,7 @@ def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: f
     data_s, compute_s = _split_time(s)
     line = {"epoch": state.epoch, "step": state.step, "loss": s["loss"] / max(s["steps"], 1),
             "lr": opt.param_groups[0]["lr"], "data_s": data_s, "compute_s": compute_s,
-            "timed_steps": s.get("timed_steps", s["steps"]),
+            "timed_steps": s["timed_steps"],
             "windows_per_s": s["steps"] * cfg.data.batch_size / max(data_s + compute_s, 1e-9),
             "train_s": train_s, "val_s": val_s, "epoch_s": train_s + val_s, "best": improved,
             **{k: v for k, v in val.items() if k != "per_lab"}}

@@ -12,7 +12,7 @@ from mabe_train.grouped.labels import IGNORE_INDEX
 from mabe_train.grouped.task import grouped_targets
 from mabe_train.run import RunError, load_checkpoint, pick_device
 from mabe_train.task import build_task
-from mabe_train.train import TrainError, _EpochMeter, _split_time, train, warmup_lr
+from mabe_train.train import TrainError, TrainState, _EpochMeter, _split_time, train, warmup_lr
 from mabe_train.windows import WindowSampler, stage_videos
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"
@@ -140,7 +140,7 @@ def test_class_weights_must_match_the_classes(train_store, tmp_path):  # noqa: F
 
 def test_loss_sum_stays_on_the_device_and_reads_back_the_python_float_chain():
     losses = torch.rand(25, dtype=torch.float32)
-    sums = {"loss": 0.1, "steps": 0, "data_s": 0.0, "compute_s": 0.0}  # a pre-sampling checkpoint's sums
+    sums = {**TrainState().sums, "loss": 0.1}
     meter = _EpochMeter(sums, torch.device("cpu"), log_every=10)
     expected = 0.1
     for i, loss in enumerate(losses):
