@@ -30,6 +30,7 @@ import polars as pl
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train import MabeTrainError
 from mabe_train.metric import truth_frames
+from mabe_train.submission import mouse_text
 
 NEVER = 2.0  # a threshold no probability reaches
 DEFAULT_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
@@ -154,7 +155,7 @@ def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
     rows = []
     for (agent, target), track in zip(video.pairs, labels, strict=True):
         vals, starts, stops = _runs(clean_track(track, config.min_bout, config.max_gap))
-        a_txt, t_txt = f"mouse{agent}", "self" if agent == target else f"mouse{target}"
+        a_txt, t_txt = mouse_text(agent, target)
         rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[cols[v]], int(s), int(e))
                  for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0]
     return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
@@ -172,7 +173,7 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
     """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`."""
     t = video.probs.shape[1]
     out = np.zeros(video.probs.shape, dtype=bool)
-    index = {(f"mouse{a}", "self" if a == g else f"mouse{g}"): i for i, (a, g) in enumerate(video.pairs)}
+    index = {mouse_text(a, g): i for i, (a, g) in enumerate(video.pairs)}
     rows = solution.filter(pl.col("video_id").cast(pl.Utf8) == str(video.video_id))
     for a, g, action, s, e in rows.select("agent_id", "target_id", "action", "start_frame", "stop_frame").iter_rows():
         p = index.get((str(a), str(g)))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from mabe_store.constants import mouse_name
 from mabe_store.reader import Store
 from mabe_train import MabeTrainError
 from mabe_train.metric import check_overlaps
@@ -29,7 +30,7 @@ class SubmissionError(MabeTrainError, ValueError):
 
 def mouse_text(agent: int, target: int) -> tuple[str, str]:
     """(`mouse2`, `self`) for a self pair (2, 2); (`mouse1`, `mouse3`) for (1, 3)."""
-    return f"mouse{agent}", "self" if agent == target else f"mouse{target}"
+    return mouse_name(agent), "self" if agent == target else mouse_name(target)
 
 
 def labeled_entries(store: Store, video_ids: Iterable) -> dict[str, set[str]]:
