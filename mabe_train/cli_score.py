@@ -45,6 +45,16 @@ def _refuse_swapped(solution: pl.DataFrame, submission: pl.DataFrame) -> None:
                           "are --solution and --submission swapped?")
 
 
+def _refuse_disjoint(solution: pl.DataFrame, submission: pl.DataFrame) -> None:
+    """No submitted video is in the solution: the metric would say 0.0 for files that do not belong together."""
+    if "video_id" not in solution.columns or "video_id" not in submission.columns:
+        return  # the metric names the missing column
+    sol_ids, sub_ids = set(solution["video_id"].to_list()), set(submission["video_id"].to_list())
+    if sub_ids and not sol_ids & sub_ids:
+        raise MetricError(f"none of the submission's {len(sub_ids)} videos is in the solution ({len(sol_ids)} "
+                          f"videos, e.g. {min(sol_ids)}) — are they from the same split?")
+
+
 def _print_details(d: ScoreDetails) -> None:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, float_precision=4, tbl_hide_dataframe_shape=True):
         typer.echo("per lab:")
@@ -64,6 +74,7 @@ def score(
     with one_line_errors():
         sol, sub = read_table(solution, "solution"), read_table(submission, "submission")
         _refuse_swapped(sol, sub)
+        _refuse_disjoint(sol, sub)
         d = score_details(sol, sub, beta)
     if details:
         _print_details(d)

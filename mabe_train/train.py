@@ -126,12 +126,34 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
         split = load_split(run_dir / "split.json")
     else:
         split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
+        _check_window(cfg, store, split)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_marker(run_dir, cfg, store)
         save_split(split, run_dir / "split.json")
     save_config(cfg, run_dir)
     return run_dir, store, split
+
+
+def _check_window(cfg: Config, store, split: dict) -> None:
+    """Before any folder is made: the window must fit at least one training video (a pairs window
+    longer than every video would pad every sample to it: memory grows with the window, not the data)."""
+    span = (cfg.data.sequence_length - 1) * (cfg.grouped.frame_gap if cfg.task == "grouped" else 1) + 1
+    longest = max(int(store.videos["length"][store.index(v)]) for v in split["train"])
+    if span > longest:
+        raise TrainError(f"a window spans {span} frames (data.sequence_length={cfg.data.sequence_length}) but "
+                         f"the longest training video has {longest} — lower data.sequence_length")
+
+
+def _check_finite(loss_sum: float, model: torch.nn.Module | None, step: int) -> None:
+    """TrainError at a non-finite loss sum (read back every log_every steps) or, before anything is
+    saved, a non-finite weight: no non-finite model is ever written."""
+    bad = not math.isfinite(loss_sum) or (
+        model is not None and not all(bool(torch.isfinite(p).all()) for p in model.parameters()))
+    if bad:
+        raise TrainError(f"the loss or the weights became non-finite by step {step} (loss sum {loss_sum}) — "
+                         "check the store for inf/huge coordinates (`mabe-store verify --raw`), or lower "
+                         "optim.learning_rate; nothing of this epoch was saved")
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
@@ -280,9 +302,11 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
         bar.update(1)
         if meter.logged(state.epoch_step, steps):
             meter.flush()
+            _check_finite(meter.sums["loss"], None, state.step)
             bar.set_postfix(meter.postfix(len(x)), refresh=False)
         if cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0:
             meter.flush()
+            _check_finite(meter.sums["loss"], model, state.step)
             save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
         if stop_after_steps is not None and state.step >= stop_after_steps:
             meter.flush()
@@ -290,6 +314,7 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
             return False
     meter.flush()
     bar.close()
+    _check_finite(meter.sums["loss"], model, state.step)
     return True
 
 

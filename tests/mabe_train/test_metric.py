@@ -310,6 +310,14 @@ def test_cli_swapped_files_are_named_as_such(tmp_path):
     assert len(lines) == 1 and "swapped" in lines[0]
 
 
+def test_cli_says_when_no_submitted_video_is_in_the_solution(tmp_path):
+    app, runner = _cli()
+    args = _write(tmp_path, sol((1, "mouse1", "mouse2", "sniff", 0, 10)), sub((7, "mouse1", "mouse2", "sniff", 0, 10)))
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1 and "none of the submission's 1 videos is in the solution" in res.output
+    assert "score:" not in res.output
+
+
 def test_cli_directory_is_not_called_missing(tmp_path):
     app, runner = _cli()
     res = runner.invoke(app, ["score", "--solution", str(tmp_path), "--submission", str(tmp_path / "n.csv")])

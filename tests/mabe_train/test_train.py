@@ -160,3 +160,24 @@ def test_on_cuda_only_logged_steps_are_timed_and_the_rest_is_shared_out():
     assert [i for i in range(10) if meter.timed(i, 10)] == [3, 7, 9]  # every 4th step and the last
     sums = {"data_s": 1.0, "compute_s": 3.0, "untimed_s": 4.0}
     assert _split_time(sums) == (2.0, 6.0)  # 8 s of wall time in the timed steps' 1:3 proportion
+
+
+def test_a_non_finite_loss_stops_the_run_before_anything_is_saved(train_store, tmp_path, monkeypatch):  # noqa: F811
+    from mabe_train.grouped.task import GroupedTask
+    real = GroupedTask.loss
+    monkeypatch.setattr(GroupedTask, "loss", lambda self, logits, batch: real(self, logits, batch) * float("inf"))
+    with pytest.raises(TrainError, match="non-finite by step 1"):
+        train(cfg_for(train_store, tmp_path, "train.run_name=inf", "train.log_every=1"))
+    assert not list((tmp_path / "inf").glob("*.pt"))
+
+
+def test_a_window_longer_than_every_video_is_refused_before_a_run_folder_exists(train_store, tmp_path):  # noqa: F811
+    for task in ("grouped", "pairs"):
+        cfg = cfg_for(train_store, tmp_path, f"train.run_name={task}", "data.sequence_length=5000")
+        if task == "pairs":
+            cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "pairs_demo.yaml",
+                              [f"data.data_dir={train_store}", f"train.checkpoint_dir={tmp_path}",
+                               "train.run_name=pairs", "data.sequence_length=5000"])
+        with pytest.raises(TrainError, match="longest training video has 400"):
+            train(cfg)
+        assert not (tmp_path / task).exists()
