@@ -30,7 +30,8 @@ def run(
     resume: Annotated[Path | None, typer.Option(help="continue this run directory from its last.pt")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run directory of the same name")] = False,
     remote: Annotated[str | None, typer.Option(help="run on a cloud GPU instead: `modal`")] = None,
-    gpu: Annotated[str, typer.Option(help="Modal GPU type (A10G, L4, A100, H100)")] = "A10G",
+    gpu: Annotated[str, typer.Option(help="Modal GPU type (A10G, L4, A100, H100), or a fallback list "
+                                          "tried in order: H100,A100-80GB,L40S")] = "A10G",
     detach: Annotated[bool, typer.Option(help="Modal: return at once, the run keeps going")] = False,
 ) -> None:
     """Train a model; prints the run directory."""
@@ -85,6 +86,41 @@ def modal_fetch(
     from mabe_train.modal_app import fetch_run
     with one_line_errors():
         typer.echo(f"fetched into {fetch_run(run_name, out)}")
+
+
+@app.command("modal-status")
+def modal_status(
+    run_name: Annotated[str, typer.Argument(help="a run started with `run --remote modal --detach`")],
+    checkpoint_dir: Annotated[Path, typer.Option(help="where the launch recorded it (train.checkpoint_dir)")] = Path("runs"),
+) -> None:
+    """Is a detached Modal run still running, finished or failed?"""
+    from mabe_train.modal_app import call_status
+    with one_line_errors():
+        typer.echo(call_status(run_name, checkpoint_dir))
+
+
+@app.command("modal-logs")
+def modal_logs(
+    run_name: Annotated[str, typer.Argument(help="a run started with `run --remote modal --detach`")],
+    entries: Annotated[int, typer.Option(min=1, help="how many of the latest log lines")] = 100,
+    checkpoint_dir: Annotated[Path, typer.Option(help="where the launch recorded it (train.checkpoint_dir)")] = Path("runs"),
+) -> None:
+    """The latest log lines of a detached Modal run."""
+    from mabe_train.modal_app import call_logs
+    with one_line_errors():
+        for line in call_logs(run_name, checkpoint_dir, entries):
+            typer.echo(line)
+
+
+@app.command("modal-cancel")
+def modal_cancel(
+    run_name: Annotated[str, typer.Argument(help="a run started with `run --remote modal --detach`")],
+    checkpoint_dir: Annotated[Path, typer.Option(help="where the launch recorded it (train.checkpoint_dir)")] = Path("runs"),
+) -> None:
+    """Stop a detached Modal run (its last checkpoint stays on the Volume)."""
+    from mabe_train.modal_app import call_cancel
+    with one_line_errors():
+        typer.echo(call_cancel(run_name, checkpoint_dir))
 
 
 app.command("score")(score)

@@ -6,18 +6,29 @@ Layout of the Volume `mabe-data` (mounted at /vol in the container):
 
 The remote function copies its store from the Volume to the container's local disk before
 training (Volume reads are network reads; the sampler wants one sequential pass) and writes the run
-directory straight to the Volume, so a killed container leaves its last checkpoint behind and
-`--resume runs/<run_name> --remote modal` continues it. The image pins every dependency to the
-version installed here (torch without its local `+cpu` tag, so the CUDA wheel is used remotely).
+directory straight to the Volume. Preemption-safe: remotely, last.pt is refreshed every
+REMOTE_CKPT_STEPS steps (unless the config sets train.ckpt_every_steps) and the Volume is committed
+after every checkpoint; SIGTERM (Modal's notice before a preemption) makes the trainer write last.pt
+at the next step and stop; the function has `modal.Retries`, and a call whose run folder already
+holds a last.pt resumes it — so a preempted or retried input continues where it stopped and ends
+with the weights an uninterrupted run reaches. `--gpu H100,A100-80GB,L40S` is a fallback list.
+Detached runs are recorded in runs/.modal/<run>.json, for `modal-status`, `modal-logs` and
+`modal-cancel`. The image pins every dependency to the version installed here (torch without its
+local `+cpu` tag, so the CUDA wheel is used remotely).
 
 Trade-off: importing this module builds only the app's description (no network); anything that
-talks to Modal first checks for credentials and fails with one line when there are none.
+talks to Modal first checks for credentials, and a request that gets no answer in MODAL_TIMEOUT_S
+fails with one line instead of hanging.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -31,6 +42,9 @@ VOLUME_NAME = "mabe-data"
 VOLUME_ROOT = "/vol"
 PINNED_DISTS = ("torch", "numpy", "zarr", "polars", "pyarrow", "pyyaml", "tqdm", "typer", "matplotlib")
 HOURS = 3600
+REMOTE_CKPT_STEPS = 200  # last.pt refresh remotely when the config sets no train.ckpt_every_steps
+MODAL_TIMEOUT_S = 120  # a Modal request without an answer by then is a one-line error
+RETRIES = modal.Retries(max_retries=3, initial_delay=10.0, backoff_coefficient=2.0)
 
 
 class ModalError(MabeTrainError):
@@ -49,12 +63,11 @@ volume = modal.Volume.from_name(VOLUME_NAME, create_if_missing=True)
 app = modal.App(APP_NAME, image=image)
 
 
-@app.function(volumes={VOLUME_ROOT: volume}, gpu="A10G", timeout=24 * HOURS)
-def train_remote(cfg_dict: dict, resume: bool = False, volume_root: str = VOLUME_ROOT,
-                 local_dir: str = "/tmp/mabe") -> str:
-    """Stage the Volume's store to local disk, train, leave the run on the Volume; returns its name."""
+def run_remote(cfg_dict: dict, resume: bool, volume_root: str, local_dir: str,
+               commit: Callable[[], None], should_stop: Callable[[], bool]) -> str:
+    """The body of `train_remote`, with the Volume commit and the stop signal passed in (tests fake them)."""
     from mabe_train.config import load_config_dict
-    from mabe_train.train import train
+    from mabe_train.train import Hooks, train
 
     cfg = load_config_dict(cfg_dict)
     root = Path(volume_root)
@@ -64,15 +77,33 @@ def train_remote(cfg_dict: dict, resume: bool = False, volume_root: str = VOLUME
         raise ModalError(f"no store {store_name!r} on the Volume — run `mabe-train modal-upload "
                          f"--store {cfg.data.data_dir}` first")
     local_store = Path(local_dir) / store_name
-    if not local_store.exists():
-        shutil.copytree(src, local_store)
+    if not (local_store / "zarr.json").exists():
+        shutil.copytree(src, local_store, dirs_exist_ok=True)
     cfg.data.data_dir = str(local_store)
     cfg.train.checkpoint_dir = str(root / "runs")
+    cfg.train.ckpt_every_steps = cfg.train.ckpt_every_steps or REMOTE_CKPT_STEPS
     run_dir = root / "runs" / cfg.train.run_name
-    train(cfg, run_dir=run_dir if resume else None, resume=resume)
-    if not modal.is_local():
-        volume.commit()
+    resume = resume or (run_dir / "last.pt").exists()  # a retried or preempted input continues its run
+    hooks = Hooks(should_stop=should_stop, on_checkpoint=lambda _path: commit())
+    train(cfg, run_dir=run_dir if resume else None, resume=resume, overwrite=not resume, hooks=hooks)
+    commit()
+    if should_stop():
+        raise ModalError(f"{cfg.train.run_name} stopped by SIGTERM with its last.pt saved — the retry resumes it")
     return cfg.train.run_name
+
+
+@app.function(volumes={VOLUME_ROOT: volume}, gpu="A10G", timeout=24 * HOURS, retries=RETRIES)
+def train_remote(cfg_dict: dict, resume: bool = False, volume_root: str = VOLUME_ROOT,
+                 local_dir: str = "/tmp/mabe") -> str:
+    """Stage the Volume's store to local disk, train (resuming a run the Volume already holds), leave
+    the run on the Volume; returns its name. SIGTERM checkpoints and stops (see the module docstring)."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        return run_remote(cfg_dict, resume, volume_root, local_dir,
+                          commit=lambda: None if modal.is_local() else volume.commit(), should_stop=stop.is_set)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def has_credentials() -> bool:
@@ -86,6 +117,38 @@ def _require_credentials() -> None:
                          "run `modal setup` first")
 
 
+def _answer(fn: Callable, what: str, timeout: float = MODAL_TIMEOUT_S):
+    """fn() in a daemon thread; ModalError (one line) if Modal has not answered within `timeout` s."""
+    out: dict = {}
+
+    def work():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # re-raised in the caller's thread
+            out["error"] = e
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise ModalError(f"no answer from Modal in {timeout:.0f} s while {what} — check the network "
+                         "(and `modal token info`), then try again")
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def gpu_choice(gpu: str) -> str | list[str]:
+    """`H100` or a fallback list `H100,A100-80GB,L40S` (Modal tries them in order)."""
+    names = [g.strip() for g in gpu.split(",") if g.strip()]
+    if not names:
+        raise ModalError("--gpu is empty — name a GPU type such as A10G, or a list H100,A100-80GB")
+    return names[0] if len(names) == 1 else names
+
+
+def _calls_dir(checkpoint_dir: str | Path) -> Path:
+    return Path(checkpoint_dir) / ".modal"
+
+
 def launch(cfg, *, remote: str = "modal", gpu: str = "A10G", detach: bool = False,
            resume: Path | None = None) -> str:
     """Start `train_remote` on Modal with `cfg`; returns a line saying where the run is."""
@@ -96,14 +159,54 @@ def launch(cfg, *, remote: str = "modal", gpu: str = "A10G", detach: bool = Fals
         cfg.train.run_name = Path(resume).name
     elif not cfg.train.run_name:
         cfg.train.run_name = f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    gpus, name = gpu_choice(gpu), cfg.train.run_name
     with modal.enable_output(), app.run(detach=detach):
-        fn = train_remote.with_options(gpu=gpu)  # inside the running app, so it hydrates with it
+        fn = train_remote.with_options(gpu=gpus)  # inside the running app, so it hydrates with it
         if detach:
-            call = fn.spawn(cfg.to_dict(), resume is not None)
-            return (f"started {cfg.train.run_name} on a {gpu} (call {call.object_id}); when done: "
-                    f"mabe-train modal-fetch {cfg.train.run_name}")
+            call = _answer(lambda: fn.spawn(cfg.to_dict(), resume is not None), "starting the run")
+            record = _calls_dir(cfg.train.checkpoint_dir) / f"{name}.json"
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"run": name, "call_id": call.object_id, "gpu": gpu,
+                                          "started": datetime.now().isoformat(timespec="seconds")}))
+            return (f"started {name} on {gpu} (call {call.object_id}); `mabe-train modal-status {name}`, "
+                    f"`modal-logs {name}`, `modal-cancel {name}`; when done: mabe-train modal-fetch {name}")
         name = fn.remote(cfg.to_dict(), resume is not None)
-    return f"finished {name} on a {gpu}; fetch it with: mabe-train modal-fetch {name}"
+    return f"finished {name} on {gpu}; fetch it with: mabe-train modal-fetch {name}"
+
+
+def _call(run_name: str, checkpoint_dir: str | Path):
+    record = _calls_dir(checkpoint_dir) / f"{run_name}.json"
+    if not record.exists():
+        raise ModalError(f"no detached Modal run {run_name!r} recorded in {record.parent} — start one with "
+                         "`mabe-train run --remote modal --detach`")
+    _require_credentials()
+    call_id = json.loads(record.read_text())["call_id"]
+    return _answer(lambda: modal.FunctionCall.from_id(call_id), f"looking up call {call_id}")
+
+
+def call_status(run_name: str, checkpoint_dir: str | Path = "runs") -> str:
+    """running | finished (returned value) | failed: <error> — of a detached run."""
+    call = _call(run_name, checkpoint_dir)
+    try:
+        value = _answer(lambda: call.get(timeout=0), "polling the run")
+    except TimeoutError:
+        return f"{run_name}: running"
+    except ModalError:
+        raise
+    except Exception as e:  # the remote function's own error, as Modal reports it
+        return f"{run_name}: failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+    return f"{run_name}: finished ({value})"
+
+
+def call_logs(run_name: str, checkpoint_dir: str | Path = "runs", entries: int = 100) -> list[str]:
+    call = _call(run_name, checkpoint_dir)
+    return _answer(lambda: [e.message.rstrip() for e in call.logs.tail(entries=entries)], "reading logs")
+
+
+def call_cancel(run_name: str, checkpoint_dir: str | Path = "runs") -> str:
+    call = _call(run_name, checkpoint_dir)
+    _answer(lambda: call.cancel(terminate_containers=True), "cancelling the run")
+    return f"cancelled {run_name}; its last checkpoint stays on the Volume (`mabe-train modal-fetch {run_name}`)"
 
 
 def upload_store(store: Path, name: str = "store.zarr") -> str:

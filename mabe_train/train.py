@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +53,16 @@ from mabe_train.task import build_task
 
 class TrainError(MabeTrainError, RuntimeError):
     """The run cannot start or continue; the message says what to do."""
+
+
+@dataclass
+class Hooks:
+    """How a launcher talks to a running `train`: `should_stop` is asked after every step (True:
+    write last.pt now and return, e.g. on SIGTERM before a preemption), `on_checkpoint(path)` runs
+    after every last.pt write (e.g. committing a Modal Volume)."""
+
+    should_stop: Callable[[], bool] = lambda: False
+    on_checkpoint: Callable[[Path], None] = lambda path: None
 
 
 @dataclass
@@ -157,10 +168,11 @@ def _check_finite(loss_sum: float, model: torch.nn.Module | None, step: int) -> 
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
-          overwrite: bool = False, stop_after_steps: int | None = None) -> Path:
-    """Train `cfg`; returns the run directory. `stop_after_steps` (tests) returns right after that
+          overwrite: bool = False, stop_after_steps: int | None = None, hooks: Hooks | None = None) -> Path:
+    """Train `cfg`; returns the run directory. `hooks` let a launcher stop it cleanly (see Hooks).
+    `stop_after_steps` (tests) returns right after that
     many optimizer steps without writing anything more, as if the process had been killed."""
-    device = pick_device(cfg.train.device)
+    device, hooks = pick_device(cfg.train.device), hooks or Hooks()
     set_threads(cfg.train.threads)
     run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
     if (amp := resolve_amp(device, cfg.train.amp)) != cfg.train.amp:
@@ -180,9 +192,11 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
     while state.epoch < cfg.train.epochs:
         t0 = time.perf_counter()
-        if not _train_epoch(task, parts, state, steps, device, scaler, run_dir, stop_after_steps):
+        if not _train_epoch(task, parts, state, steps, device, scaler, run_dir, stop_after_steps, hooks):
             return run_dir
-        if _end_epoch(task, parts, state, device, run_dir, time.perf_counter() - t0):
+        stop = _end_epoch(task, parts, state, device, run_dir, time.perf_counter() - t0)
+        hooks.on_checkpoint(run_dir / "last.pt")
+        if stop:
             print(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs", flush=True)
             break
     write_atomic(run_dir / "summary.json", json.dumps({
@@ -276,8 +290,8 @@ class _EpochMeter:
 
 
 def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run_dir: Path,
-                 stop_after_steps: int | None) -> bool:
-    """Run the rest of the current epoch; False when stopped early by `stop_after_steps`."""
+                 stop_after_steps: int | None, hooks: Hooks) -> bool:
+    """Run the rest of the current epoch; False when stopped early (`stop_after_steps`, `hooks.should_stop`)."""
     model, opt, sampler, cfg = parts["model"], parts["opt"], parts["sampler"], parts["cfg"]
     model.train()
     meter = _EpochMeter(state.sums, device, cfg.train.log_every)
@@ -304,10 +318,16 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
             meter.flush()
             _check_finite(meter.sums["loss"], None, state.step)
             bar.set_postfix(meter.postfix(len(x)), refresh=False)
-        if cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0:
+        stop = hooks.should_stop()
+        if stop or (cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0):
             meter.flush()
             _check_finite(meter.sums["loss"], model, state.step)
             save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
+            hooks.on_checkpoint(run_dir / "last.pt")
+        if stop:
+            bar.close()
+            print(f"stopped at step {state.step}: last.pt saved, resume with --resume {run_dir}", flush=True)
+            return False
         if stop_after_steps is not None and state.step >= stop_after_steps:
             meter.flush()
             bar.close()
