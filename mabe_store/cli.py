@@ -126,6 +126,8 @@ def import_(
     min_confidence: Annotated[float, typer.Option(help="drop points below this confidence (DeepLabCut's usual pcutoff: 0.6)")] = 0.0,
     individuals: Annotated[str | None, typer.Option(help="comma-separated individuals to keep, in mouse1.. order")] = None,
     keypoints: Annotated[Path | None, typer.Option(help="keypoint map YAML (default: built-in = configs/keypoints.yaml)")] = None,
+    behaviors: Annotated[str | None, typer.Option(help="triples to predict, as train.csv's behaviors_labeled: "
+                                                       "'mouse1,mouse2,sniff;mouse2,self,rear'")] = None,
 ) -> None:
     """Import your own pose tracking into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
     from mabe_store.importers import (
@@ -138,7 +140,8 @@ def import_(
 
     opts = ImportOptions(lab=lab, split=split, fps=fps, pix_per_cm=pix_per_cm, arena_cm=arena_cm,
                          arena_pix=arena_pix, min_confidence=min_confidence, keypoints=keypoints, fmt=fmt,
-                         individuals=tuple(n.strip() for n in individuals.split(",") if n.strip()) if individuals else ())
+                         individuals=tuple(n.strip() for n in individuals.split(",") if n.strip()) if individuals else (),
+                         behaviors=tuple(b.strip().replace(" ", "") for b in behaviors.split(";") if b.strip()) if behaviors else ())
     try:
         report = import_files(files, raw, opts, log=typer.echo)
     except (ImportFailure, KeymapError, MissingDependency) as e:

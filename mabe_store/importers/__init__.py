@@ -44,6 +44,7 @@ class ImportOptions:
     min_confidence: float = 0.0
     individuals: tuple[str, ...] = ()
     keypoints: Path | None = None  # keypoint map YAML; None: the built-in default
+    behaviors: tuple[str, ...] = ()  # "agent,target,action" triples to predict (behaviors_labeled)
     fmt: str = "auto"
 
 
@@ -153,7 +154,7 @@ def import_one(path: Path, raw: Path, opts: ImportOptions, keymap: dict[str, str
     vid = _video_id(raw, path, registry)
     arena = {"arena_width_cm": opts.arena_cm}
     row = meta_row(c, lab=opts.lab, video_id=vid, n_frames=poses.n_frames, fps=fps,
-                   pix_per_cm=_pix_per_cm(opts), arena=arena, source=poses.source)
+                   pix_per_cm=_pix_per_cm(opts), arena=arena, source=poses.source, behaviors=opts.behaviors)
     for s in ("train", "test"):  # a video re-imported into the other split leaves no stale parquet
         (raw / f"{s}_tracking" / opts.lab / f"{vid}.parquet").unlink(missing_ok=True)
     out = raw / f"{opts.split}_tracking" / opts.lab / f"{vid}.parquet"

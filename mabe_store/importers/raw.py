@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from mabe_store.constants import N_MICE
+from mabe_store.constants import ACTION_INDEX, N_MICE
 from mabe_store.importers.keymap import normalise
 from mabe_store.importers.poses import ImportFailure, Poses
 
@@ -114,8 +114,26 @@ def convert(poses: Poses, keymap: dict[str, str], *, min_confidence: float = 0.0
                      {n: int(counts[poses.keypoints.index(n)]) for n in unmapped}, low, notes)
 
 
+def check_behaviors(entries: list[str], n_mice: int) -> list[str]:
+    """`agent,target,action` entries (train.csv's behaviors_labeled) valid for `n_mice` mice, or
+    ImportFailure listing every bad one."""
+    mice = [f"mouse{k}" for k in range(1, n_mice + 1)]
+    bad = []
+    for e in entries:
+        parts = e.split(",")
+        ok = (len(parts) == 3 and parts[0] in mice and parts[1] in [*mice, "self"] and parts[1] != parts[0]
+              and parts[2] in ACTION_INDEX)
+        if not ok:
+            bad.append(e)
+    if bad:
+        raise ImportFailure(f"--behaviors entries {bad} are not agent,target,action with agent in "
+                            f"{', '.join(mice)}, target one of them or self, and a known action")
+    return entries
+
+
 def meta_row(c: Converted, *, lab: str, video_id: int, n_frames: int, fps: float,
-             pix_per_cm: float | None, arena: dict[str, float | None], source: str) -> dict[str, str]:
+             pix_per_cm: float | None, arena: dict[str, float | None], source: str,
+             behaviors: list[str] = ()) -> dict[str, str]:
     """train.csv/test.csv row (every value text, as Kaggle's); unknown values are empty."""
     row = dict.fromkeys(META_COLUMNS, "")
     for k, name in enumerate(c.mice, start=1):
@@ -124,7 +142,8 @@ def meta_row(c: Converted, *, lab: str, video_id: int, n_frames: int, fps: float
     row.update(lab_id=lab, video_id=str(video_id), frames_per_second=f"{fps:g}",
                video_duration_sec=f"{n_frames / fps:g}",
                pix_per_cm_approx="" if pix_per_cm is None else f"{pix_per_cm:g}",
-               body_parts_tracked=json.dumps(parts), tracking_method=source)
+               body_parts_tracked=json.dumps(parts), tracking_method=source,
+               behaviors_labeled=json.dumps(check_behaviors(list(behaviors), len(c.mice))) if behaviors else "")
     for key, value in arena.items():
         row[key] = "" if value is None else f"{value:g}"
     return row

@@ -208,3 +208,16 @@ def test_two_names_in_one_slot_fail_the_file(tmp_path):
 def test_unknown_format_option_is_a_failure(tmp_path):
     with pytest.raises(ImportFailure, match="unknown --format"):
         read_poses(tmp_path / "x.h5", "nwb")
+
+
+def test_behaviors_become_behaviors_labeled_and_bad_entries_fail_the_file(tmp_path):
+    pos, conf = poses(np.random.default_rng(10), 10, 2, 2)
+    path = write_dlc_h5(tmp_path / "a.h5", pos, conf, ["a", "b"], ["nose", "neck"])
+    opts = ImportOptions(fps=30, behaviors=("mouse1,mouse2,sniff", "mouse2,self,rear"))
+    assert import_files([path], tmp_path / "raw", opts, log=lambda _: None).ok
+    row = pl.read_csv(tmp_path / "raw" / "test.csv", infer_schema=False).row(0, named=True)
+    assert json.loads(row["behaviors_labeled"]) == ["mouse1,mouse2,sniff", "mouse2,self,rear"]
+    opts = ImportOptions(fps=30, behaviors=("mouse1,mouse3,sniff", "mouse1,self,dance", "mouse1,mouse2,sniff"))
+    r = import_files([path], tmp_path / "raw2", opts, log=lambda _: None)
+    assert "['mouse1,mouse3,sniff', 'mouse1,self,dance'] are not agent,target,action" in r.failed[0]
+    assert not (tmp_path / "raw2" / "test.csv").exists()
