@@ -65,14 +65,19 @@ def write_sleap(path: Path, pos, conf, tracks: list[str], nodes: list[str]) -> P
     return path
 
 
-def write_movement(path: Path, pos, conf, individuals, keypoints, *, plural: bool = False, fps=30.0) -> Path:
+def write_movement(path: Path, pos, conf, individuals, keypoints, *, plural: bool = False, fps=30.0,
+                   space_last: bool = False) -> Path:
+    """movement >= 0.17 (singular dims), < 0.17 (`plural`), or the first releases' axis order
+    (time, individuals, keypoints, space) with `space_last`."""
     import xarray as xr
 
-    ind, kp = ("individuals", "keypoints") if plural else ("individual", "keypoint")
+    ind, kp = ("individuals", "keypoints") if plural or space_last else ("individual", "keypoint")
     t = np.arange(pos.shape[0])
+    position = ((("time", ind, kp, "space"), pos) if space_last
+                else (("time", "space", kp, ind), pos.transpose(0, 3, 2, 1)))
     ds = xr.Dataset(
-        {"position": (("time", "space", kp, ind), pos.transpose(0, 3, 2, 1)),
-         "confidence": (("time", kp, ind), conf.transpose(0, 2, 1))},
+        {"position": position,
+         "confidence": (("time", ind, kp), conf) if space_last else (("time", kp, ind), conf.transpose(0, 2, 1))},
         coords={"time": t / fps if fps else t, "space": ["x", "y"], kp: keypoints, ind: individuals},
         attrs={"ds_type": "poses", "source_software": "SLEAP", "time_unit": "seconds" if fps else "frames",
                **({"fps": fps} if fps else {})})

@@ -32,9 +32,11 @@ WRITERS = {
     "movement": lambda p, pos, conf, ind, kp: write_movement(p.with_suffix(".nc"), pos, conf, ind, kp),
     "movement-plural": lambda p, pos, conf, ind, kp: write_movement(p.with_suffix(".nc"), pos, conf, ind, kp,
                                                                     plural=True),
+    "movement-space-last": lambda p, pos, conf, ind, kp: write_movement(p.with_suffix(".nc"), pos, conf, ind, kp,
+                                                                        space_last=True),
 }
 DETECTED = {"dlc-h5": "dlc-h5", "dlc-csv": "dlc-csv", "sleap": "sleap", "movement": "movement",
-            "movement-plural": "movement"}
+            "movement-plural": "movement", "movement-space-last": "movement"}
 
 
 def expected_rows(pos, conf, min_conf, mice: list[int]) -> pl.DataFrame:
