@@ -35,6 +35,11 @@ TRIPLE = ["agent_id", "target_id", "action"]
 PRED_COLUMNS = ("video_id", *TRIPLE, "start_frame", "stop_frame")
 
 
+def _csv(df: pl.DataFrame, path: Path) -> None:
+    """Seconds and percentages to 4 decimals (0.1 ms; frames / fps rarely ends in fewer digits)."""
+    df.with_columns(pl.col(pl.Float64).round(4)).write_csv(path)
+
+
 class ReportError(MabeTrainError):
     """The predictions cannot be reported; the message lists every problem."""
 
@@ -159,9 +164,9 @@ def _video_report(store: Store, vid: str, pred: pl.DataFrame, out: Path) -> tupl
     d = out / str(vid)
     d.mkdir(parents=True, exist_ok=True)
     files = [d / "bouts.csv", d / "time_budget.csv", d / "boris_events.csv", d / "ethogram.png"]
-    b.write_csv(files[0])
-    budget.write_csv(files[1])
-    boris_events(b, vid, fps, length).write_csv(files[2])
+    _csv(b, files[0])
+    _csv(budget, files[1])
+    _csv(boris_events(b, vid, fps, length), files[2])
     plot_ethogram(b, budget, fps=fps, length=length, path=files[3],
                   title=f"video {vid} · lab {lab} · {length / fps:.1f} s at {fps:g} fps · {b.height} bouts")
     summary = budget.select(pl.lit(str(vid)).alias("video_id"), pl.lit(lab).alias("lab_id"),
@@ -184,5 +189,5 @@ def write_report(predictions: str | Path, store: str | Path, out: str | Path,
         summary, files = _video_report(s, str(vid), pred.filter(pl.col("video_id") == str(vid)), out)
         tables.append(summary)
         result.videos[str(vid)] = files
-    pl.concat(tables).write_csv(result.summary)
+    _csv(pl.concat(tables), result.summary)
     return result
