@@ -25,7 +25,10 @@ def read_dlc_h5(path: Path) -> tuple[Poses, list[str]]:
     pd = require("pandas")
     require("tables")  # pandas.read_hdf needs PyTables
     try:
-        df = pd.read_hdf(path)
+        try:
+            df = pd.read_hdf(path, key="df_with_missing")  # DeepLabCut's key
+        except KeyError:
+            df = pd.read_hdf(path)  # the file's only table, whatever its key
     except (ValueError, KeyError, OSError, TypeError) as e:
         raise ImportFailure(f"not a DeepLabCut table ({type(e).__name__}: {str(e)[:80]})") from None
     return poses_from_frame(df)

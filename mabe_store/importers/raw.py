@@ -106,7 +106,7 @@ def convert(poses: Poses, keymap: dict[str, str], *, min_confidence: float = 0.0
     written = np.array([names[n] for n in poses.keypoints], dtype=object)
     tracking = pl.DataFrame({
         "video_frame": pl.Series(f, dtype=pl.Int32), "mouse_id": pl.Series(m + 1, dtype=pl.Int8),
-        "bodypart": pl.Series(written[k].tolist(), dtype=pl.String),
+        "bodypart": pl.Series(written.tolist(), dtype=pl.String).gather(k),
         "x": pl.Series(xy[:, 0], dtype=pl.Float32), "y": pl.Series(xy[:, 1], dtype=pl.Float32)})
     counts = np.bincount(k, minlength=len(poses.keypoints))
     low = int((finite[:, order] & ~keep).sum())

@@ -3,7 +3,8 @@
 The datasets are written column-major for MATLAB, so h5py sees them transposed: `tracks`
 (n_tracks, 2, n_nodes, n_frames), `point_scores` (n_tracks, n_nodes, n_frames), `track_occupancy`
 (n_frames, n_tracks), `node_names` (n_nodes,), `track_names` (n_tracks,; empty when the project has
-no tracks). A `dims` attribute on `tracks` (newer writers) names the axes and wins over that default.
+no tracks). sleap-io also writes a "standard" preset, (frames, tracks, nodes, xy) and so on, and
+names each dataset's axes in a `dims` attribute (JSON list): where that attribute exists it wins.
 `.slp` project files are not read: the only well-kept reader (sleap-io) pulls in video and NWB
 stacks far beyond this toolkit's dependencies; export an analysis file from SLEAP instead.
 """
@@ -17,26 +18,36 @@ import numpy as np
 
 from mabe_store.importers.poses import ImportFailure, Poses, require, text
 
-_AXES = {"tracks": "t", "track": "t", "instances": "t", "xy": "c", "coords": "c", "coordinates": "c",
-         "nodes": "n", "node": "n", "frames": "f", "frame": "f", "time": "f"}
+_AXES = {"track": "t", "tracks": "t", "xy": "c", "node": "n", "nodes": "n", "frame": "f", "frames": "f"}
+# Stored axis order without a `dims` attribute: SLEAP's export (and sleap-io's "matlab" preset), or
+# the legacy `transpose=False` files.
+_MATLAB = {"tracks": "tcnf", "point_scores": "tnf", "track_occupancy": "ft"}
+_UNTRANSPOSED = {"tracks": "fnct", "point_scores": "fnt", "track_occupancy": "ft"}
+_CANONICAL = {"tracks": "ftnc", "point_scores": "ftn", "track_occupancy": "ft"}
 
 
-def _tracks_order(ds) -> str:
-    """Axis letters of `tracks` as stored: t(racks), c(oords), n(odes), f(rames)."""
+def _reordered(f, name: str) -> np.ndarray:
+    """Dataset `name` in canonical axis order (frames, tracks[, nodes[, xy]]), read by its `dims`."""
+    ds = f[name]
     dims = ds.attrs.get("dims")
     if dims is None:
-        return "tcnf"
-    try:
-        names = json.loads(dims) if isinstance(dims, str | bytes) else text(dims)
-        order = "".join(_AXES[str(n).lower()] for n in names)
-    except (ValueError, KeyError):
-        raise ImportFailure(f"tracks has dims {dims!r} that do not parse") from None
-    if sorted(order) != sorted("tcnf"):
-        raise ImportFailure(f"tracks has dims {dims!r}, expected tracks, xy, nodes, frames")
-    return order
+        order = (_MATLAB if f.attrs.get("transpose", True) else _UNTRANSPOSED)[name]
+    else:
+        try:
+            order = "".join(_AXES[str(n).lower()] for n in (json.loads(dims) if isinstance(dims, str | bytes)
+                                                             else text(dims)))
+        except (ValueError, KeyError):
+            raise ImportFailure(f"{name} has dims {dims!r} that do not parse") from None
+    data = np.asarray(ds[()], dtype=np.float64)
+    if data.ndim != len(order) or sorted(order) != sorted(_CANONICAL[name]):
+        raise ImportFailure(f"{name} has shape {data.shape} (axes {order!r}), expected axes "
+                            f"{_CANONICAL[name]!r} in some order")
+    return np.einsum(f"{order}->{_CANONICAL[name]}", data)
 
 
-def read_sleap_h5(path: Path) -> tuple[Poses, list[str]]:
+def _datasets(path: Path) -> dict:
+    """The analysis datasets as arrays: tracks (frames, tracks, nodes, 2), point_scores (frames,
+    tracks, nodes), track_occupancy (frames, tracks)."""
     h5py = require("h5py")
     try:
         f = h5py.File(path, "r")
@@ -46,29 +57,36 @@ def read_sleap_h5(path: Path) -> tuple[Poses, list[str]]:
         missing = [k for k in ("tracks", "node_names") if k not in f]
         if missing:
             raise ImportFailure(f"no dataset {', '.join(missing)}: not a SLEAP analysis file")
-        order = _tracks_order(f["tracks"])
-        tracks = np.asarray(f["tracks"][()], dtype=np.float64)
-        if tracks.ndim != 4:
-            raise ImportFailure(f"tracks has shape {tracks.shape}, expected (n_tracks, 2, n_nodes, n_frames)")
-        tracks = np.einsum(f"{order}->ftnc", tracks)  # (frames, tracks, nodes, 2)
-        n_frames, n_tracks, n_nodes, _ = tracks.shape
-        nodes = text(f["node_names"][()])
-        names = text(f["track_names"][()]) if "track_names" in f else []
-        scores = np.asarray(f["point_scores"][()], dtype=np.float64) if "point_scores" in f else None
-        occupancy = np.asarray(f["track_occupancy"][()]) if "track_occupancy" in f else None
+        return {"tracks": _reordered(f, "tracks"), "nodes": text(f["node_names"][()]),
+                "names": text(f["track_names"][()]) if "track_names" in f else [],
+                "scores": _reordered(f, "point_scores") if "point_scores" in f else None,
+                "occupancy": _reordered(f, "track_occupancy") if "track_occupancy" in f else None}
+
+
+def _shape_problems(d: dict) -> list[str]:
+    n_frames, n_tracks, n_nodes, _ = d["tracks"].shape
     problems = []
-    if len(nodes) != n_nodes:
-        problems.append(f"node_names has {len(nodes)} names, tracks {n_nodes} nodes")
-    if names and len(names) != n_tracks:
-        problems.append(f"track_names has {len(names)} names, tracks {n_tracks} tracks")
-    if scores is not None and scores.shape != (n_tracks, n_nodes, n_frames):
-        problems.append(f"point_scores has shape {scores.shape}, expected {(n_tracks, n_nodes, n_frames)}")
-    if occupancy is not None and occupancy.shape != (n_frames, n_tracks):
-        problems.append(f"track_occupancy has shape {occupancy.shape}, expected {(n_frames, n_tracks)}")
+    if len(d["nodes"]) != n_nodes:
+        problems.append(f"node_names has {len(d['nodes'])} names, tracks {n_nodes} nodes")
+    if d["names"] and len(d["names"]) != n_tracks:
+        problems.append(f"track_names has {len(d['names'])} names, tracks {n_tracks} tracks")
+    if d["scores"] is not None and d["scores"].shape != (n_frames, n_tracks, n_nodes):
+        problems.append(f"point_scores holds (frames, tracks, nodes) {d['scores'].shape}, tracks "
+                        f"{(n_frames, n_tracks, n_nodes)}")
+    if d["occupancy"] is not None and d["occupancy"].shape != (n_frames, n_tracks):
+        problems.append(f"track_occupancy holds (frames, tracks) {d['occupancy'].shape}, tracks "
+                        f"{(n_frames, n_tracks)}")
+    return problems
+
+
+def read_sleap_h5(path: Path) -> tuple[Poses, list[str]]:
+    d = _datasets(path)
+    problems = _shape_problems(d)
     if problems:
         raise ImportFailure("mismatched lengths: " + "; ".join(problems))
-    if occupancy is not None:  # a track absent from a frame has no points there, whatever the array says
-        tracks[~occupancy.astype(bool)] = np.nan
-    conf = None if scores is None else scores.transpose(2, 0, 1)
-    names = names or [f"track_{i}" for i in range(n_tracks)]
-    return Poses(tracks, conf, names, nodes, source="SLEAP"), []
+    tracks = d["tracks"]
+    if d["occupancy"] is not None:  # a track absent from a frame has no points there, whatever the array says
+        tracks[~d["occupancy"].astype(bool)] = np.nan
+    conf = d["scores"]
+    names = d["names"] or [f"track_{i}" for i in range(tracks.shape[1])]
+    return Poses(tracks, conf, names, d["nodes"], source="SLEAP"), []

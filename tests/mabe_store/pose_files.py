@@ -47,16 +47,29 @@ def write_dlc_csv(path: Path, pos, conf, individuals, parts) -> Path:
     return path
 
 
-def write_sleap(path: Path, pos, conf, tracks: list[str], nodes: list[str]) -> Path:
+def write_sleap(path: Path, pos, conf, tracks: list[str], nodes: list[str], *, preset: str = "matlab") -> Path:
+    """SLEAP's export (`matlab`: no dims attributes, as SLEAP writes it) or sleap-io's `standard`
+    preset (frame-first arrays, each named by a JSON `dims` attribute)."""
+    import json
+
     import h5py
 
     occupancy = np.isfinite(pos[..., 0]).any(axis=2)  # (frames, tracks)
+    inst = np.nan_to_num(conf, nan=0.0).mean(axis=2)  # (frames, tracks)
+    if preset == "matlab":
+        arrays = {"tracks": pos.transpose(1, 3, 2, 0), "point_scores": conf.transpose(1, 2, 0),
+                  "track_occupancy": occupancy, "instance_scores": inst.T, "tracking_scores": 0 * inst.T}
+    else:
+        arrays = {"tracks": pos, "point_scores": conf, "track_occupancy": occupancy, "instance_scores": inst,
+                  "tracking_scores": 0 * inst}
+    dims = {"tracks": ["frame", "track", "node", "xy"], "point_scores": ["frame", "track", "node"],
+            "track_occupancy": ["frame", "track"], "instance_scores": ["frame", "track"],
+            "tracking_scores": ["frame", "track"]}
     with h5py.File(path, "w") as f:
-        f["tracks"] = pos.transpose(1, 3, 2, 0).astype(np.float64)  # (n_tracks, 2, n_nodes, n_frames)
-        f["point_scores"] = conf.transpose(1, 2, 0)  # (n_tracks, n_nodes, n_frames)
-        f["track_occupancy"] = occupancy.astype(np.uint8)  # (n_frames, n_tracks)
-        f["instance_scores"] = np.nan_to_num(conf, nan=0.0).mean(axis=2).T
-        f["tracking_scores"] = np.zeros((len(tracks), pos.shape[0]))
+        for name, a in arrays.items():
+            f[name] = a.astype(np.uint8 if name == "track_occupancy" else np.float64)
+            if preset != "matlab":
+                f[name].attrs["dims"] = json.dumps(dims[name])
         f["track_names"] = np.array([t.encode() for t in tracks], dtype="S")
         f["node_names"] = np.array([n.encode() for n in nodes], dtype="S")
         f["edge_names"] = np.array([[nodes[0].encode(), nodes[1].encode()]], dtype="S")

@@ -29,13 +29,15 @@ WRITERS = {
     "dlc-h5": lambda p, pos, conf, ind, kp: write_dlc_h5(p.with_suffix(".h5"), pos, conf, ind, kp),
     "dlc-csv": lambda p, pos, conf, ind, kp: write_dlc_csv(p.with_suffix(".csv"), pos, conf, ind, kp),
     "sleap": lambda p, pos, conf, ind, kp: write_sleap(p.with_suffix(".analysis.h5"), pos, conf, ind, kp),
+    "sleap-standard": lambda p, pos, conf, ind, kp: write_sleap(p.with_suffix(".analysis.h5"), pos, conf, ind, kp,
+                                                                preset="standard"),
     "movement": lambda p, pos, conf, ind, kp: write_movement(p.with_suffix(".nc"), pos, conf, ind, kp),
     "movement-plural": lambda p, pos, conf, ind, kp: write_movement(p.with_suffix(".nc"), pos, conf, ind, kp,
                                                                     plural=True),
     "movement-space-last": lambda p, pos, conf, ind, kp: write_movement(p.with_suffix(".nc"), pos, conf, ind, kp,
                                                                         space_last=True),
 }
-DETECTED = {"dlc-h5": "dlc-h5", "dlc-csv": "dlc-csv", "sleap": "sleap", "movement": "movement",
+DETECTED = {"dlc-h5": "dlc-h5", "dlc-csv": "dlc-csv", "sleap": "sleap", "sleap-standard": "sleap", "movement": "movement",
             "movement-plural": "movement", "movement-space-last": "movement"}
 
 
