@@ -86,14 +86,14 @@ def detect_format(path: Path) -> str:
                             "(File > Export Analysis HDF5, or `sleap-convert --format analysis`) and import that")
     try:
         with path.open("rb") as f:
-            head = f.read(8)
+            head = f.read(11)
     except OSError as e:
         raise ImportFailure(f"cannot read ({e.strerror})") from None
     if head.startswith(HDF5_MAGIC):
         return _hdf5_kind(path)
     if head.startswith(b"CDF"):
         raise ImportFailure("a netCDF-3 file: save the movement dataset as netCDF-4 (ds.to_netcdf(path, engine='h5netcdf'))")
-    if head.lower().startswith(b"scorer"):
+    if head.removeprefix(b"\xef\xbb\xbf").lower().startswith(b"scorer"):  # a CSV saved by Excel starts with a BOM
         return "dlc-csv"
     raise ImportFailure("unknown format: not HDF5 (DeepLabCut .h5, SLEAP analysis .h5, movement .nc) "
                         "nor a DeepLabCut .csv")

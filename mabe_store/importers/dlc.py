@@ -35,7 +35,7 @@ def read_dlc_h5(path: Path) -> tuple[Poses, list[str]]:
 
 
 def _header_rows(path: Path) -> int:
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         firsts = [f.readline().split(",", 1)[0].strip().lower() for _ in range(4)]
     if firsts[:3] == ["scorer", "individuals", "bodyparts"] and firsts[3] == "coords":
         return 4
@@ -49,7 +49,7 @@ def read_dlc_csv(path: Path) -> tuple[Poses, list[str]]:
     pd = require("pandas")
     rows = _header_rows(path)
     try:
-        df = pd.read_csv(path, header=list(range(rows)), index_col=0)
+        df = pd.read_csv(path, header=list(range(rows)), index_col=0, encoding="utf-8-sig")
     except (ValueError, pd.errors.ParserError) as e:
         raise ImportFailure(f"header does not parse ({str(e)[:80]})") from None
     return poses_from_frame(df)

@@ -225,3 +225,11 @@ def test_behaviors_become_behaviors_labeled_and_bad_entries_fail_the_file(tmp_pa
     r = import_files([path], tmp_path / "raw2", opts, log=lambda _: None)
     assert "['mouse1,mouse3,sniff', 'mouse1,self,dance'] are not agent,target,action" in r.failed[0]
     assert not (tmp_path / "raw2" / "test.csv").exists()
+
+
+def test_a_dlc_csv_saved_with_a_byte_order_mark_still_reads(tmp_path):
+    pos, conf = poses(np.random.default_rng(12), 10, 2, 2)
+    path = write_dlc_csv(tmp_path / "a.csv", pos, conf, ["a", "b"], ["nose", "neck"])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    p, _ = read_poses(path)
+    np.testing.assert_array_equal(p.position, pos)
