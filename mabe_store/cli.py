@@ -110,3 +110,66 @@ def download(
         fetch(out, log=typer.echo)
     except DownloadError as e:
         _fail(str(e))
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="tracking files: DeepLabCut .h5/.csv, SLEAP analysis .h5, movement .nc")],
+    raw: Annotated[Path, typer.Option(help="raw folder to add the videos to (then `mabe-store build --raw` it)")] = Path("data/own"),
+    fmt: Annotated[str, typer.Option("--format", help="auto (by content), dlc-h5, dlc-csv, sleap or movement")] = "auto",
+    lab: Annotated[str, typer.Option(help="lab_id of these videos (models calibrate per lab)")] = "own",
+    split: Annotated[str, typer.Option(help="test (to predict) or train (to add annotations later)")] = "test",
+    fps: Annotated[float | None, typer.Option(help="frames per second (needed unless the file says it)")] = None,
+    pix_per_cm: Annotated[float | None, typer.Option(help="pixels per cm of the arena")] = None,
+    arena_cm: Annotated[float | None, typer.Option(help="arena width in cm (with --arena-pix, instead of --pix-per-cm)")] = None,
+    arena_pix: Annotated[float | None, typer.Option(help="arena width in pixels")] = None,
+    min_confidence: Annotated[float, typer.Option(help="drop points below this confidence (DeepLabCut's usual pcutoff: 0.6)")] = 0.0,
+    individuals: Annotated[str | None, typer.Option(help="comma-separated individuals to keep, in mouse1.. order")] = None,
+    keypoints: Annotated[Path | None, typer.Option(help="keypoint map YAML (default: built-in = configs/keypoints.yaml)")] = None,
+    behaviors: Annotated[str | None, typer.Option(help="triples to predict, as train.csv's behaviors_labeled: "
+                                                       "'mouse1,mouse2,sniff;mouse2,self,rear'")] = None,
+) -> None:
+    """Import your own pose tracking into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
+    from mabe_store.importers import (
+        ImportFailure,
+        ImportOptions,
+        KeymapError,
+        MissingDependency,
+        import_files,
+    )
+
+    opts = ImportOptions(lab=lab, split=split, fps=fps, pix_per_cm=pix_per_cm, arena_cm=arena_cm,
+                         arena_pix=arena_pix, min_confidence=min_confidence, keypoints=keypoints, fmt=fmt,
+                         individuals=tuple(n.strip() for n in individuals.split(",") if n.strip()) if individuals else (),
+                         behaviors=tuple(b.strip().replace(" ", "") for b in behaviors.split(";") if b.strip()) if behaviors else ())
+    try:
+        report = import_files(files, raw, opts, log=typer.echo)
+    except (ImportFailure, KeymapError, MissingDependency) as e:
+        _fail(str(e))
+    if not report.ok:
+        _fail(f"{len(report.failed)} of {len(files)} files not imported (above); the others are in {raw}")
+    typer.echo(f"{len(report.imported)} videos in {raw} — next: mabe-store build --raw {raw} --out STORE")
+
+
+@app.command()
+def export(
+    video_id: Annotated[str, typer.Argument(help="the video to write out")],
+    store: StoreOpt = Path("data/store.zarr"),
+    fmt: Annotated[str, typer.Option("--format", help="movement (netCDF) or dlc (.h5 or .csv by --out's suffix)")] = "movement",
+    out: Annotated[Path, typer.Option(help="file to write")] = Path("video.nc"),
+) -> None:
+    """Write one store video as a movement netCDF or a DeepLabCut table (mice -> individuals)."""
+    from mabe_store.export import export_video
+    from mabe_store.importers import MissingDependency
+
+    try:
+        path = export_video(open_store(store), video_id, fmt, out)
+    except (StoreError, MissingDependency) as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"cannot write {out}: {e.strerror or e}")
+    typer.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

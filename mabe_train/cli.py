@@ -126,3 +126,18 @@ def modal_cancel(
 app.command("score")(score)
 app.command("predict")(predict)
 app.command("bench")(bench)
+
+
+@app.command()
+def report(
+    predictions: Annotated[Path, typer.Option(help="predictions CSV (Kaggle submission columns), e.g. from `mabe-train predict`")],
+    store: Annotated[Path, typer.Option(help="the store the predictions are of (fps, length, lab per video)")],
+    out: Annotated[Path, typer.Option(help="folder for <video_id>/{ethogram.png,time_budget.csv,bouts.csv,boris_events.csv} and summary.csv")] = Path("report"),
+    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video predicted)")] = None,
+) -> None:
+    """Per-video ethograms, time budgets, bout lists and BORIS events from predicted intervals."""
+    from mabe_train.report import write_report
+    with _one_line_errors():
+        ids = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
+        r = write_report(predictions, store, out, ids)
+        typer.echo(f"reports of {len(r.videos)} videos in {r.out}; summary across videos: {r.summary}")

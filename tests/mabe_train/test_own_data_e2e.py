@@ -1,0 +1,72 @@
+"""Your own mice, end to end: a DeepLabCut file -> import -> build -> verify -> predict -> report.
+
+The DLC file is a synthetic test video written out by `mabe-store export --format dlc`, so the
+imported video must get exactly the predictions of the original (same coordinates, same model).
+"""
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+for _m in ("pandas", "tables", "h5py"):
+    pytest.importorskip(_m)
+
+from mabe_store.cli import app as store_app  # noqa: E402
+from mabe_store.reader import open_store  # noqa: E402
+from mabe_train.cli import app as train_app  # noqa: E402
+from mabe_train.config import load_config  # noqa: E402
+from mabe_train.train import train  # noqa: E402
+
+pytestmark = pytest.mark.slow
+DEBUG = ["sequence_length=32", "batch_size=16", "model.conv_channels=[16]", "lstm_hidden=16",
+         "train.epochs=1", "train.steps_per_epoch=6", "train.max_val_videos=3", "train.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A synthetic store and a debug-size pairs run trained on it (as tests/mabe_train/pairs/test_e2e.py)."""
+    root = tmp_path_factory.mktemp("own_e2e")
+    _ok(store_app, "synth", "--out", root / "raw", "--videos", 8, "--scale", 0.25)
+    _ok(store_app, "build", "--raw", root / "raw", "--out", root / "s.zarr", "--no-progress")
+    cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={root / 'runs'}",
+                                                  "train.run_name=p", *DEBUG])
+    return root, train(cfg)
+
+
+def _ok(app, *args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_dlc_file_to_report_predicts_like_the_original_video(run, tmp_path):
+    root, run_dir = run
+    s = open_store(root / "s.zarr")
+    test_ids = [int(v) for v in s.videos["video_id"][s.videos["split"] == "test"]]
+    _ok(train_app, "predict", "--run", run_dir, "--store", root / "s.zarr", "--out", tmp_path / "orig.csv")
+    orig = pl.read_csv(tmp_path / "orig.csv", infer_schema=False)
+    vid = int(orig["video_id"].value_counts(sort=True)["video_id"][0])  # a test video with predictions
+    assert vid in test_ids
+    i = s.index(vid)
+    t = s.labeled_triples(vid)
+    behaviors = ";".join(f"mouse{a},{'self' if a == g else f'mouse{g}'},{x}"
+                         for a, g, x in zip(t["agent"], t["target"], t["action"], strict=True))
+    _ok(store_app, "export", vid, "--store", root / "s.zarr", "--format", "dlc", "--out", tmp_path / "cage1DLC.h5")
+    raw, store = tmp_path / "own", tmp_path / "own.zarr"
+    out = _ok(store_app, "import", tmp_path / "cage1DLC.h5", "--raw", raw, "--lab", s.videos["lab_id"][i],
+              "--fps", float(s.videos["fps"][i]), "--pix-per-cm", float(s.videos["pix_per_cm"][i]),
+              "--behaviors", behaviors)
+    assert "video 1 <- cage1DLC.h5" in out
+    _ok(store_app, "build", "--raw", raw, "--out", store, "--no-progress")
+    assert "OK" in _ok(store_app, "verify", "--store", store, "--raw", raw)
+    np.testing.assert_array_equal(open_store(store).features(1), s.features(vid))
+    _ok(train_app, "predict", "--run", run_dir, "--store", store, "--out", tmp_path / "own.csv")
+    own = pl.read_csv(tmp_path / "own.csv", infer_schema=False).drop("row_id")
+    want = orig.filter(pl.col("video_id") == str(vid)).drop("row_id").with_columns(pl.lit("1").alias("video_id"))
+    assert own.sort(own.columns).rows() == want.sort(want.columns).rows()
+    _ok(train_app, "report", "--predictions", tmp_path / "own.csv", "--store", store, "--out", tmp_path / "rep")
+    summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
+    frames = own.select((pl.col("stop_frame").cast(int) - pl.col("start_frame").cast(int)).sum()).item()
+    assert summary["total_s"].sum() == pytest.approx(frames / float(s.videos["fps"][i]), abs=1e-3)  # 4-decimal CSV
+    assert (tmp_path / "rep" / "1" / "ethogram.png").stat().st_size > 5000
