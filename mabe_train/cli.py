@@ -137,7 +137,7 @@ def report(
 ) -> None:
     """Per-video ethograms, time budgets, bout lists and BORIS events from predicted intervals."""
     from mabe_train.report import write_report
-    with _one_line_errors():
+    with one_line_errors():
         ids = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
         r = write_report(predictions, store, out, ids)
         typer.echo(f"reports of {len(r.videos)} videos in {r.out}; summary across videos: {r.summary}")
