@@ -119,11 +119,6 @@ class Prefetcher:
         self.sampler.load_state_dict(state)
         self._state = state
 
-    def __getattr__(self, name):
-        if name in ("sampler", "_thread", "_queue", "_state", "_stop"):
-            raise AttributeError(name)
-        return getattr(self.sampler, name)
-
     def __del__(self):
         if getattr(self, "_thread", None) is not None:
             self._stop.set()

@@ -200,12 +200,12 @@ class WindowSampler:
         self.jitter, self.noise_std, self.noise_in_pixels = int(temporal_jitter), float(noise_std), noise_in_pixels
         self.features, self.targets = _tensor(features), _tensor(targets)
         n_videos = len(fps)
-        self._units = {f.name: torch.as_tensor(np.asarray(getattr(units, f.name), dtype=np.int64))
-                       for f in fields(units)}
+        self.units = Units(*(np.asarray(getattr(units, f.name), dtype=np.int64) for f in fields(units)))
         ppc = np.ones(n_videos) if pix_per_cm is None else pix_per_cm
         self._video = {"fps": torch.as_tensor(np.asarray(fps), dtype=torch.float32),
                        "pix_per_cm": torch.as_tensor(np.asarray(ppc), dtype=torch.float32)}
-        self._offsets = torch.arange(self.window, dtype=torch.int64) * self.frame_gap
+        self._offsets = np.arange(self.window, dtype=np.int64) * self.frame_gap
+        self._frame_offsets = torch.from_numpy(self._offsets)  # on the device, for `valid`
         self.device = self.features.device
         self.rng = np.random.default_rng(seed)
         self.noise_seed, self._bank = seed, None
@@ -213,7 +213,7 @@ class WindowSampler:
 
     @property
     def n_units(self) -> int:
-        return len(self._units["length"])
+        return len(self.units.length)
 
     @property
     def nbytes(self) -> int:
@@ -224,9 +224,8 @@ class WindowSampler:
         """Move the blocks to `device` once (in place); batches are then gathered there."""
         dev = torch.device(device)
         self.features, self.targets = self.features.to(dev), self.targets.to(dev)
-        self._units = {k: v.to(dev) for k, v in self._units.items()}
         self._video = {k: v.to(dev) for k, v in self._video.items()}
-        self._offsets, self.device = self._offsets.to(dev), dev
+        self._frame_offsets, self.device = self._frame_offsets.to(dev), dev
         if self._bank is not None:
             self._bank = (self._bank[0], self._bank[1].to(dev))
         return self
@@ -254,31 +253,45 @@ class WindowSampler:
         return self._bank[1]
 
     def _upload(self, a: np.ndarray) -> torch.Tensor:
-        """Per-step draws to the device. On CUDA through pinned memory: a copy from pageable memory
+        """Host integers to the device. On CUDA through pinned memory: a copy from pageable memory
         waits until the GPU's queue is empty (as a `synchronize` does); a pinned copy is queued."""
-        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
-        if self.device.type == "cuda":
-            t = t.pin_memory()
-        return t if self.device.type == "cpu" else t.to(self.device, non_blocking=True)
+        t = torch.from_numpy(a)
+        if self.device.type != "cuda":
+            return t.to(self.device)
+        return t.pin_memory().to(self.device, non_blocking=True)
+
+    def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
+        """(2 x B x W + 4 x B,) int64 on the host: feature rows, target rows, then unit, video,
+        start and frames left in the unit per window — the one array a step sends to the device."""
+        u = self.units
+        frames = start[:, None] + self._offsets  # (B, W): the one vectorised index
+        last = (u.length[unit] - 1)[:, None]
+        label = np.minimum(frames, last)  # a short unit repeats its last frame
+        feat = label if shift is None else np.minimum(np.maximum(frames + shift, 0), last)
+        n_valid = u.length[unit] - start  # frame offsets below this are inside the unit
+        return np.concatenate([(u.feature_start[unit][:, None] + feat).ravel(),
+                               (u.target_start[unit][:, None] + label).ravel(),
+                               unit, u.video[unit], start, n_valid]).astype(np.int64, copy=False)
 
     def gather(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None = None,
                noise_offset: int | None = None) -> Batch:
-        """The batch of the given windows: (B,) units and starts, optional (B, 1) input shifts."""
-        u, st, us = self._upload(unit), self._upload(start), self._units
-        frames = st[:, None] + self._offsets  # (B, W): the one vectorised index
-        last = us["length"][u][:, None] - 1
-        label = torch.minimum(frames, last)  # short units repeat their last frame
-        feat = label if shift is None else torch.minimum((frames + self._upload(shift)).clamp_(min=0), last)
-        x = self._rows(self.features, us["feature_start"][u][:, None] + feat)
+        """The batch of the given windows: (B,) units and starts, optional (B, 1) input shifts.
+
+        Index arithmetic is a few numpy operations on the host (B x W integers); the gather, the
+        noise and the dtype conversion run as torch operations on the blocks' device."""
+        b, w = len(unit), self.window
+        idx = self._upload(self._index(np.asarray(unit), np.asarray(start), shift))
+        rows, meta = idx[:2 * b * w].view(2, b, w), idx[2 * b * w:].view(4, b)
+        x = self._rows(self.features, rows[0])
+        v = meta[1]
         if noise_offset is not None:
             noise = self.bank()[noise_offset:noise_offset + x.numel()].view(x.shape)
-            v = us["video"][u]
             x.add_(noise * self._video["pix_per_cm"][v][:, None, None] if self.noise_in_pixels else noise)
-        y = self._rows(self.targets, us["target_start"][u][:, None] + label)
+        y = self._rows(self.targets, rows[1])
         if not y.is_floating_point() and y.dtype != torch.int64:
             y = y.long()  # class ids as cross-entropy takes them
-        v = us["video"][u]
-        return Batch(x, y, frames <= last, u, v, st, self._video["fps"][v], self._video["pix_per_cm"][v])
+        valid = self._frame_offsets < meta[3][:, None]
+        return Batch(x, y, valid, meta[0], v, meta[2], self._video["fps"][v], self._video["pix_per_cm"][v])
 
     @staticmethod
     def _rows(block: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -16,11 +16,10 @@ import numpy as np
 import torch
 
 from mabe_store.reader import Store
-from mabe_train.pairs.features import pair_features
 from mabe_train.decode import VideoProbs
+from mabe_train.pairs.features import pair_features
 from mabe_train.pairs.labels import video_pairs
 from mabe_train.windows import predict_video
-
 
 INFER_WINDOWS = 512  # windows per model call, all pairs together (memory ~ 512 x W x 149 floats)
 

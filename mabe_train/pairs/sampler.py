@@ -45,7 +45,9 @@ def pair_sampler(staged: Staged, pairs: PairSet, *, lab: np.ndarray, fps: np.nda
 
 
 def pair_targets(batch: Batch, labeled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, mask), both (B, W, A) float on the batch's device: the unpacked 0/1 targets, and 1 where
-    the target is known (an action the pair labels, on a real frame). labeled: (P, A) per pair."""
-    mask = batch.valid.to(torch.float32)[:, :, None] * labeled[batch.unit][:, None, :]
-    return unpack_bits(batch.y), mask
+    """(y, mask), both (B, W, A) float on `labeled`'s device: the unpacked 0/1 targets, and 1 where
+    the target is known (an action the pair labels, on a real frame). labeled: (P, A) float per pair."""
+    dev = labeled.device
+    valid, unit = batch.valid.to(dev, non_blocking=True), batch.unit.to(dev, non_blocking=True)
+    mask = valid.to(torch.float32)[:, :, None] * labeled[unit][:, None, :]
+    return unpack_bits(batch.y.to(dev, non_blocking=True)), mask

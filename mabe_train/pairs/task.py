@@ -128,7 +128,7 @@ class PairsTask(Task):
 
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         dev = logits.device
-        y, mask = pair_targets(batch.apply(lambda t: t.to(dev)), self._cols(dev)["labeled"])
+        y, mask = pair_targets(batch, self._cols(dev)["labeled"])
         return masked_bce(logits, y, mask, self.pos_weight.to(dev))
 
     # -- validation -------------------------------------------------------------------------------

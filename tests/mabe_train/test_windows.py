@@ -167,6 +167,8 @@ def test_short_units_are_padded_with_their_last_frame_and_not_valid():
     assert (b.start[short] == 0).all() and (b.valid[short][:, :12]).all() and not b.valid[short][:, 12:].any()
     assert (b.x[short][:, 12:, 1] == 11).all() and (b.y[short][:, 12:] == 11).all()  # the last frame repeated
     assert b.valid[~short].all() and (b.start[~short] + 16 <= 40).all()
+    late = s.gather(np.array([0, 1]), np.array([30, 4]))  # windows that run past their unit's end
+    assert late.valid.sum(1).tolist() == [10, 8] and (late.x[0, 10:, 1] == 39).all() and (late.y[1, 8:] == 11).all()
 
 
 def test_gather_on_memmapped_blocks_is_zero_copy(tmp_path):
