@@ -202,11 +202,12 @@ class WindowSampler:
         n_videos = len(fps)
         self.units = Units(*(np.asarray(getattr(units, f.name), dtype=np.int64) for f in fields(units)))
         ppc = np.ones(n_videos) if pix_per_cm is None else pix_per_cm
-        self._video = {"fps": torch.as_tensor(np.asarray(fps), dtype=torch.float32),
-                       "pix_per_cm": torch.as_tensor(np.asarray(ppc), dtype=torch.float32)}
+        self._fps, self._ppc = np.asarray(fps, dtype=np.float32), np.asarray(ppc, dtype=np.float32)
+        self._ppc_t = torch.from_numpy(self._ppc)  # on the blocks' device, to scale noise
         self._offsets = np.arange(self.window, dtype=np.int64) * self.frame_gap
-        self._frame_offsets = torch.from_numpy(self._offsets)  # on the device, for `valid`
         self.device = self.features.device
+        self._noise_n = self.batch_size * self.window * int(np.prod(self.features.shape[1:]))
+        self._bank_size = max(NOISE_BANK, 2 * self._noise_n)
         self.rng = np.random.default_rng(seed)
         self.noise_seed, self._bank = seed, None
         self.step = 0
@@ -224,16 +225,14 @@ class WindowSampler:
         """Move the blocks to `device` once (in place); batches are then gathered there."""
         dev = torch.device(device)
         self.features, self.targets = self.features.to(dev), self.targets.to(dev)
-        self._video = {k: v.to(dev) for k, v in self._video.items()}
-        self._frame_offsets, self.device = self._frame_offsets.to(dev), dev
+        self._ppc_t, self.device = self._ppc_t.to(dev), dev
         if self._bank is not None:
             self._bank = (self._bank[0], self._bank[1].to(dev))
         return self
 
     # -- drawing ----------------------------------------------------------------------------------
     def next_batch(self) -> Batch:
-        b = self.batch_size
-        unit, start = self.policy.draw(self.rng, b)
+        unit, start = self.policy.draw(self.rng, self.batch_size)
         shift = self.rng.integers(-self.jitter, self.jitter + 1, size=(len(unit), 1)) if self.jitter else None
         offset = self.noise_offset() if self.noise_std > 0 else None
         self.step += 1
@@ -241,37 +240,43 @@ class WindowSampler:
 
     def noise_offset(self) -> int:
         """Start of this batch's noise values in the bank: one draw from the generator."""
-        n = self.batch_size * self.window * int(np.prod(self.features.shape[1:]))
-        return int(self.rng.integers(0, max(NOISE_BANK, 2 * n) - n + 1))
+        return int(self.rng.integers(0, self._bank_size - self._noise_n + 1))
 
     def bank(self) -> torch.Tensor:
         """The noise bank on the blocks' device (built on first use; see the class docstring)."""
         if self._bank is None or self._bank[0] != self.noise_seed:
-            n = self.batch_size * self.window * int(np.prod(self.features.shape[1:]))
-            bank = torch.from_numpy(noise_bank(self.noise_seed, max(NOISE_BANK, 2 * n), self.noise_std))
+            bank = torch.from_numpy(noise_bank(self.noise_seed, self._bank_size, self.noise_std))
             self._bank = (self.noise_seed, bank.to(self.device))
         return self._bank[1]
 
     def _upload(self, a: np.ndarray) -> torch.Tensor:
-        """Host integers to the device. On CUDA through pinned memory: a copy from pageable memory
-        waits until the GPU's queue is empty (as a `synchronize` does); a pinned copy is queued."""
+        """A host array on the device: a zero-copy view on a CPU; on CUDA through pinned memory
+        (a copy from pageable memory waits until the GPU's queue is empty, as a `synchronize`
+        does; a pinned copy is queued like a kernel)."""
         t = torch.from_numpy(a)
-        if self.device.type != "cuda":
-            return t.to(self.device)
-        return t.pin_memory().to(self.device, non_blocking=True)
+        if self.device.type == "cpu":
+            return t
+        return t.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else t.to(self.device)
 
-    def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
-        """(2 x B x W + 4 x B,) int64 on the host: feature rows, target rows, then unit, video,
-        start and frames left in the unit per window — the one array a step sends to the device."""
-        u = self.units
-        frames = start[:, None] + self._offsets  # (B, W): the one vectorised index
-        last = (u.length[unit] - 1)[:, None]
-        label = np.minimum(frames, last)  # a short unit repeats its last frame
-        feat = label if shift is None else np.minimum(np.maximum(frames + shift, 0), last)
-        n_valid = u.length[unit] - start  # frame offsets below this are inside the unit
-        return np.concatenate([(u.feature_start[unit][:, None] + feat).ravel(),
-                               (u.target_start[unit][:, None] + label).ravel(),
-                               unit, u.video[unit], start, n_valid]).astype(np.int64, copy=False)
+    def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None, length: np.ndarray,
+               video: np.ndarray) -> np.ndarray:
+        """(2 x B x W + 3 x B,) int64 on the host: feature rows, target rows, then unit, video and
+        start per window — the one index array a step sends to the device. A few numpy
+        operations written in place into one buffer."""
+        u, (b, w) = self.units, (len(unit), self.window)
+        out = np.empty(2 * b * w + 3 * b, dtype=np.int64)
+        feat, label, meta = out[:b * w].reshape(b, w), out[b * w:2 * b * w].reshape(b, w), out[2 * b * w:].reshape(3, b)
+        last = (length - 1)[:, None]
+        np.add(start[:, None], self._offsets, out=label)  # (B, W): the one vectorised index
+        if shift is not None:
+            np.clip(label + shift, 0, last, out=feat)
+        np.minimum(label, last, out=label)  # a short unit repeats its last frame
+        if shift is None:
+            feat[:] = label
+        feat += u.feature_start[unit][:, None]
+        label += u.target_start[unit][:, None]
+        meta[0], meta[1], meta[2] = unit, video, start
+        return out
 
     def gather(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None = None,
                noise_offset: int | None = None) -> Batch:
@@ -279,23 +284,21 @@ class WindowSampler:
 
         Index arithmetic is a few numpy operations on the host (B x W integers); the gather, the
         noise and the dtype conversion run as torch operations on the blocks' device."""
+        unit, start = np.asarray(unit), np.asarray(start)
         b, w = len(unit), self.window
-        idx = self._upload(self._index(np.asarray(unit), np.asarray(start), shift))
-        rows, meta = idx[:2 * b * w].view(2, b, w), idx[2 * b * w:].view(4, b)
-        x = self._rows(self.features, rows[0])
-        v = meta[1]
+        video, length = self.units.video[unit], self.units.length[unit]
+        idx = self._upload(self._index(unit, start, shift, length, video))
+        feat_rows, label_rows, unit_t, video_t, start_t = torch.split(idx, (b * w, b * w, b, b, b))
+        x = self.features.index_select(0, feat_rows).view(b, w, *self.features.shape[1:])
         if noise_offset is not None:
             noise = self.bank()[noise_offset:noise_offset + x.numel()].view(x.shape)
-            x.add_(noise * self._video["pix_per_cm"][v][:, None, None] if self.noise_in_pixels else noise)
-        y = self._rows(self.targets, rows[1])
+            x.add_(noise * self._ppc_t[video_t][:, None, None] if self.noise_in_pixels else noise)
+        y = self.targets.index_select(0, label_rows).view(b, w, *self.targets.shape[1:])
         if not y.is_floating_point() and y.dtype != torch.int64:
             y = y.long()  # class ids as cross-entropy takes them
-        valid = self._frame_offsets < meta[3][:, None]
-        return Batch(x, y, valid, meta[0], v, meta[2], self._video["fps"][v], self._video["pix_per_cm"][v])
-
-    @staticmethod
-    def _rows(block: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return block.index_select(0, idx.reshape(-1)).view(*idx.shape, *block.shape[1:])
+        valid = self._offsets < (length - start)[:, None]  # frame offsets inside the unit
+        return Batch(x, y, self._upload(valid), unit_t, video_t, start_t, self._upload(self._fps[video]),
+                     self._upload(self._ppc[video]))
 
     def __iter__(self) -> Iterator[Batch]:
         while True:
