@@ -11,7 +11,7 @@ with (group, class) balanced, the rest uniform with every group weighted equally
 `WindowSampler` turns them into one vectorised index `rows[:, None] + arange(window) * frame_gap`
 and ONE gather (torch `index_select`) on whatever device holds the blocks: CPU blocks are
 `torch.from_numpy` views (zero-copy, memmaps too), device blocks are copied there once by
-`to(device)`, after which only the draws (2-3 x B integers) cross the bus per step.
+`to(device)`, after which only the window indices (one int64 array) cross the bus per step.
 
 Windows never cross a unit. A unit shorter than the window is padded by repeating its last frame,
 with `valid` False on the padded frames (`UniformStarts` never draws such units). The sampler's

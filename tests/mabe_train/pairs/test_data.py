@@ -186,3 +186,17 @@ def test_all_pairs_in_one_call_equal_pair_by_pair(store):
         alone = pairs_probs(_PairProbe(), raw, [pair], 60.0, 10.0, window=16, stride=8)[0]
         np.testing.assert_allclose(together[p], alone, atol=1e-6)
     assert not np.allclose(together[0], together[1])
+
+
+def test_sampler_over_a_memory_mapped_staging_gives_the_same_batches(store, tmp_path):
+    mapped = store.load(out=tmp_path / "cache", max_ram_gb=1e-9)  # "larger than RAM": .npy files
+    assert isinstance(mapped.features, np.memmap)
+    ps = build_pairs(store, mapped.video_index)
+    v, idx = store.videos, mapped.video_index
+    kw = dict(lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx], window=16,
+              batch_size=32, seed=5, noise_std=0.1)
+    _, _, ram = _sampler(store, **{k: kw[k] for k in ("batch_size", "seed", "noise_std")})
+    disk = pair_sampler(mapped, ps, **kw)
+    for _ in range(3):
+        a, b = ram.next_batch(), disk.next_batch()
+        assert torch.equal(a.x.nan_to_num(), b.x.nan_to_num()) and torch.equal(a.y, b.y) and torch.equal(a.valid, b.valid)
