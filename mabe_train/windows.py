@@ -206,6 +206,7 @@ class WindowSampler:
         self._ppc_t = torch.from_numpy(self._ppc)  # on the blocks' device, to scale noise
         self._offsets = np.arange(self.window, dtype=np.int64) * self.frame_gap
         self.device = self.features.device
+        self._windows = self._window_view()
         self._noise_n = self.batch_size * self.window * int(np.prod(self.features.shape[1:]))
         self._bank_size = max(NOISE_BANK, 2 * self._noise_n)
         self.rng = np.random.default_rng(seed)
@@ -225,6 +226,7 @@ class WindowSampler:
         """Move the blocks to `device` once (in place); batches are then gathered there."""
         dev = torch.device(device)
         self.features, self.targets = self.features.to(dev), self.targets.to(dev)
+        self._windows = self._window_view()
         self._ppc_t, self.device = self._ppc_t.to(dev), dev
         if self._bank is not None:
             self._bank = (self._bank[0], self._bank[1].to(dev))
@@ -258,14 +260,30 @@ class WindowSampler:
             return t
         return t.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else t.to(self.device)
 
+    def _window_view(self) -> torch.Tensor | None:
+        """(n - span + 1, W, F) overlapping view of the feature block: entry s is the window of rows
+        s + k * frame_gap. A batch of whole windows is then one `index_select` of B starts, a
+        contiguous copy per window — on a CPU about as fast as numpy's row gather of B x W rows
+        where `index_select` of those rows is ~10% slower. None when the block is shorter."""
+        f, span = self.features, window_span(self.window, self.frame_gap)
+        if len(f) < span:
+            return None
+        return f.as_strided((len(f) - span + 1, self.window, *f.shape[1:]),
+                            (f.stride(0), self.frame_gap * f.stride(0), *f.stride()[1:]))
+
     def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None, length: np.ndarray,
-               video: np.ndarray) -> np.ndarray:
-        """(2 x B x W + 3 x B,) int64 on the host: feature rows, target rows, then unit, video and
-        start per window — the one index array a step sends to the device. A few numpy
-        operations written in place into one buffer."""
+               video: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The one int64 array a step sends to the device, and its parts' sizes: (B, W) feature
+        rows, (B, W) target rows, then per window unit, video, start and first feature row, then
+        the windows whose feature rows are clipped (past a unit's end or shifted out of it), which
+        the window view cannot serve. A few numpy operations written in place into one buffer."""
         u, (b, w) = self.units, (len(unit), self.window)
-        out = np.empty(2 * b * w + 3 * b, dtype=np.int64)
-        feat, label, meta = out[:b * w].reshape(b, w), out[b * w:2 * b * w].reshape(b, w), out[2 * b * w:].reshape(3, b)
+        first = start if shift is None else start + shift[:, 0]  # the window's first input frame
+        ragged = np.flatnonzero((first < 0) | (first + (w - 1) * self.frame_gap >= length))
+        sizes = (b * w, b * w, b, b, b, b, len(ragged))
+        out = np.empty(sum(sizes), dtype=np.int64)
+        feat, label = out[:b * w].reshape(b, w), out[b * w:2 * b * w].reshape(b, w)
+        meta = out[2 * b * w:2 * b * w + 4 * b].reshape(4, b)
         last = (length - 1)[:, None]
         np.add(start[:, None], self._offsets, out=label)  # (B, W): the one vectorised index
         if shift is not None:
@@ -276,7 +294,9 @@ class WindowSampler:
         feat += u.feature_start[unit][:, None]
         label += u.target_start[unit][:, None]
         meta[0], meta[1], meta[2] = unit, video, start
-        return out
+        np.clip(u.feature_start[unit] + first, 0, max(len(self.features) - window_span(w, self.frame_gap), 0), out=meta[3])
+        out[2 * b * w + 4 * b:] = ragged
+        return out, sizes
 
     def gather(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None = None,
                noise_offset: int | None = None) -> Batch:
@@ -285,11 +305,17 @@ class WindowSampler:
         Index arithmetic is a few numpy operations on the host (B x W integers); the gather, the
         noise and the dtype conversion run as torch operations on the blocks' device."""
         unit, start = np.asarray(unit), np.asarray(start)
-        b, w = len(unit), self.window
+        b, w, row = len(unit), self.window, self.features.shape[1:]
         video, length = self.units.video[unit], self.units.length[unit]
-        idx = self._upload(self._index(unit, start, shift, length, video))
-        feat_rows, label_rows, unit_t, video_t, start_t = torch.split(idx, (b * w, b * w, b, b, b))
-        x = self.features.index_select(0, feat_rows).view(b, w, *self.features.shape[1:])
+        buf, sizes = self._index(unit, start, shift, length, video)
+        feat_rows, label_rows, unit_t, video_t, start_t, first_t, ragged_t = torch.split(self._upload(buf), sizes)
+        if self._windows is None:
+            x = self.features.index_select(0, feat_rows).view(b, w, *row)
+        else:
+            x = self._windows.index_select(0, first_t)
+            if sizes[-1]:  # clipped windows: their rows one by one
+                rows = feat_rows.view(b, w).index_select(0, ragged_t).reshape(-1)
+                x.index_copy_(0, ragged_t, self.features.index_select(0, rows).view(sizes[-1], w, *row))
         if noise_offset is not None:
             noise = self.bank()[noise_offset:noise_offset + x.numel()].view(x.shape)
             x.add_(noise * self._ppc_t[video_t][:, None, None] if self.noise_in_pixels else noise)
