@@ -22,8 +22,8 @@ Measured on a shared 2-core CPU (load 2.5-6.6), 400k frames, batch 64 x 100, one
 sampler and the numpy-only sampler it replaced timed in one process in interleaved chunks
 (best chunk of 40, five runs): plain 74-99% of a bare numpy gather (the old one 79-96%), with
 V5's augmentation (noise 0.01 + jitter 2) 46-77% (old 61-75%). The fixed cost per batch is
-higher (~55 vs ~15 us at batch 2 x 4: a dozen small torch calls), which a training step
-(~0.1-1 s) does not notice; the copy itself is one `index_select` per batch over an overlapping
+about 4x the old one (55-115 vs 15-27 us per batch of 2 x 4, by load: a dozen small torch
+calls), which a training step (~0.1-1 s) does not notice; the copy itself is one `index_select` per batch over an overlapping
 window view, as fast as numpy's row gather.
 
 Validation does not draw windows: `predict_video` slides windows over every frame of a video (all
