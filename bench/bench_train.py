@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/bench_train.py [--store data/store.zarr] [--frames 400000] [--json out.json]
 
-1. Sampler: windows/s of `WindowSampler.next_batch()` (batch 64, window 100; without and with
+1. Sampler: windows/s of the grouped task's `WindowSampler.next_batch()` (batch 64, window 100; without and with
    V5's augmentation, noise 0.01 + jitter 2) against the limit, a plain in-RAM numpy gather of the
    same kind of windows (`feats[starts[:, None] + arange(100)]` + `torch.from_numpy`), measured in
    the same process; and the per-batch cost of the ways to make the noise (fresh torch or numpy
    gaussians per batch against the sampler's pre-drawn bank: a slice at a random offset + one add).
-2. Staging: resident memory added by `stage_videos` against the bytes of the staged arrays.
+2. Staging: resident memory added by `stage_grouped` (Store.load + in-place normalisation + targets)
+   against the bytes of the staged arrays.
 3. Train step: windows/s of one optimizer step of the v5 and debug models on this machine's
    device, split into data time (sampler + input features) and compute time (forward, backward,
    step).
@@ -29,11 +30,11 @@ from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
 from mabe_train.grouped.features import build_inputs
-from mabe_train.grouped.task import grouped_targets
+from mabe_train.grouped.task import grouped_sampler, stage_grouped
 from mabe_train.models import build_model
 from mabe_train.run import pick_device
 from mabe_train.split import split_videos
-from mabe_train.windows import NOISE_BANK, WindowSampler, noise_bank, stage_videos
+from mabe_train.windows import NOISE_BANK, noise_bank
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LABELED = '["mouse1,mouse2,sniff", "mouse1,mouse2,mount", "mouse1,mouse2,attack"]'
@@ -69,8 +70,8 @@ def rate(fn, seconds: float = 2.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def bench_sampler(staged, batch: int = 64, window: int = 100) -> dict:
-    feats = staged.coords
+def bench_sampler(store, staged, targets, batch: int = 64, window: int = 100) -> dict:
+    feats = staged.features
     lengths, starts = staged.lengths, staged.starts
     rng = np.random.default_rng(0)
     offs = np.arange(window)
@@ -79,8 +80,8 @@ def bench_sampler(staged, batch: int = 64, window: int = 100) -> dict:
         j = rng.integers(0, len(lengths), batch)
         s = starts[j] + (rng.random(batch) * (lengths[j] - window)).astype(np.int64)
         return torch.from_numpy(feats[s[:, None] + offs])
-    plain = WindowSampler(None, window=window, batch_size=batch, staged=staged)
-    aug = WindowSampler(None, window=window, batch_size=batch, staged=staged, noise_std=0.01, temporal_jitter=2)
+    plain = grouped_sampler(store, staged, targets, window=window, batch_size=batch)
+    aug = grouped_sampler(store, staged, targets, window=window, batch_size=batch, noise_std=0.01, temporal_jitter=2)
     limit = rate(numpy_gather) * batch
     out = {"numpy_gather_windows_s": limit, "sampler_windows_s": rate(plain.next_batch) * batch,
            "sampler_aug_windows_s": rate(aug.next_batch) * batch}
@@ -108,13 +109,13 @@ def bench_noise(batch: int = 64, window: int = 100, width: int = 144) -> dict:
             "noise_bank_build_ms": 1000 * build, "noise_bank_values": len(bank)}
 
 
-def bench_steps(name: str, staged, device: torch.device, steps: int) -> dict:
+def bench_steps(name: str, store, staged, targets, device: torch.device, steps: int) -> dict:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     d, g = cfg.data, cfg.grouped
     model = build_model(cfg.model, 144, 4).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    sampler = WindowSampler(None, window=d.sequence_length, batch_size=d.batch_size, staged=staged,
-                            noise_std=d.noise_std, temporal_jitter=g.temporal_jitter)
+    sampler = grouped_sampler(store, staged, targets, window=d.sequence_length, batch_size=d.batch_size,
+                              noise_std=d.noise_std, temporal_jitter=g.temporal_jitter)
     data_s = compute_s = 0.0
     for i in range(steps + 1):  # the first step warms up and is not timed
         t0 = time.perf_counter()
@@ -150,15 +151,15 @@ def main() -> None:
     store = open_store(path)
     ids = split_videos(store, 0.2, 0)["train"] if args.store else store.videos["video_id"].tolist()
     before = rss_bytes()
-    staged = stage_videos(store, ids, grouped_targets(), progress=True)
+    staged, targets = stage_grouped(store, ids, progress=True)
     grown = rss_bytes() - before
     torch.set_num_threads(torch.get_num_threads())
     device = pick_device()
     res = {"device": str(device), "torch_threads": torch.get_num_threads(), "frames": int(staged.lengths.sum()),
-           "staged_bytes": staged.nbytes, "features_bytes": int(staged.lengths.sum()) * 144 * 4,
-           "rss_growth_bytes": grown, **bench_sampler(staged), **bench_noise(),
-           "train": [bench_steps("v5", staged, device, args.v5_steps),
-                     bench_steps("debug", staged, device, args.debug_steps)]}
+           "staged_bytes": staged.nbytes + targets.nbytes, "features_bytes": int(staged.lengths.sum()) * 144 * 4,
+           "rss_growth_bytes": grown, **bench_sampler(store, staged, targets), **bench_noise(),
+           "train": [bench_steps("v5", store, staged, targets, device, args.v5_steps),
+                     bench_steps("debug", store, staged, targets, device, args.debug_steps)]}
     print(f"\nframes staged {res['frames']:,}: staged arrays {res['staged_bytes'] / 2**20:.1f} MiB "
           f"(features {res['features_bytes'] / 2**20:.1f} MiB), RSS grew {grown / 2**20:.1f} MiB")
     print(f"{'batches of 64 x 100':<28}{'windows/s':>12}{'share':>8}")

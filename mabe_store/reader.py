@@ -2,13 +2,15 @@
 
 `open_store(path)` gives a `Store`: its video table in memory (V is small), per-video views of
 features, frame labels and annotation intervals, and `load()` to stage many videos into one
-contiguous in-memory block for training (one sequential read per video, no per-window I/O).
+contiguous block for training (one sequential read per video, no per-window I/O), in RAM or,
+when it does not fit, memory-mapped from local .npy files.
 A store written by `mabe-store build` carries the attr `committed` (row counts of its arrays);
 rows past those counts belong to an interrupted build and are ignored here.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,11 @@ class StoreError(Exception):
 
 @dataclass
 class Staged:
-    """Videos copied into RAM: rows of video j are `features[starts[j]:starts[j]+lengths[j]]`."""
+    """Videos in one block: rows of video j are `features[starts[j]:starts[j]+lengths[j]]`.
+
+    The blocks are numpy arrays in RAM, or `np.memmap` views of .npy files when they did not fit
+    (see `Store.load`); callers index both alike.
+    """
 
     video_index: np.ndarray  # (V',) rows of the store's video table
     starts: np.ndarray  # (V',) int64
@@ -35,6 +41,27 @@ class Staged:
     @property
     def nbytes(self) -> int:
         return self.features.nbytes + self.actions.nbytes
+
+    def rows(self, j: int) -> slice:
+        """The block rows of staged video j."""
+        return slice(int(self.starts[j]), int(self.starts[j] + self.lengths[j]))
+
+
+def ram_limit(max_ram_gb: float = 0.0) -> int:
+    """Bytes `Store.load` may stage in RAM: `max_ram_gb`, or half the machine's memory when 0."""
+    if max_ram_gb > 0:
+        return int(max_ram_gb * 2**30)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _alloc(shape, dtype, out: Path | None, name: str) -> np.ndarray:
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    out.mkdir(parents=True, exist_ok=True)
+    return np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
 
 
 class Store:
@@ -116,27 +143,36 @@ class Store:
         return self._select("labeled", video_id)
 
     # -- bulk ---------------------------------------------------------------------------------
-    def load(self, video_ids=None, *, progress: bool = False) -> Staged:
-        """Copy the given videos (default: all) into one contiguous in-RAM block."""
+    def load(self, video_ids=None, *, out: str | Path | None = None, max_ram_gb: float = 0.0,
+             progress: bool = False) -> Staged:
+        """Copy the given videos (default: all) into one contiguous block, reading in disk order.
+
+        RAM when the block fits `ram_limit(max_ram_gb)` (or when `out` is None); otherwise the
+        block is written to `out/features.npy` and `out/actions.npy` and memory-mapped, so a
+        training split larger than RAM (the full annotated set is ~12 GB of features) stages onto
+        local disk and the OS pages windows in. Bytes: 144 x 4 + A per frame.
+        """
         idx = (np.arange(self.n_videos) if video_ids is None
                else np.array([self.index(v) for v in video_ids], dtype=np.int64))
         lengths = self.videos["length"][idx].astype(np.int64)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        n = int(lengths.sum())
-        feats = np.empty((n, self._features.shape[1]), dtype=np.float32)
-        acts = np.empty((n, self._actions.shape[1]), dtype=np.uint8)
+        n, width, n_act = int(lengths.sum()), self._features.shape[1], self._actions.shape[1]
+        spill = out is not None and n * (width * 4 + n_act) > ram_limit(max_ram_gb)
+        where = Path(out) if spill else None
+        feats = _alloc((n, width), np.float32, where, "features")
+        acts = _alloc((n, n_act), np.uint8, where, "actions")
         order = np.argsort(self.videos["offset"][idx], kind="stable")  # read in disk order
         it = order
         if progress:
             from tqdm.auto import tqdm
-            it = tqdm(order, desc="staging", unit="video")
+            it = tqdm(order, desc=f"staging {len(idx)} videos" + (f" -> {where}" if where else ""),
+                      unit="video")
         for j in it:
             off = int(self.videos["offset"][idx[j]])
             s, ln = int(starts[j]), int(lengths[j])
             feats[s:s + ln] = self._features[off:off + ln]
             acts[s:s + ln] = self._actions[off:off + ln]
         return Staged(idx, starts, lengths, feats, acts)
-
 
 def open_store(path: str | Path) -> Store:
     """Open a built store for reading; raises StoreError with the fix when there is none."""

@@ -43,6 +43,7 @@ from mabe_train.run import pick_device
 from mabe_train.split import split_videos
 from mabe_train.task import build_task
 from mabe_train.train import autocast, build_optimizer, resolve_amp, train_step
+from mabe_train.windows import WindowSampler
 
 SYNTH_ACTIONS = ("sniff", "attack", "mount")
 SYNTH_LABELED = json.dumps([f"mouse1,mouse2,{a}" for a in SYNTH_ACTIONS] + ["mouse1,self,rear"])
@@ -193,14 +194,19 @@ def run_bench(cfg: Config, *, steps: int = 20, warmup: int = 3, store: str | Pat
         infer = time_inference(task, run_model, fed, cfg, device, steps, warmup)
         if hasattr(fed, "close"):
             fed.close()
-    staged = getattr(sampler, "staged", None)
     return {"config": cfg.name, "device": device_name(device), "batch_size": cfg.data.batch_size,
-            "window": cfg.data.sequence_length, "input_dim": task.input_dim, "features": list(getattr(cfg, cfg.task).__dict__.get("features", [cfg.task])),
-            "amp": cfg.train.amp, "feeder": type(fed).__name__, "compile": compile_model,
+            "window": cfg.data.sequence_length, "input_dim": task.input_dim,
+            "features": list(cfg.grouped.features) if cfg.task == "grouped" else [cfg.task],
+            "amp": cfg.train.amp, "feeder": feeder_name(fed), "compile": compile_model,
             "cudnn_benchmark": cudnn_benchmark, "parameters": count_parameters(model), "steps": steps,
-            "warmup": warmup, "store": described, "staged_mb": staged.nbytes / 2**20 if staged is not None else None,
+            "warmup": warmup, "store": described, "staged_mb": sampler.nbytes / 2**20,
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "load_avg_1min": os.getloadavg()[0], "train": train, "inference": infer}
+
+
+def feeder_name(fed) -> str:
+    """`Prefetcher`, or `WindowSampler on <device>` (the plain and the device feeder)."""
+    return f"{type(fed).__name__} on {fed.device}" if isinstance(fed, WindowSampler) else type(fed).__name__
 
 
 def device_name(device: torch.device) -> str:

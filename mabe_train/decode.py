@@ -79,15 +79,6 @@ class VideoProbs:
         if problems:
             raise DecodeError(f"video {self.video_id}: " + "; ".join(problems))
 
-    @classmethod
-    def from_pairs(cls, items: list) -> VideoProbs:
-        """Stack per-pair records with .video_id, .lab_id, .agent, .target, .probs (T, A), .mask (A,)."""
-        if not items:
-            raise DecodeError("no pairs to stack — the video labels no triple")
-        first = items[0]
-        return cls(first.video_id, first.lab_id, [(int(i.agent), int(i.target)) for i in items],
-                   np.stack([i.probs for i in items]), np.stack([i.mask for i in items]).astype(bool))
-
 
 # -- per-frame steps --------------------------------------------------------------------------
 def smooth(probs: np.ndarray, window: int) -> np.ndarray:
@@ -170,7 +161,10 @@ def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
 
 # -- threshold tuning -------------------------------------------------------------------------
 def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
-    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`."""
+    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`.
+
+    The one rasteriser of annotations for scoring: threshold tuning and the pairs validation loss
+    share its output (training targets come packed from `pairs.labels`)."""
     t = video.probs.shape[1]
     out = np.zeros(video.probs.shape, dtype=bool)
     index = {mouse_text(a, g): i for i, (a, g) in enumerate(video.pairs)}
@@ -199,13 +193,19 @@ def _histograms(video: VideoProbs, truth: np.ndarray, window: int, grid: np.ndar
     return at_least(all_c), at_least(pos_c)
 
 
-def tune_thresholds(videos: Iterable[VideoProbs], solution: pl.DataFrame, *, config: DecodeConfig = DecodeConfig(),
-                    grid: Iterable[float] = DEFAULT_GRID, beta: float = 1.0) -> dict[tuple[str, str], float]:
-    """Per (lab, action) threshold from `grid` maximising the action's pooled F on these videos."""
+def tune_thresholds(videos: Iterable[VideoProbs], solution: pl.DataFrame, *, truths: list[np.ndarray] | None = None,
+                    config: DecodeConfig = DecodeConfig(), grid: Iterable[float] = DEFAULT_GRID,
+                    beta: float = 1.0) -> dict[tuple[str, str], float]:
+    """Per (lab, action) threshold from `grid` maximising the action's pooled F on these videos.
+
+    truths: each video's `truth_raster` when the caller already has them (validation shares them
+    with its loss); rasterised here otherwise."""
     grid = np.asarray(sorted(grid), dtype=np.float64)
+    videos = list(videos)
+    truths = truths if truths is not None else [truth_raster(v, solution) for v in videos]
     acc: dict[str, list[np.ndarray]] = {}
-    for v in videos:
-        pp, tp = _histograms(v, truth_raster(v, solution), config.smooth, grid)
+    for v, truth in zip(videos, truths, strict=True):
+        pp, tp = _histograms(v, truth, config.smooth, grid)
         seen = v.labeled.any(axis=0)
         prev = acc.setdefault(v.lab_id, [np.zeros_like(pp), np.zeros_like(tp), np.zeros(len(ACTIONS), bool)])
         prev[0] += pp

@@ -1,21 +1,22 @@
-"""Keeping an accelerator fed: batches made ahead in a thread, or gathered on the device itself.
+"""Keeping an accelerator fed: batches gathered on the device itself, or made ahead in a thread.
 
-`WindowSampler.next_batch` gathers B windows on the CPU (one numpy index), adds noise and hands
-back CPU tensors; the trainer then copies them to the device. On a GPU that host work and the
-copy sit between two steps, so the GPU idles for them. Two feeders remove that gap:
+`WindowSampler.next_batch` gathers B windows where its blocks live; with CPU blocks the trainer
+then copies the batch to the device, and on a GPU that host work and the copy sit between two
+steps, so the GPU idles for them. Two feeders remove that gap:
 
-- `DeviceWindowSampler` copies the staged coordinate and target blocks to the device ONCE and
-  gathers each batch there with the same single vectorised index. Per step only the window
-  starts and jitter offsets (2 x B integers) cross the bus instead of B x W x 144 floats (22 MB at
-  batch 384), and the gather runs at device memory speed. It draws from the wrapped sampler's own
-  numpy generator in the same order, so windows, jitter and the resume state are exactly the
-  plain sampler's; the noise is the same slice of the sampler's pre-drawn noise bank, copied to
-  the device once (16 MB at batch 64), so the batches are identical on every device.
-- `Prefetcher` runs any sampler (`next_batch`, `state_dict`, `load_state_dict`: the grouped and
-  the pairs samplers alike) in a daemon thread, `depth` batches ahead, optionally into pinned
-  memory so the trainer's `.to(device, non_blocking=True)` does not wait for the host. Its
-  `state_dict()` is the sampler's state right after the last batch the *trainer took*, not the
-  one the thread reached, so a resumed run sees the same batches.
+- "device": `WindowSampler.to(device)` copies the staged feature and target blocks to the device
+  ONCE, and the sampler's one gather then runs there. Per step one host-built int64 index array
+  (feature and target rows plus unit, video, start: 2 x B x W + 3 x B values, 0.6 MB at batch 384
+  x 100 frames) and the (B, W) valid mask cross the bus instead of B x W x 144 floats (22 MB), and
+  the gather runs at device memory speed. The index is built on the host because a handful of
+  numpy operations on B x W integers cost less there than as a dozen small torch kernels. The draws, the noise (the same slice of the
+  same pre-drawn bank, copied once) and the resume state do not depend on the device, so the
+  batches are the plain sampler's on every device.
+- "thread": `Prefetcher` runs any sampler (`next_batch`, `state_dict`, `load_state_dict`) in a
+  daemon thread, `depth` batches ahead, optionally into pinned memory so the trainer's
+  `.to(device, non_blocking=True)` does not wait for the host. Its `state_dict()` is the
+  sampler's state right after the last batch the *trainer took*, not the one the thread reached,
+  so a resumed run sees the same batches.
 
 `make_feeder(sampler, device, mode)` picks: on CUDA, the device gather when the blocks fit in
 `gpu_fraction` of the free device memory, else the thread with pinned memory; on a CPU, the
@@ -26,15 +27,13 @@ no faster, since it competes with the step for the same cores.
 
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 
-import numpy as np
 import torch
 
 from mabe_train import MabeTrainError
-from mabe_train.windows import Batch, WindowSampler
+from mabe_train.windows import WindowSampler
 
 FEEDERS = ("auto", "plain", "thread", "device")
 
@@ -43,89 +42,7 @@ class FeederError(MabeTrainError, ValueError):
     """An unknown feeder mode, or a mode the sampler or device cannot use."""
 
 
-# -- device-resident gather -------------------------------------------------------------------------
-class DeviceWindowSampler:
-    """`WindowSampler` batches gathered from device-resident copies of its staged blocks.
-
-    Shares the wrapped sampler's generator and step counter, so `state_dict()` is its state and
-    switching between the two mid-run changes nothing in the draw sequence.
-    """
-
-    def __init__(self, base: WindowSampler, device: torch.device | str):
-        self.base, self.device = base, torch.device(device)
-        s = base.staged
-        self.coords = torch.as_tensor(np.asarray(s.coords)).to(self.device)
-        self.targets = torch.as_tensor(np.asarray(s.targets)).to(self.device)
-        self.fps = torch.as_tensor(s.fps).to(self.device)
-        self.starts = torch.as_tensor(s.starts).to(self.device)
-        self.ends = torch.as_tensor(s.starts + s.lengths - 1).to(self.device)
-        self.offsets = torch.as_tensor(base._offsets).to(self.device)
-        self._bank: tuple[int, torch.Tensor] | None = None  # (noise seed, bank on the device)
-
-    def _upload(self, a: np.ndarray) -> torch.Tensor:
-        """The per-step index arrays to the device. On CUDA through pinned memory: a copy from
-        pageable memory waits until the GPU's queue is empty, so three of them per step would stall
-        it as a `synchronize` does; a pinned copy is queued like a kernel."""
-        t = torch.from_numpy(a)
-        if self.device.type == "cuda":
-            t = t.pin_memory()
-        return t.to(self.device, non_blocking=True)
-
-    def noise_bank(self) -> torch.Tensor:
-        """The wrapped sampler's noise bank, copied to the device once (again after a resume
-        that changes its seed)."""
-        if self._bank is None or self._bank[0] != self.base.noise_seed:
-            self._bank = (self.base.noise_seed, torch.from_numpy(self.base.bank).to(self.device))
-        return self._bank[1]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.coords, self.targets))
-
-    def next_batch(self) -> Batch:
-        b = self.base
-        j, rows = b.draw(b.batch_size)  # same draws, same order as WindowSampler.next_batch
-        d = b.rng.integers(-b.jitter, b.jitter + 1, size=(len(j), 1)) if b.jitter else None
-        n = b.batch_size * b.window * self.coords.shape[1]
-        o = b.noise_offset(n) if b.noise_std > 0 else None
-        jt, rows_t = self._upload(j), self._upload(rows)
-        label_idx = rows_t[:, None] + self.offsets  # (B, W)
-        feat_idx = label_idx
-        if d is not None:
-            shift = self._upload(d)
-            feat_idx = torch.minimum(torch.maximum(label_idx + shift, self.starts[jt, None]), self.ends[jt, None])
-        x = self.coords[feat_idx]
-        if o is not None:
-            x.add_(self.noise_bank()[o:o + n].view(x.shape))
-        y = self.targets[label_idx]
-        b.step += 1
-        return Batch(x, y.long() if y.ndim == 2 else y, self.fps[jt], jt)  # class ids -> int64 as in CE
-
-    def __iter__(self):
-        while True:
-            yield self.next_batch()
-
-    def state_dict(self) -> dict:
-        return self.base.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.base.load_state_dict(state)
-
-    def __getattr__(self, name):  # staged, n_windows, batch_size, ... of the wrapped sampler
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
-
-
 # -- background thread ------------------------------------------------------------------------------
-def _map_tensors(batch, fn):
-    """Apply `fn` to every tensor field of a NamedTuple or dataclass batch (other fields kept)."""
-    if dataclasses.is_dataclass(batch):
-        return dataclasses.replace(batch, **{f.name: fn(getattr(batch, f.name)) for f in dataclasses.fields(batch)
-                                             if isinstance(getattr(batch, f.name), torch.Tensor)})
-    return type(batch)(*(fn(v) if isinstance(v, torch.Tensor) else v for v in batch))
-
-
 class _Stop(Exception):
     pass
 
@@ -156,7 +73,7 @@ class Prefetcher:
             while not self._stop.is_set():
                 batch = self.sampler.next_batch()
                 if self.pin:
-                    batch = _map_tensors(batch, lambda t: t.pin_memory() if t.device.type == "cpu" else t)
+                    batch = batch.apply(lambda t: t.pin_memory() if t.device.type == "cpu" else t)
                 self._put((batch, self.sampler.state_dict()))
         except _Stop:
             return
@@ -204,11 +121,6 @@ class Prefetcher:
         self.sampler.load_state_dict(state)
         self._state = state
 
-    def __getattr__(self, name):
-        if name in ("sampler", "_thread", "_queue", "_state", "_stop"):
-            raise AttributeError(name)
-        return getattr(self.sampler, name)
-
     def __del__(self):
         if getattr(self, "_thread", None) is not None:
             self._stop.set()
@@ -232,9 +144,7 @@ def make_feeder(sampler, device: torch.device | str, mode: str = "auto", depth: 
     if mode == "auto":
         if device.type != "cuda":
             return sampler
-        staged = getattr(sampler, "staged", None)
-        nbytes = staged.nbytes if staged is not None else 0
-        mode = "device" if isinstance(sampler, WindowSampler) and fits_on_device(nbytes, device, gpu_fraction) \
+        mode = "device" if isinstance(sampler, WindowSampler) and fits_on_device(sampler.nbytes, device, gpu_fraction) \
             else "thread"
     if mode == "plain":
         return sampler
@@ -243,4 +153,4 @@ def make_feeder(sampler, device: torch.device | str, mode: str = "auto", depth: 
     if not isinstance(sampler, WindowSampler):
         raise FeederError(f"feeder 'device' gathers WindowSampler batches only, not {type(sampler).__name__} — "
                           "use feeder 'thread' for this task")
-    return DeviceWindowSampler(sampler, device)
+    return sampler.to(device)

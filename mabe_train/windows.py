@@ -1,17 +1,30 @@
-"""Training windows at memory speed, and whole-video prediction for validation.
+"""Training windows at memory speed from staged blocks, and whole-video prediction for validation.
 
-The Zarr store is read once: `stage_videos` copies the needed videos (normalised coordinates plus
-the task's per-frame targets) into one contiguous block — RAM when it fits, else a local
-`np.memmap` cache file — with a progress bar. `WindowSampler` then draws random windows nanoGPT
-style, with ONE vectorised index `rows[:, None] + arange(window) * frame_gap` into that block, so a
-batch costs one gather, not B slices. Windows never cross videos (starts are drawn only where the
-whole window fits in its video; videos shorter than a window are left to validation, which takes
-any length). The sampler's whole randomness is one numpy Generator, so `state_dict()` (rng state
-plus step) resumes it exactly. Measured (bench/bench_train.py, 2-core CPU, 400k frames): 187k
-windows/s of 64 x 100, 95-99% of a bare numpy gather of the same windows, and 74-81% (148k) with V5's
-augmentation (noise from a pre-drawn bank, see `WindowSampler`); staged bytes = feature
-bytes + 2 bytes/frame of targets. Trade-off: RAM (or local disk) for the whole training split,
-in exchange for no per-window I/O.
+One sampler serves every task. A task stages its videos once (`Store.load`: RAM, or a local
+memory-mapped cache when the split does not fit), derives its blocks on top (the grouped task
+normalises the coordinates in place and adds class targets; the pairs task keeps raw pixels and
+packs per-pair targets) and describes its *units*: for the grouped task a unit is a video, for the
+pairs task a labeled ordered pair of a video. A unit has a feature-row start, a target-row start,
+a length and a video. A draw policy picks (unit, start) pairs — `UniformStarts`: uniform over every
+start where the window fits; `BalancedStarts`: a share of windows centred on annotated intervals
+with (group, class) balanced, the rest uniform with every group weighted equally — and
+`WindowSampler` turns them into one vectorised index `rows[:, None] + arange(window) * frame_gap`
+and ONE gather (torch `index_select`) on whatever device holds the blocks: CPU blocks are
+`torch.from_numpy` views (zero-copy, memmaps too), device blocks are copied there once by
+`to(device)`, after which only the window indices (one int64 array) cross the bus per step.
+
+Windows never cross a unit. A unit shorter than the window is padded by repeating its last frame,
+with `valid` False on the padded frames (`UniformStarts` never draws such units). The sampler's
+whole randomness is one numpy Generator plus a pre-drawn noise bank that depends only on the seed,
+so `state_dict()` (rng state, step, seed) resumes it exactly, on any device.
+
+Measured on a shared 2-core CPU (load 2.5-6.6), 400k frames, batch 64 x 100, one thread, this
+sampler and the numpy-only sampler it replaced timed in one process in interleaved chunks
+(best chunk of 40, five runs): plain 74-99% of a bare numpy gather (the old one 79-96%), with
+V5's augmentation (noise 0.01 + jitter 2) 46-77% (old 61-75%). The fixed cost per batch is
+about 4x the old one (55-115 vs 15-27 us per batch of 2 x 4, by load: a dozen small torch
+calls), which a training step (~0.1-1 s) does not notice; the copy itself is one `index_select` per batch over an overlapping
+window view, as fast as numpy's row gather.
 
 Validation does not draw windows: `predict_video` slides windows over every frame of a video (all
 `frame_gap` phases), averages the logits where windows overlap, and returns one row per frame.
@@ -20,102 +33,129 @@ Validation does not draw windows: `predict_video` slides windows over every fram
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import NamedTuple
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
-from mabe_store.reader import Store
 from mabe_train import MabeTrainError
-from mabe_train.grouped.features import normalise_coords
-
-TargetsFn = Callable[[Store, int, np.ndarray], np.ndarray]  # (store, video row, (T, A) actions) -> (T, ...)
 
 
 class DataError(MabeTrainError, ValueError):
     """The store holds no usable videos for the request; the message says what to change."""
 
 
-# -- staging --------------------------------------------------------------------------------------
+# -- units and draw policies ----------------------------------------------------------------------
 @dataclass
-class StagedVideos:
-    """Videos in one block: rows of video j are `starts[j] : starts[j] + lengths[j]`."""
+class Units:
+    """What windows are drawn from: unit u covers feature rows `feature_start[u] + [0, length[u])`
+    and target rows `target_start[u] + [0, length[u])` of frames of staged video `video[u]`."""
 
-    video_ids: np.ndarray  # (V,) int64
-    lab_ids: np.ndarray  # (V,) str
-    fps: np.ndarray  # (V,) float32
-    starts: np.ndarray  # (V,) int64
-    lengths: np.ndarray  # (V,) int64
-    coords: np.ndarray  # (n, 144) float32 normalised cm, NaN untracked (ndarray or memmap)
-    targets: np.ndarray  # (n, ...) the task's per-frame targets
+    feature_start: np.ndarray  # (U,) int64
+    target_start: np.ndarray  # (U,) int64
+    length: np.ndarray  # (U,) int64
+    video: np.ndarray  # (U,) int64 index into the per-video tables (fps, pix_per_cm)
+
+    @classmethod
+    def videos(cls, starts: np.ndarray, lengths: np.ndarray) -> Units:
+        """One unit per staged video, targets aligned row for row with the features."""
+        starts = np.asarray(starts, dtype=np.int64)
+        return cls(starts, starts, np.asarray(lengths, dtype=np.int64), np.arange(len(starts), dtype=np.int64))
+
+
+def window_span(window: int, frame_gap: int) -> int:
+    """Frames a window of `window` samples `frame_gap` apart covers."""
+    return (window - 1) * frame_gap + 1
+
+
+class UniformStarts:
+    """Uniform over every (unit, start) where the whole window fits: each frame of a long unit is
+    equally likely to be trained on (except within a window of the ends). Units shorter than the
+    window are never drawn. Consumes one `integers(0, n_windows, size=n)` per batch."""
+
+    def __init__(self, length: np.ndarray, span: int):
+        self.n_starts = np.maximum(np.asarray(length, dtype=np.int64) - span + 1, 0)
+        self._cum = np.cumsum(self.n_starts)
+        if len(self._cum) == 0 or self._cum[-1] == 0:
+            raise DataError(f"no video is as long as a window ({span} frames) — lower "
+                            "data.sequence_length or data.frame_gap")
 
     @property
-    def nbytes(self) -> int:
-        return self.coords.nbytes + self.targets.nbytes
+    def n_windows(self) -> int:
+        """Distinct window positions (the size of the space starts are drawn from)."""
+        return int(self._cum[-1])
 
-    def video(self, j: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = slice(int(self.starts[j]), int(self.starts[j] + self.lengths[j]))
-        return self.coords[rows], self.targets[rows]
-
-
-def _ram_limit(max_ram_gb: float) -> int:
-    if max_ram_gb > 0:
-        return int(max_ram_gb * 2**30)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit (n,), start frame inside the unit (n,))."""
+        u = rng.integers(0, self._cum[-1], size=n)
+        j = np.searchsorted(self._cum, u, side="right")
+        return j, u - (self._cum[j] - self.n_starts[j])
 
 
-def _alloc(shape, dtype, cache: Path | None, name: str) -> np.ndarray:
-    if cache is None:
-        return np.empty(shape, dtype=dtype)
-    cache.mkdir(parents=True, exist_ok=True)
-    return np.lib.format.open_memmap(cache / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+def balanced(group: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Probabilities proportional to `weight` inside each group, every group equal in total."""
+    totals = np.bincount(group, weights=weight)
+    p = weight / totals[group]
+    return p / p.sum()
 
 
-def stage_videos(store: Store, video_ids, targets_fn: TargetsFn, *, max_ram_gb: float = 0.0,
-                 cache_dir: str | Path | None = None, progress: bool = True) -> StagedVideos:
-    """Read each video once (disk order), normalise it, compute its targets, pack them together."""
-    rows = np.array([store.index(v) for v in video_ids], dtype=np.int64)
-    if rows.size == 0:
-        raise DataError("no videos to stage — the split is empty")
-    v = store.videos
-    lengths = v["length"][rows].astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    first = targets_fn(store, int(rows[0]), store.actions(v["video_id"][rows[0]])[:1])
-    n, width = int(lengths.sum()), store.root["features"].shape[1]
-    need = n * (width * 4 + first[0].nbytes)
-    cache = None if need <= _ram_limit(max_ram_gb) else Path(cache_dir or "stage-cache")
-    coords = _alloc((n, width), np.float32, cache, "coords")
-    targets = _alloc((n, *first.shape[1:]), first.dtype, cache, "targets")
-    order = np.argsort(v["offset"][rows], kind="stable")
-    if progress:
-        from tqdm.auto import tqdm
-        order = tqdm(order, desc=f"staging {len(rows)} videos" + (f" -> {cache}" if cache else ""),
-                     unit="video")
-    for j in order:
-        i, vid = int(rows[j]), v["video_id"][rows[j]]
-        sl = slice(int(starts[j]), int(starts[j] + lengths[j]))
-        coords[sl] = normalise_coords(store.features(vid), float(v["pix_per_cm"][i]))
-        targets[sl] = targets_fn(store, i, store.actions(vid))
-    return StagedVideos(v["video_id"][rows].astype(np.int64), np.array(v["lab_id"][rows].tolist(), dtype=object),
-                        v["fps"][rows].astype(np.float32), starts, lengths, coords, targets)
+class BalancedStarts:
+    """A share `positive_fraction` of each batch centred (random offset) on a frame of an
+    annotated interval, choosing a (group, class) uniformly, then one of its intervals uniformly;
+    the rest uniform over frames with every group weighted equally. Short units are drawn too
+    (the sampler pads them). `group` (U,) is e.g. each unit's lab; `intervals` (K, 4) rows are
+    (unit, class, start, stop). Other weights (action-balanced uniform windows, ...) fit here."""
+
+    def __init__(self, length: np.ndarray, group: np.ndarray, intervals: np.ndarray, span: int,
+                 positive_fraction: float = 0.5):
+        self.length, self.span = np.asarray(length, dtype=np.int64), int(span)
+        self.intervals, self.positive_fraction = np.asarray(intervals, dtype=np.int64), float(positive_fraction)
+        group = np.unique(np.asarray(group), return_inverse=True)[1]
+        self._uniform_p = balanced(group, self.length.astype(np.float64))
+        self._pos_p = None
+        if len(self.intervals):
+            iv = self.intervals
+            key = group[iv[:, 0]] * (int(iv[:, 1].max()) + 1) + iv[:, 1]  # (group, class) of each interval
+            self._pos_p = balanced(np.unique(key, return_inverse=True)[1], np.ones(len(iv)))
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit, start) of n windows: positives first, then uniform ones; starts clipped into the unit."""
+        w = self.span
+        n_pos = int(round(n * self.positive_fraction)) if self._pos_p is not None else 0
+        iv = self.intervals[rng.choice(len(self.intervals), size=n_pos, p=self._pos_p)] \
+            if n_pos else np.zeros((0, 4), dtype=np.int64)
+        frame = iv[:, 2] + (rng.random(n_pos) * (iv[:, 3] - iv[:, 2])).astype(np.int64)
+        pos_start = frame - rng.integers(0, w, size=n_pos)
+        uni = rng.choice(len(self.length), size=n - n_pos, p=self._uniform_p)
+        uni_start = (rng.random(n - n_pos) * np.maximum(self.length[uni] - w + 1, 1)).astype(np.int64)
+        unit = np.concatenate([iv[:, 0], uni]).astype(np.int64)
+        start = np.concatenate([pos_start, uni_start])
+        return unit, np.clip(start, 0, np.maximum(self.length[unit] - w, 0))
 
 
-# -- training windows -----------------------------------------------------------------------------
-class Batch(NamedTuple):
-    """One training batch: `x` (B, W, 144) float32 normalised coords (NaN untracked), `y` (B, W, ...)
-    targets (int64 for class targets), `fps` (B,) float32, `video` (B,) staged-video indices."""
+# -- batches --------------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    """One training batch, every field a tensor on the sampler's device.
+
+    x (B, W, F) float32 feature rows (NaN untracked) plus noise; y (B, W, ...) target rows (integer
+    targets as int64); valid (B, W) bool, False on padding past a short unit's end; unit, video,
+    start (B,) int64 (start: the window's first frame inside its unit); fps, pix_per_cm (B,) float32.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
-    fps: torch.Tensor
+    valid: torch.Tensor
+    unit: torch.Tensor
     video: torch.Tensor
+    start: torch.Tensor
+    fps: torch.Tensor
+    pix_per_cm: torch.Tensor
+
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Batch:
+        """A batch of `fn(field)` for every field (pinning, device moves)."""
+        return replace(self, **{f.name: fn(getattr(self, f.name)) for f in fields(self)})
 
 
 NOISE_BANK = 1 << 22  # float32 gaussians pre-drawn per sampler (16 MB), or twice a batch if larger
@@ -129,13 +169,19 @@ def noise_bank(seed: int, size: int, std: float) -> np.ndarray:
     return bank
 
 
-class WindowSampler:
-    """Endless random windows from staged videos; `state_dict()` makes it resumable.
+def _tensor(a) -> torch.Tensor:
+    """A numpy block (memmap included) as a zero-copy CPU tensor; tensors pass through."""
+    return a if isinstance(a, torch.Tensor) else torch.from_numpy(a if isinstance(a, np.ndarray) else np.asarray(a))
 
-    Starts are uniform over every (video, start) where the window fits, so each frame of a long
-    video is equally likely to be trained on (except within a window of the ends).
-    `temporal_jitter` J shifts each window's inputs by d in [-J, J] frames against its labels
-    (clipped to the video); `noise_std` adds gaussian noise to the inputs.
+
+class WindowSampler:
+    """Endless random windows of `units` over `features`/`targets` blocks; resumable.
+
+    features (n, F) float32 and targets (m, ...) are numpy arrays or memmaps (wrapped zero-copy)
+    or tensors; fps and pix_per_cm (V,) are per video. Augmentation: `temporal_jitter` J shifts
+    each window's inputs by d in [-J, J] frames against its targets (clipped to the unit);
+    `noise_std` adds gaussian noise, in feature units, or in cm scaled by each window's
+    pix_per_cm when `noise_in_pixels` (raw-pixel features).
 
     Noise comes from a bank: `noise_bank(seed, max(NOISE_BANK, 2 * batch elements), std)` drawn
     once, and each batch adds the contiguous slice at a random offset (one integer from the
@@ -148,85 +194,156 @@ class WindowSampler:
     that to the data, since the windows are drawn independently of the offset. The bank costs
     16 MB and ~40 ms once per sampler. Resume stays exact: the bank depends only on the seed,
     which `state_dict()` carries.
+
+    Per batch the generator is consumed in a fixed order: the policy's draw, then the jitter
+    (B integers, when J > 0), then the noise offset (one integer, when noise_std > 0).
     """
 
-    def __init__(self, store: Store | None, videos=None, window: int = 100, batch_size: int = 64,
-                 seed: int = 0, frame_gap: int = 1, *, noise_std: float = 0.0, temporal_jitter: int = 0,
-                 targets_fn: TargetsFn | None = None, staged: StagedVideos | None = None,
-                 progress: bool = True):
-        if staged is None:
-            if targets_fn is None:
-                from mabe_train.grouped.task import grouped_targets
-                targets_fn = grouped_targets()
-            staged = stage_videos(store, videos, targets_fn, progress=progress)
-        self.staged, self.window, self.batch_size, self.frame_gap = staged, window, batch_size, frame_gap
-        self.noise_std, self.jitter = noise_std, temporal_jitter
-        span = (window - 1) * frame_gap + 1
-        self.n_starts = np.maximum(staged.lengths - span + 1, 0)
-        self._cum = np.cumsum(self.n_starts)
-        if self._cum[-1] == 0:
-            raise DataError(f"no video is as long as a window ({span} frames) — lower "
-                            "data.sequence_length or data.frame_gap")
-        self._offsets = np.arange(window, dtype=np.int64) * frame_gap
+    def __init__(self, features, targets, units: Units, policy, *, fps, pix_per_cm=None,
+                 window: int, batch_size: int, seed: int = 0, frame_gap: int = 1,
+                 temporal_jitter: int = 0, noise_std: float = 0.0, noise_in_pixels: bool = False):
+        self.policy, self.window, self.batch_size, self.frame_gap = policy, int(window), int(batch_size), int(frame_gap)
+        self.jitter, self.noise_std, self.noise_in_pixels = int(temporal_jitter), float(noise_std), noise_in_pixels
+        self.features, self.targets = _tensor(features), _tensor(targets)
+        n_videos = len(fps)
+        self.units = Units(*(np.asarray(getattr(units, f.name), dtype=np.int64) for f in fields(units)))
+        ppc = np.ones(n_videos) if pix_per_cm is None else pix_per_cm
+        self._fps, self._ppc = np.asarray(fps, dtype=np.float32), np.asarray(ppc, dtype=np.float32)
+        self._ppc_t = torch.from_numpy(self._ppc)  # on the blocks' device, to scale noise
+        self._offsets = np.arange(self.window, dtype=np.int64) * self.frame_gap
+        self.device = self.features.device
+        self._windows = self._window_view()
+        self._noise_n = self.batch_size * self.window * int(np.prod(self.features.shape[1:]))
+        self._bank_size = max(NOISE_BANK, 2 * self._noise_n)
         self.rng = np.random.default_rng(seed)
         self.noise_seed, self._bank = seed, None
         self.step = 0
 
     @property
-    def n_windows(self) -> int:
-        """Distinct window positions (the size of the space starts are drawn from)."""
-        return int(self._cum[-1])
-
-    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(video (n,), global row of the window start (n,)), uniform over valid starts."""
-        u = self.rng.integers(0, self._cum[-1], size=n)
-        j = np.searchsorted(self._cum, u, side="right")
-        start = u - (self._cum[j] - self.n_starts[j])
-        return j, self.staged.starts[j] + start
-
-    def next_batch(self) -> Batch:
-        s = self.staged
-        j, rows = self.draw(self.batch_size)
-        label_idx = rows[:, None] + self._offsets  # (B, W): the one vectorised gather index
-        feat_idx = label_idx
-        if self.jitter:
-            d = self.rng.integers(-self.jitter, self.jitter + 1, size=(len(j), 1))
-            first, last = s.starts[j, None], (s.starts[j] + s.lengths[j] - 1)[:, None]
-            feat_idx = np.clip(label_idx + d, first, last)
-        x = s.coords[feat_idx]
-        if self.noise_std > 0:
-            o = self.noise_offset(x.size)
-            np.add(x, self.bank[o:o + x.size].reshape(x.shape), out=x)
-        x = torch.from_numpy(x)
-        t = s.targets[label_idx]
-        y = torch.from_numpy(t.astype(np.int64) if t.ndim == 2 else t)  # class ids -> int64 for CE
-        self.step += 1
-        return Batch(x, y, torch.from_numpy(s.fps[j]), torch.from_numpy(j))
+    def n_units(self) -> int:
+        return len(self.units.length)
 
     @property
-    def bank(self) -> np.ndarray:
-        """The noise bank (built on first use; see the class docstring)."""
-        if self._bank is None:
-            n = self.batch_size * self.window * self.staged.coords.shape[1]
-            self._bank = noise_bank(self.noise_seed, max(NOISE_BANK, 2 * n), self.noise_std)
-        return self._bank
+    def nbytes(self) -> int:
+        """Bytes of the feature and target blocks (what `to(device)` copies)."""
+        return sum(t.numel() * t.element_size() for t in (self.features, self.targets))
 
-    def noise_offset(self, n: int) -> int:
-        """Start of this batch's `n` noise values in the bank: one draw from the generator."""
-        return int(self.rng.integers(0, len(self.bank) - n + 1))
+    def to(self, device: torch.device | str) -> WindowSampler:
+        """Move the blocks to `device` once (in place); batches are then gathered there."""
+        dev = torch.device(device)
+        self.features, self.targets = self.features.to(dev), self.targets.to(dev)
+        self._windows = self._window_view()
+        self._ppc_t, self.device = self._ppc_t.to(dev), dev
+        if self._bank is not None:
+            self._bank = (self._bank[0], self._bank[1].to(dev))
+        return self
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def next_batch(self) -> Batch:
+        unit, start = self.policy.draw(self.rng, self.batch_size)
+        shift = self.rng.integers(-self.jitter, self.jitter + 1, size=(len(unit), 1)) if self.jitter else None
+        offset = self.noise_offset() if self.noise_std > 0 else None
+        self.step += 1
+        return self.gather(unit, start, shift, offset)
+
+    def noise_offset(self) -> int:
+        """Start of this batch's noise values in the bank: one draw from the generator."""
+        return int(self.rng.integers(0, self._bank_size - self._noise_n + 1))
+
+    def bank(self) -> torch.Tensor:
+        """The noise bank on the blocks' device (built on first use; see the class docstring)."""
+        if self._bank is None or self._bank[0] != self.noise_seed:
+            bank = torch.from_numpy(noise_bank(self.noise_seed, self._bank_size, self.noise_std))
+            self._bank = (self.noise_seed, bank.to(self.device))
+        return self._bank[1]
+
+    def _upload(self, a: np.ndarray) -> torch.Tensor:
+        """A host array on the device: a zero-copy view on a CPU; on CUDA through pinned memory
+        (a copy from pageable memory waits until the GPU's queue is empty, as a `synchronize`
+        does; a pinned copy is queued like a kernel)."""
+        t = torch.from_numpy(a)
+        if self.device.type == "cpu":
+            return t
+        return t.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else t.to(self.device)
+
+    def _window_view(self) -> torch.Tensor | None:
+        """(n - span + 1, W, F) overlapping view of the feature block: entry s is the window of rows
+        s + k * frame_gap. A batch of whole windows is then one `index_select` of B starts, a
+        contiguous copy per window — on a CPU about as fast as numpy's row gather of B x W rows
+        where `index_select` of those rows is ~10% slower. None when the block is shorter."""
+        f, span = self.features, window_span(self.window, self.frame_gap)
+        if len(f) < span:
+            return None
+        return f.as_strided((len(f) - span + 1, self.window, *f.shape[1:]),
+                            (f.stride(0), self.frame_gap * f.stride(0), *f.stride()[1:]))
+
+    def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None, length: np.ndarray,
+               video: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The one int64 array a step sends to the device, and its parts' sizes: (B, W) feature
+        rows, (B, W) target rows, then per window unit, video, start and first feature row, then
+        the windows whose feature rows are clipped (past a unit's end or shifted out of it), which
+        the window view cannot serve. A few numpy operations written in place into one buffer."""
+        u, (b, w) = self.units, (len(unit), self.window)
+        first = start if shift is None else start + shift[:, 0]  # the window's first input frame
+        ragged = np.flatnonzero((first < 0) | (first + (w - 1) * self.frame_gap >= length))
+        sizes = (b * w, b * w, b, b, b, b, len(ragged))
+        out = np.empty(sum(sizes), dtype=np.int64)
+        feat, label = out[:b * w].reshape(b, w), out[b * w:2 * b * w].reshape(b, w)
+        meta = out[2 * b * w:2 * b * w + 4 * b].reshape(4, b)
+        last = (length - 1)[:, None]
+        np.add(start[:, None], self._offsets, out=label)  # (B, W): the one vectorised index
+        if shift is not None:
+            np.clip(label + shift, 0, last, out=feat)
+        np.minimum(label, last, out=label)  # a short unit repeats its last frame
+        if shift is None:
+            feat[:] = label
+        feat += u.feature_start[unit][:, None]
+        label += u.target_start[unit][:, None]
+        meta[0], meta[1], meta[2] = unit, video, start
+        np.clip(u.feature_start[unit] + first, 0, max(len(self.features) - window_span(w, self.frame_gap), 0), out=meta[3])
+        out[2 * b * w + 4 * b:] = ragged
+        return out, sizes
+
+    def gather(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None = None,
+               noise_offset: int | None = None) -> Batch:
+        """The batch of the given windows: (B,) units and starts, optional (B, 1) input shifts.
+
+        Index arithmetic is a few numpy operations on the host (B x W integers); the gather, the
+        noise and the dtype conversion run as torch operations on the blocks' device."""
+        unit, start = np.asarray(unit), np.asarray(start)
+        b, w, row = len(unit), self.window, self.features.shape[1:]
+        video, length = self.units.video[unit], self.units.length[unit]
+        buf, sizes = self._index(unit, start, shift, length, video)
+        feat_rows, label_rows, unit_t, video_t, start_t, first_t, ragged_t = torch.split(self._upload(buf), sizes)
+        if self._windows is None:
+            x = self.features.index_select(0, feat_rows).view(b, w, *row)
+        else:
+            x = self._windows.index_select(0, first_t)
+            if sizes[-1]:  # clipped windows: their rows one by one
+                rows = feat_rows.view(b, w).index_select(0, ragged_t).reshape(-1)
+                x.index_copy_(0, ragged_t, self.features.index_select(0, rows).view(sizes[-1], w, *row))
+        if noise_offset is not None:
+            noise = self.bank()[noise_offset:noise_offset + x.numel()].view(x.shape)
+            x.add_(noise * self._ppc_t[video_t][:, None, None] if self.noise_in_pixels else noise)
+        y = self.targets.index_select(0, label_rows).view(b, w, *self.targets.shape[1:])
+        if not y.is_floating_point() and y.dtype != torch.int64:
+            y = y.long()  # class ids as cross-entropy takes them
+        valid = self._offsets < (length - start)[:, None]  # frame offsets inside the unit
+        return Batch(x, y, self._upload(valid), unit_t, video_t, start_t, self._upload(self._fps[video]),
+                     self._upload(self._ppc[video]))
 
     def __iter__(self) -> Iterator[Batch]:
         while True:
             yield self.next_batch()
 
     def state_dict(self) -> dict:
+        """Plain types only (checkpoints load with weights_only=True)."""
         return {"step": self.step, "rng": json.dumps(self.rng.bit_generator.state), "noise_seed": self.noise_seed}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = int(state["step"])
         self.rng.bit_generator.state = json.loads(state["rng"])
-        if int(state.get("noise_seed", self.noise_seed)) != self.noise_seed:  # older states lack it
-            self.noise_seed, self._bank = int(state["noise_seed"]), None
+        self.noise_seed = int(state["noise_seed"])
 
 
 # -- whole videos ---------------------------------------------------------------------------------

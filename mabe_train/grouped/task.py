@@ -3,7 +3,7 @@
 Targets come from `mabe_train.grouped.labels` (unknown frames = IGNORE_INDEX, never "other"). The loss is
 the class-weighted mean over known frames only — computed as sum / sum of weights, so a batch with
 no known frame gives 0, not NaN. Validation predicts every frame of each validation video
-(`data.predict_video`) and reports accuracy, macro F1 over the classes present (in the labels or
+(`windows.predict_video`) and reports accuracy, macro F1 over the classes present (in the labels or
 the predictions), per-class precision/recall/F1 and confusion matrices, overall and per lab.
 """
 
@@ -13,21 +13,46 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mabe_train.grouped.features import build_inputs, check_features
-from mabe_train.grouped.labels import GROUPS, IGNORE_INDEX, frame_classes, group_matrix
+from mabe_store.reader import Staged, Store
+from mabe_train.grouped.features import build_inputs, check_features, normalise_coords
+from mabe_train.grouped.labels import (
+    DEFAULT_LABEL_GROUPS,
+    GROUPS,
+    IGNORE_INDEX,
+    frame_classes,
+    group_matrix,
+)
 from mabe_train.task import Task
-from mabe_train.windows import WindowSampler, predict_video, stage_videos
+from mabe_train.windows import DataError, UniformStarts, Units, WindowSampler, predict_video, window_span
 
 
-def grouped_targets(label_groups: dict[str, str] | None = None, assume_absent=()):
-    """TargetsFn giving each frame's group class (int16, IGNORE_INDEX where unknown)."""
-    from mabe_train.grouped.labels import DEFAULT_LABEL_GROUPS
-    label_groups = label_groups or DEFAULT_LABEL_GROUPS
+def stage_grouped(store: Store, video_ids, *, label_groups: dict[str, str] | None = None, assume_absent=(),
+                  out=None, max_ram_gb: float = 0.0, progress: bool = False) -> tuple[Staged, np.ndarray]:
+    """`Store.load` of the videos with the features normalised in place (cm, centred per frame:
+    `normalise_coords`), and their (n,) int16 frame classes (IGNORE_INDEX where unknown)."""
+    video_ids = list(video_ids)
+    if not video_ids:
+        raise DataError("no videos to stage — the split is empty")
+    staged = store.load(video_ids, out=out, max_ram_gb=max_ram_gb, progress=progress)
+    groups = group_matrix(label_groups or DEFAULT_LABEL_GROUPS, store.action_names)
+    targets = np.empty(len(staged.features), dtype=np.int16)
+    v = store.videos
+    for j, i in enumerate(staged.video_index):
+        rows = staged.rows(j)
+        staged.features[rows] = normalise_coords(staged.features[rows], float(v["pix_per_cm"][i]))
+        targets[rows] = frame_classes(staged.actions[rows], v["labeled_actions"][i], groups, assume_absent)
+    return staged, targets
 
-    def fn(store, row: int, actions: np.ndarray) -> np.ndarray:
-        groups = group_matrix(label_groups, store.action_names)
-        return frame_classes(actions, store.videos["labeled_actions"][row], groups, assume_absent)
-    return fn
+
+def grouped_sampler(store: Store, staged: Staged, targets: np.ndarray, *, window: int, batch_size: int,
+                    seed: int = 0, frame_gap: int = 1, noise_std: float = 0.0,
+                    temporal_jitter: int = 0) -> WindowSampler:
+    """Windows uniform over every start of every staged video where the window fits."""
+    units = Units.videos(staged.starts, staged.lengths)
+    return WindowSampler(staged.features, targets, units, UniformStarts(units.length, window_span(window, frame_gap)),
+                         fps=store.videos["fps"][staged.video_index].astype(np.float32), window=window,
+                         batch_size=batch_size, seed=seed, frame_gap=frame_gap, temporal_jitter=temporal_jitter,
+                         noise_std=noise_std)
 
 
 def class_scores(conf: np.ndarray, names=GROUPS) -> dict:
@@ -75,27 +100,32 @@ class GroupedTask(Task):
         self.settings = g
         self.input_dim = check_features(g.features, self.layout)
         self.n_outputs = len(GROUPS)
-        self.targets_fn = grouped_targets(g.label_groups, tuple(g.assume_absent))
         self.class_weights = torch.tensor(g.class_weights, dtype=torch.float32)
-        self._stage_kw = {"max_ram_gb": d.max_ram_gb, "progress": progress}
         self._cache = d.cache_dir or (str(run_dir / "stage-cache") if run_dir else None)
-        self._train = self._val = None
+        self._train: WindowSampler | None = None
+        self._train_frames = 0
+        self._val: tuple[Staged, np.ndarray] | None = None
 
-    def _stage(self, ids, name):
-        cache = f"{self._cache}/{name}" if self._cache else None
-        return stage_videos(self.store, ids, self.targets_fn, cache_dir=cache, **self._stage_kw)
+    def _stage(self, ids, name) -> tuple[Staged, np.ndarray]:
+        d, g = self.cfg.data, self.settings
+        return stage_grouped(self.store, ids, label_groups=g.label_groups, assume_absent=tuple(g.assume_absent),
+                             out=f"{self._cache}/{name}" if self._cache else None, max_ram_gb=d.max_ram_gb,
+                             progress=self.progress)
 
     def train_batches(self) -> WindowSampler:
         if self._train is None:
-            d, g = self.cfg.data, self.settings
-            self._train = WindowSampler(
-                None, window=d.sequence_length, batch_size=d.batch_size, seed=self.cfg.train.seed,
-                frame_gap=g.frame_gap, noise_std=d.noise_std, temporal_jitter=g.temporal_jitter,
-                staged=self._stage(self.split["train"], "train"))
+            d, g = self.cfg.data, self.settings  # every sampler setting is read here
+            staged, targets = self._stage(self.split["train"], "train")
+            self._train_frames = int(staged.lengths.sum())
+            self._train = grouped_sampler(self.store, staged, targets, window=d.sequence_length,
+                                          batch_size=d.batch_size, seed=self.cfg.train.seed,
+                                          frame_gap=g.frame_gap, noise_std=d.noise_std,
+                                          temporal_jitter=g.temporal_jitter)
         return self._train
 
     def frames_per_epoch(self) -> int:
-        return int(self.train_batches().staged.lengths.sum())
+        self.train_batches()
+        return self._train_frames
 
     def inputs(self, batch, device) -> torch.Tensor:
         coords = batch.x.to(device, non_blocking=True)
@@ -128,18 +158,19 @@ class GroupedTask(Task):
     def predict(self, model, device):
         """Yield (staged video index, (T, C) logits, (T,) targets) for every validation video."""
         model.eval()
-        d, g, staged = self.cfg.data, self.settings, self._val_staged()
+        d, g, (staged, targets) = self.cfg.data, self.settings, self._val_staged()
+        fps = self.store.videos["fps"][staged.video_index].astype(np.float32)
 
         def forward(coords, fps):
             return model(build_inputs(coords, fps, g.features, g.frame_gap))
-        for j in range(len(staged.video_ids)):
-            coords, y = staged.video(j)
-            logits = predict_video(forward, coords, float(staged.fps[j]), d.sequence_length, g.frame_gap,
+        for j in range(len(staged.video_index)):
+            rows = staged.rows(j)
+            logits = predict_video(forward, staged.features[rows], float(fps[j]), d.sequence_length, g.frame_gap,
                                    d.val_stride, d.batch_size, device)
-            yield j, logits, torch.from_numpy(np.asarray(y).astype(np.int64))
+            yield j, logits, torch.from_numpy(targets[rows].astype(np.int64))
 
     def validate(self, model, device) -> tuple[dict, dict]:
-        staged, n = self._val_staged(), len(GROUPS)
+        (staged, _), n = self._val_staged(), len(GROUPS)
         conf = np.zeros((n, n), dtype=np.int64)
         per_lab: dict[str, np.ndarray] = {}
         loss_sum = torch.zeros(2)
@@ -149,7 +180,7 @@ class GroupedTask(Task):
             pred = logits.argmax(-1)
             c = np.bincount((y[known] * n + pred[known]).numpy(), minlength=n * n).reshape(n, n)
             conf += c
-            lab = str(staged.lab_ids[j])
+            lab = str(self.store.videos["lab_id"][staged.video_index[j]])
             per_lab[lab] = per_lab.get(lab, 0) + c
         out = {"val_loss": float(loss_sum[0] / loss_sum[1].clamp_min(1e-12)), **class_scores(conf)}
         out["majority_macro_f1"] = majority_macro_f1(conf)

@@ -12,29 +12,15 @@ label get probability 0, so the decoder never emits them (self actions exist onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from mabe_store.reader import Store
+from mabe_train.decode import VideoProbs
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.pairs.features import pair_features
-from mabe_train.pairs.labels import build_pairs, unpack_bits, video_pairs
+from mabe_train.pairs.labels import video_pairs
 from mabe_train.windows import predict_video
-
-
-@dataclass
-class PairProbs:
-    """One pair's probabilities over a whole video; ids are 1-based mouse ids as in the store."""
-
-    video_id: int
-    lab_id: str
-    agent: int
-    target: int
-    mask: np.ndarray  # (A,) bool, actions the video labels for this pair
-    probs: np.ndarray  # (T, A) float32, 0 outside `mask`
-
 
 INFER_WINDOWS = 512  # windows per model call, all pairs together (memory ~ 512 x W x 149 floats)
 
@@ -69,30 +55,19 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
 
 
 def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, stride: int = 0,
-                device: torch.device | str = "cpu", layout: Layout = DEFAULT_LAYOUT) -> list[PairProbs]:
-    """PairProbs of every labeled ordered pair of one video (none for an unlabeled video)."""
+                device: torch.device | str = "cpu", layout: Layout = DEFAULT_LAYOUT) -> VideoProbs | None:
+    """Probabilities of every labeled ordered pair of one video, 0 on the actions a pair does not
+    label; None for a video that labels no triple (it cannot score)."""
     i = store.index(video_id)
     v = store.videos
     pairs = video_pairs(store, video_id)
     if not pairs:
-        return []
+        return None
     raw = np.ascontiguousarray(store.features(video_id))
     probs = pairs_probs(model, raw, [(a, t) for a, t, _ in pairs], float(v["fps"][i]),
                         float(v["pix_per_cm"][i]), window=window, stride=stride, device=device,
                         layout=layout)
-    out = []
-    for (agent, target, mask), p in zip(pairs, probs, strict=True):
-        p[:, ~mask] = 0.0
-        out.append(PairProbs(int(v["video_id"][i]), str(v["lab_id"][i]), agent, target, mask, p))
-    return out
-
-
-def pair_truth(store: Store, video_id) -> dict[tuple[int, int], np.ndarray]:
-    """(T, A) uint8 targets of every labeled pair of one video, keyed by 1-based (agent, target)."""
-    ps = build_pairs(store, [store.index(video_id)])  # annotations only: the frames are not read
-    out = {}
-    for p in range(ps.n_pairs):
-        bits = ps.bits[ps.label_start[p]:ps.label_start[p] + ps.length[p]]
-        out[(int(ps.agent[p]) + 1, int(ps.target[p]) + 1)] = \
-            unpack_bits(torch.from_numpy(bits)).numpy().astype(np.uint8)
-    return out
+    labeled = np.stack([m for _, _, m in pairs])
+    for p, mask in enumerate(labeled):
+        probs[p][:, ~mask] = 0.0
+    return VideoProbs(int(v["video_id"][i]), str(v["lab_id"][i]), [(a, t) for a, t, _ in pairs], probs, labeled)

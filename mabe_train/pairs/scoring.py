@@ -26,6 +26,7 @@ from mabe_train.decode import (
     decode,
     thresholds_from_rows,
     thresholds_to_rows,
+    truth_raster,
     tune_thresholds,
 )
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
@@ -48,9 +49,9 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
         ids = tqdm(ids, desc="predicting", unit="video", leave=False)
     out = []
     for vid in ids:
-        pairs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout)
-        if pairs:
-            out.append(VideoProbs.from_pairs(pairs))
+        probs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout)
+        if probs is not None:
+            out.append(probs)
     return out
 
 
@@ -71,19 +72,21 @@ def score_probs(videos: list[VideoProbs], solution: pl.DataFrame, decode_cfg: De
 
 
 def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeConfig):
-    """(thresholds tuned on these videos, their submission, its ScoreDetails)."""
+    """(thresholds tuned on these videos, their submission, its ScoreDetails, the videos' (P, T, A)
+    truth rasters): the truth is rasterised once and shared with the validation loss."""
     solution = solution_from_store(store, [v.video_id for v in videos])
-    thresholds = tune_thresholds(videos, solution, config=decode_cfg) if solution.height else {}
+    truths = [truth_raster(v, solution) for v in videos]
+    thresholds = tune_thresholds(videos, solution, truths=truths, config=decode_cfg) if solution.height else {}
     sub, details = score_probs(videos, solution, decode_cfg, thresholds)
-    return thresholds, sub, details
+    return thresholds, sub, details, truths
 
 
-def bce_of_probs(videos: list[VideoProbs], truth: dict) -> float:
-    """Mean masked BCE of probabilities against {(video_id, agent, target): (T, A)} targets."""
+def bce_of_probs(videos: list[VideoProbs], truths: list[np.ndarray]) -> float:
+    """Mean BCE over the labeled (pair, action) cells of probabilities against their (P, T, A) truths."""
     total, n = 0.0, 0
-    for v in videos:
-        for p, (a, t) in enumerate(v.pairs):
-            y = truth[(int(v.video_id), a, t)].astype(np.float64)
+    for v, truth in zip(videos, truths, strict=True):
+        for p in range(len(v.pairs)):
+            y = truth[p].astype(np.float64)
             q = np.clip(v.probs[p].astype(np.float64), 1e-6, 1 - 1e-6)
             m = np.broadcast_to(v.labeled[p], q.shape)
             total += float(-(y * np.log(q) + (1 - y) * np.log1p(-q))[m].sum())

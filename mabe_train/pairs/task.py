@@ -1,11 +1,12 @@
 """`task: pairs` — 37 per-frame action probabilities for every labeled ordered (agent, target) pair.
 
 What the trainer gets from this task:
-- batches: `pairs.sampler.PairSampler` windows (raw pixels + pair + packed targets) over the
+- batches: `pairs.sampler.pair_sampler` windows (raw pixels + pair + packed targets) over the
   training videos staged once with `Store.load` (raw pixels, because the egocentric features
-  need the true per-mouse geometry; the grouped task's centred coordinates would distort speeds);
-- inputs: `pairs.features.pair_features` on the training device (N_PAIR_FEATURES wide), plus
-  gaussian noise of `data.noise_std` cm on the raw points while training;
+  need the true per-mouse geometry; the grouped task's centred coordinates would distort speeds),
+  memory-mapped under `data.cache_dir` (default run_dir/stage-cache) when they do not fit in RAM,
+  with gaussian noise of `data.noise_std` cm on the raw points from the sampler's noise bank;
+- inputs: `pairs.features.pair_features` on the training device (149 wide with 18 keypoint slots);
 - loss: BCE over the labeled (pair, action) cells only — an action the video does not label for
   that pair is unknown, never negative — with `pairs.pos_weight` (one value for every action, or
   37 in action order); sum / number of known cells;
@@ -29,9 +30,8 @@ import torch.nn.functional as F
 from mabe_store.constants import ACTIONS
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.features import n_pair_features, pair_features
-from mabe_train.pairs.infer import pair_truth
 from mabe_train.pairs.labels import build_pairs
-from mabe_train.pairs.sampler import PairBatch, PairSampler
+from mabe_train.pairs.sampler import pair_sampler, pair_targets
 from mabe_train.pairs.scoring import (
     THRESHOLDS_FILE,
     bce_of_probs,
@@ -41,6 +41,7 @@ from mabe_train.pairs.scoring import (
 )
 from mabe_train.pairs.settings import PairsSettings
 from mabe_train.task import Task
+from mabe_train.windows import Batch, WindowSampler
 
 
 def masked_bce(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
@@ -71,40 +72,53 @@ class PairsTask(Task):
         self.n_outputs = len(ACTIONS)
         self.settings: PairsSettings = cfg.pairs
         self.pos_weight = torch.tensor(self.settings.pos_weight, dtype=torch.float32)
-        self._sampler: PairSampler | None = None
+        self._sampler: WindowSampler | None = None
+        self._frames = 0
+        self._pair_cols: dict[str, torch.Tensor] = {}  # per pair (the sampler's units): agent, target, labeled
 
     # -- training ---------------------------------------------------------------------------------
-    def train_batches(self) -> PairSampler:
+    def train_batches(self) -> WindowSampler:
         if self._sampler is None:
             self._sampler = self._make_sampler(self.split["train"])
         return self._sampler
 
-    def _make_sampler(self, video_ids) -> PairSampler:
-        staged = self.store.load(video_ids, progress=self.progress)
+    def _make_sampler(self, video_ids) -> WindowSampler:
+        d, seed, s = self.cfg.data, self.cfg.train.seed, self.settings  # every sampler setting is read here
+        cache = d.cache_dir or (str(self.run_dir / "stage-cache") if self.run_dir else None)
+        staged = self.store.load(video_ids, out=f"{cache}/train" if cache else None, max_ram_gb=d.max_ram_gb,
+                                 progress=self.progress)
         pairs = build_pairs(self.store, staged.video_index)
         if pairs.n_pairs == 0:
             raise PairsError("the training videos label no (agent, target, action) triple — build the "
                              "store from annotated data")
-        v, idx, d = self.store.videos, staged.video_index, self.cfg.data
-        return PairSampler(staged, pairs, lab=v["lab_id"][idx], fps=v["fps"][idx],
-                           pix_per_cm=v["pix_per_cm"][idx], window=d.sequence_length,
-                           batch_size=d.batch_size, seed=self.cfg.train.seed,
-                           positive_fraction=self.settings.positive_fraction)
+        self._frames = int(pairs.length.sum())
+        self._pair_cols = {"agent": torch.from_numpy(pairs.agent), "target": torch.from_numpy(pairs.target),
+                           "labeled": torch.as_tensor(pairs.mask, dtype=torch.float32)}
+        v, idx = self.store.videos, staged.video_index
+        return pair_sampler(staged, pairs, lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx],
+                            window=d.sequence_length, batch_size=d.batch_size, seed=seed,
+                            positive_fraction=s.positive_fraction, noise_std=d.noise_std)
 
     def frames_per_epoch(self) -> int:
-        return int(self.train_batches().pairs.length.sum())
+        self.train_batches()
+        return self._frames
 
-    def inputs(self, batch: PairBatch, device) -> torch.Tensor:
+    def _cols(self, device) -> dict[str, torch.Tensor]:
+        """The per-pair tables on `device` (moved once: a per-step host copy would sync CUDA)."""
+        if self._pair_cols["agent"].device != torch.device(device):
+            self._pair_cols = {k: v.to(device) for k, v in self._pair_cols.items()}
+        return self._pair_cols
+
+    def inputs(self, batch: Batch, device) -> torch.Tensor:
         x = batch.x.to(device, non_blocking=True)
-        ppc = batch.pix_per_cm.to(device)
-        if self.cfg.data.noise_std > 0:
-            x = x + torch.randn_like(x) * (self.cfg.data.noise_std * ppc.view(-1, 1, 1))
-        return pair_features(x, batch.agent.to(device), batch.target.to(device), ppc,
+        unit, cols = batch.unit.to(device), self._cols(device)
+        return pair_features(x, cols["agent"][unit], cols["target"][unit], batch.pix_per_cm.to(device),
                              batch.fps.to(device), self.layout)
 
-    def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         dev = logits.device
-        return masked_bce(logits, batch.y.to(dev), batch.mask.to(dev), self.pos_weight.to(dev))
+        y, mask = pair_targets(batch, self._cols(dev)["labeled"])
+        return masked_bce(logits, y, mask, self.pos_weight.to(dev))
 
     # -- validation -------------------------------------------------------------------------------
     def val_ids(self) -> list:
@@ -117,13 +131,11 @@ class PairsTask(Task):
         videos = collect_probs(model, self.store, self.val_ids(), window=d.sequence_length,
                                stride=d.val_stride, device=device, progress=self.progress,
                                layout=self.layout)
-        thresholds, sub, details = tune_and_score(videos, self.store, self.settings.decode)
-        truth = {(int(v.video_id), a, t): y for v in videos
-                 for (a, t), y in pair_truth(self.store, v.video_id).items()}
+        thresholds, sub, details, truths = tune_and_score(videos, self.store, self.settings.decode)
         per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
         labs = self.store.videos["lab_id"]
         n_videos = Counter(str(labs[self.store.index(v.video_id)]) for v in videos)
-        metrics = {"score": details.score, "val_loss": bce_of_probs(videos, truth),
+        metrics = {"score": details.score, "val_loss": bce_of_probs(videos, truths),
                    "val_videos": len(videos), "val_intervals": sub.height,
                    "per_lab_score": per_lab, "per_lab": per_lab_table(details, n_videos)}
         return metrics, {THRESHOLDS_FILE: thresholds_artefact(thresholds, details.score)}

@@ -32,6 +32,15 @@ def test_write_store_round_trip(tmp_path):
     np.testing.assert_array_equal(staged.features[:11], vids[1].features)
     np.testing.assert_array_equal(staged.features[11:], vids[0].features)
     assert staged.lengths.tolist() == [11, 20] and staged.nbytes == 31 * (144 * 4 + 37)
+    assert staged.features[staged.rows(1)].shape == (20, 144)
+    assert not isinstance(staged.features, np.memmap) and not (tmp_path / "cache").exists()
+    roomy = s.load([3, 7], out=tmp_path / "cache")  # fits the default limit: RAM, no files
+    assert not isinstance(roomy.features, np.memmap) and not (tmp_path / "cache").exists()
+    mapped = s.load([3, 7], out=tmp_path / "cache", max_ram_gb=1e-9)  # over the limit: .npy files, mapped
+    assert isinstance(mapped.features, np.memmap) and isinstance(mapped.actions, np.memmap)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["actions.npy", "features.npy"]
+    np.testing.assert_array_equal(np.load(tmp_path / "cache" / "features.npy"), staged.features)
+    np.testing.assert_array_equal(mapped.actions, staged.actions)
 
 
 def test_rows_past_the_commit_are_invisible(handmade_store, tmp_path):

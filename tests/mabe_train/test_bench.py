@@ -61,4 +61,4 @@ def test_bench_feeder_defaults_to_the_config_and_can_be_overridden(train_store):
     cfg = load_config(CONFIGS / "debug.yaml", ["train.feeder=thread", *SMALL])
     assert run_bench(cfg, steps=1, warmup=0, store=train_store)["feeder"] == "Prefetcher"
     cfg = load_config(CONFIGS / "debug.yaml", ["train.feeder=thread", *SMALL])
-    assert run_bench(cfg, steps=1, warmup=0, store=train_store, feeder="device")["feeder"] == "DeviceWindowSampler"
+    assert run_bench(cfg, steps=1, warmup=0, store=train_store, feeder="device")["feeder"] == "WindowSampler on cpu"

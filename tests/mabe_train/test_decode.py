@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
@@ -19,6 +18,7 @@ from mabe_train.decode import (
     decode,
     decode_video,
     smooth,
+    truth_raster,
     tune_thresholds,
 )
 from mabe_train.metric import score
@@ -87,10 +87,9 @@ def test_shapes_are_checked():
         VideoProbs(1, "L", [(1, 2), (2, 1)], np.zeros((1, 10, 5)), np.zeros((1, A), bool))
 
 
-def test_from_pairs_stacks_per_pair_records():
-    rec = [SimpleNamespace(video_id=3, lab_id="L", agent=a, target=t, probs=np.full((8, A), 0.9, np.float32),
-                           mask=_labeled(1, "rear" if a == t else "sniff")[0]) for a, t in ((1, 1), (1, 2))]
-    out = decode_video(VideoProbs.from_pairs(rec))
+def test_self_and_other_pairs_decode_to_their_target_ids():
+    labeled = np.concatenate([_labeled(1, "rear"), _labeled(1, "sniff")])
+    out = decode_video(VideoProbs(3, "L", [(1, 1), (1, 2)], np.full((2, 8, A), 0.9, np.float32), labeled))
     assert out.select("target_id", "action").rows() == [("self", "rear"), ("mouse2", "sniff")]
 
 
@@ -159,3 +158,14 @@ def test_tuned_thresholds_beat_a_fixed_half(tmp_path):
     artefact = thresholds_artefact(thr, 0.5)
     assert json.loads(json.dumps(artefact)) == artefact  # JSON-ready, as checkpoints and thresholds.json hold it
     assert thresholds_of({THRESHOLDS_FILE: artefact}, tmp_path) == thr
+
+
+def test_truth_raster_is_the_solution_on_the_video_pairs_and_tuning_can_share_it():
+    videos, sol = _tuning_case()
+    truths = [truth_raster(v, sol) for v in videos]
+    assert truths[0].shape == (1, 200, A) and truths[0].dtype == bool
+    assert truths[0][0, :, SNIFF].nonzero()[0].tolist() == [*range(50, 100), *range(150, 180)]
+    assert truths[0][0, :, ATTACK].nonzero()[0].tolist() == list(range(40)) and not truths[1][0, :, ATTACK].any()
+    assert tune_thresholds(videos, sol, truths=truths) == tune_thresholds(videos, sol)
+    flipped = [np.zeros_like(t) for t in truths]  # the given rasters are used, not recomputed
+    assert tune_thresholds(videos, sol, truths=flipped) != tune_thresholds(videos, sol)

@@ -1,34 +1,43 @@
 """Feeders (mabe_train.prefetch) give exactly the plain sampler's batches and resume state."""
 
-import numpy as np
+from dataclasses import fields
+
 import pytest
 import torch
 
 from mabe_store.reader import open_store
-from mabe_train.grouped.task import grouped_targets
-from mabe_train.prefetch import DeviceWindowSampler, FeederError, Prefetcher, make_feeder
-from mabe_train.windows import Batch, WindowSampler, stage_videos
+from mabe_train.grouped.task import grouped_sampler, stage_grouped
+from mabe_train.prefetch import FeederError, Prefetcher, make_feeder
+from mabe_train.windows import Batch
 
 KW = {"window": 20, "batch_size": 8, "seed": 3, "frame_gap": 2, "noise_std": 0.1, "temporal_jitter": 2}
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
 def staged(train_store):  # noqa: F811
-    return stage_videos(open_store(train_store), [100, 101, 102], grouped_targets(), progress=False)
+    store = open_store(train_store)
+    return store, *stage_grouped(store, [100, 101, 102])
 
 
 def sampler(staged, **kw):
-    return WindowSampler(None, staged=staged, progress=False, **{**KW, **kw})
+    return grouped_sampler(*staged, **{**KW, **kw})
 
 
 def assert_same(a: Batch, b: Batch):
-    for name, x, y in zip(Batch._fields, a, b, strict=True):
-        assert x.dtype == y.dtype, name
-        torch.testing.assert_close(x.cpu(), y.cpu(), rtol=0, atol=0, equal_nan=True, msg=name)
+    for f in fields(Batch):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.dtype == y.dtype, f.name
+        torch.testing.assert_close(x.cpu(), y.cpu(), rtol=0, atol=0, equal_nan=True, msg=f.name)
 
 
-@pytest.mark.parametrize("wrap", [lambda s: Prefetcher(s, depth=3), lambda s: Prefetcher(s, depth=1, pin=False),
-                                  lambda s: DeviceWindowSampler(s, "cpu")], ids=["thread3", "thread1", "device"])
+def on_device(s, device="cpu"):
+    return make_feeder(s, device, "device")
+
+
+@pytest.mark.parametrize("wrap", [lambda s: Prefetcher(s, depth=3), lambda s: Prefetcher(s, depth=1, pin=False)]
+                         + [lambda s, d=d: on_device(s, d) for d in DEVICES],
+                         ids=["thread3", "thread1", *(f"device-{d}" for d in DEVICES)])
 def test_feeder_yields_the_plain_sampler_batches(staged, wrap):
     plain, fed = sampler(staged), wrap(sampler(staged))
     for _ in range(6):
@@ -36,10 +45,10 @@ def test_feeder_yields_the_plain_sampler_batches(staged, wrap):
     assert fed.state_dict() == plain.state_dict()
 
 
-@pytest.mark.parametrize("kind", ["thread", "device"])
+@pytest.mark.parametrize("kind", ["thread", *(f"device-{d}" for d in DEVICES)])
 def test_resume_from_a_feeder_state_is_exact(staged, kind):
     def wrap(s):
-        return Prefetcher(s, depth=4) if kind == "thread" else DeviceWindowSampler(s, "cpu")
+        return Prefetcher(s, depth=4) if kind == "thread" else on_device(s, kind.split("-")[1])
     first = wrap(sampler(staged))
     for _ in range(3):
         first.next_batch()
@@ -80,34 +89,30 @@ def test_thread_errors_reach_the_caller():
         Prefetcher(Broken()).next_batch()
 
 
-def test_pinning_keeps_non_tensor_fields_and_dataclasses():
-    from dataclasses import dataclass
-
-    from mabe_train.prefetch import _map_tensors
-
-    @dataclass
-    class B:
-        x: torch.Tensor
-        pair: np.ndarray
-    out = _map_tensors(B(torch.ones(2), np.arange(2)), lambda t: t * 2)
-    assert torch.equal(out.x, torch.full((2,), 2.0)) and np.array_equal(out.pair, [0, 1])
+def test_batch_apply_maps_every_field(staged):
+    b = sampler(staged).next_batch()
+    out = b.apply(lambda t: t[:2])
+    assert all(getattr(out, f.name).shape[0] == 2 for f in fields(Batch)) and torch.equal(out.unit, b.unit[:2])
 
 
 def test_make_feeder_choices(staged):
     s = sampler(staged)
     assert make_feeder(s, "cpu") is s  # auto on a CPU: the sampler itself
     assert isinstance(make_feeder(s, "cpu", "thread"), Prefetcher)
-    assert isinstance(make_feeder(s, "cpu", "device"), DeviceWindowSampler)
+    assert make_feeder(s, "cpu", "device") is s and s.device == torch.device("cpu")
     with pytest.raises(FeederError, match="choose from"):
         make_feeder(s, "cpu", "turbo")
     with pytest.raises(FeederError, match="use feeder 'thread'"):
         make_feeder(object(), "cpu", "device")
 
 
-def test_device_feeder_holds_the_staged_bytes(staged):
-    d = DeviceWindowSampler(sampler(staged), "cpu")
-    assert d.nbytes == staged.coords.nbytes + staged.targets.nbytes
-    assert d.n_windows == sampler(staged).n_windows
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_feeder_holds_the_staged_bytes(staged, device):
+    d = on_device(sampler(staged), device)
+    _, st, targets = staged
+    assert d.nbytes == st.features.nbytes + targets.nbytes
+    assert d.features.device.type == device and d.next_batch().x.device.type == device
+    assert d.policy.n_windows == sampler(staged).policy.n_windows
 
 
 def test_thread_feeder_over_the_pair_sampler_is_exact(train_store, tmp_path):  # noqa: F811
@@ -125,7 +130,5 @@ def test_thread_feeder_over_the_pair_sampler_is_exact(train_store, tmp_path):  #
     plain, fed = sampler(), Prefetcher(sampler(), depth=3)
     for _ in range(3):
         a, b = plain.next_batch(), fed.next_batch()
-        for name in ("x", "agent", "target", "pix_per_cm", "fps", "y", "mask"):
-            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=0, equal_nan=True)
-        assert np.array_equal(a.pair, b.pair) and np.array_equal(a.start, b.start)
+        assert_same(a, b)
     assert fed.state_dict() == plain.state_dict()

@@ -9,11 +9,10 @@ import torch
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
 from mabe_train.grouped.labels import IGNORE_INDEX
-from mabe_train.grouped.task import grouped_targets
+from mabe_train.grouped.task import grouped_sampler, stage_grouped
 from mabe_train.run import RunError, load_checkpoint, pick_device
 from mabe_train.task import build_task
 from mabe_train.train import TrainError, TrainState, _EpochMeter, _split_time, train, warmup_lr
-from mabe_train.windows import WindowSampler, stage_videos
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"
 
@@ -57,8 +56,7 @@ def test_unlabeled_video_contributes_nothing_to_the_loss(train_store, tmp_path):
     cfg = cfg_for(train_store, tmp_path)
     store = open_store(train_store)
     task = build_task(cfg, store, {"train": [100], "val": [101]}, progress=False)
-    staged = stage_videos(store, [900], grouped_targets(), progress=False)
-    batch = WindowSampler(None, window=16, batch_size=8, staged=staged).next_batch()
+    batch = grouped_sampler(store, *stage_grouped(store, [900]), window=16, batch_size=8).next_batch()
     model = torch.nn.Sequential(torch.nn.Linear(144, 4))
     loss = task.loss(model(task.inputs(batch, torch.device("cpu"))), batch)
     loss.backward()

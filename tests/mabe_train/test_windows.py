@@ -1,4 +1,4 @@
-"""Normalisation, on-device features, split, WindowSampler and whole-video prediction."""
+"""Normalisation, on-device features, split, staging, WindowSampler and whole-video prediction."""
 
 import numpy as np
 import pytest
@@ -7,30 +7,39 @@ import torch
 from mabe_store.reader import open_store
 from mabe_train.grouped.features import FeatureError, build_inputs, check_features, normalise_coords
 from mabe_train.grouped.labels import IGNORE_INDEX
-from mabe_train.grouped.task import grouped_targets
+from mabe_train.grouped.task import stage_grouped
 from mabe_train.split import load_split, save_split, split_videos
 from mabe_train.windows import (
+    BalancedStarts,
     DataError,
-    StagedVideos,
+    UniformStarts,
+    Units,
     WindowSampler,
     predict_video,
-    stage_videos,
+    window_span,
     window_starts,
 )
 from tests.mabe_train.stores import make_train_store
 
 
-def encoded(lengths, fps=30.0) -> StagedVideos:
-    """Staged videos whose coords say (video, frame) in columns 0 and 1; targets = frame index."""
+def encoded(lengths):
+    """(features, targets, units) of videos whose features say (video, frame) in columns 0 and 1;
+    targets = frame index (int16, as the grouped task's classes)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     n = int(lengths.sum())
     coords = np.zeros((n, 144), dtype=np.float32)
     coords[:, 0] = np.repeat(np.arange(len(lengths)), lengths)
     coords[:, 1] = np.concatenate([np.arange(n_) for n_ in lengths])
-    return StagedVideos(np.arange(len(lengths)), np.array(["L"] * len(lengths), dtype=object),
-                        np.full(len(lengths), fps, np.float32), starts, lengths, coords,
-                        coords[:, 1].astype(np.int16))
+    return coords, coords[:, 1].astype(np.int16), Units.videos(starts, lengths)
+
+
+def sampler(lengths, window=100, batch_size=64, seed=0, frame_gap=1, fps=30.0, policy=None, **kw) -> WindowSampler:
+    """The grouped task's kind of sampler (uniform starts) over `encoded(lengths)`."""
+    feats, targets, units = encoded(lengths)
+    policy = policy or UniformStarts(units.length, window_span(window, frame_gap))
+    return WindowSampler(feats, targets, units, policy, fps=np.full(len(lengths), fps), window=window,
+                         batch_size=batch_size, seed=seed, frame_gap=frame_gap, **kw)
 
 
 # -- normalisation and features --------------------------------------------------------------------
@@ -81,38 +90,37 @@ def test_split_by_video_stratified_by_lab_seeded_and_saved(train_store, tmp_path
 # -- sampler ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("gap", [1, 3])
 def test_windows_never_cross_videos_and_honour_frame_gap(gap):
-    s = WindowSampler(None, window=10, batch_size=256, frame_gap=gap, seed=0, staged=encoded([40, 33, 60]))
+    s = sampler([40, 33, 60], window=10, batch_size=256, frame_gap=gap, seed=0)
     b = s.next_batch()
     assert b.x.shape == (256, 10, 144) and b.x.dtype == torch.float32 and b.y.dtype == torch.int64
     assert (b.x[:, :, 0] == b.x[:, :1, 0]).all()  # one video per window
     assert (torch.diff(b.x[:, :, 1], dim=1) == gap).all()  # consecutive frames, gap apart
     assert (b.y == b.x[:, :, 1].long()).all()  # labels aligned with inputs (no jitter)
     assert (b.video == b.x[:, 0, 0].long()).all() and (b.fps == 30).all()
+    assert b.valid.all() and (b.start == b.x[:, 0, 1].long()).all() and torch.equal(b.unit, b.video)
 
 
 def test_every_frame_is_reachable_and_short_videos_are_skipped():
-    staged = encoded([25, 5, 40])  # video 1 is shorter than a window
-    s = WindowSampler(None, window=8, batch_size=512, seed=0, staged=staged)
+    s = sampler([25, 5, 40], window=8, batch_size=512, seed=0)  # video 1 is shorter than a window
     seen = set()
     for _ in range(10):
         b = s.next_batch()
         seen |= set(zip(b.x[:, :, 0].long().flatten().tolist(), b.x[:, :, 1].long().flatten().tolist(),
                         strict=True))
     assert seen == {(0, f) for f in range(25)} | {(2, f) for f in range(40)}
-    assert s.n_windows == (25 - 7) + (40 - 7)
+    assert s.policy.n_windows == (25 - 7) + (40 - 7)
     with pytest.raises(DataError, match="sequence_length"):
-        WindowSampler(None, window=50, staged=staged)
+        sampler([25, 5, 40], window=50)
 
 
 def test_deterministic_per_seed_and_resumable_from_state():
-    staged = encoded([100, 80])
-    kw = {"window": 16, "batch_size": 8, "noise_std": 0.1, "temporal_jitter": 2, "staged": staged}
-    a, b, c = WindowSampler(None, seed=5, **kw), WindowSampler(None, seed=5, **kw), WindowSampler(None, seed=6, **kw)
+    kw = {"window": 16, "batch_size": 8, "noise_std": 0.1, "temporal_jitter": 2}
+    a, b, c = sampler([100, 80], seed=5, **kw), sampler([100, 80], seed=5, **kw), sampler([100, 80], seed=6, **kw)
     xa, xb, xc = a.next_batch().x, b.next_batch().x, c.next_batch().x
     assert torch.equal(xa, xb) and not torch.equal(xa, xc)
     state = a.state_dict()
     expected = [a.next_batch() for _ in range(3)]
-    fresh = WindowSampler(None, seed=0, **kw)
+    fresh = sampler([100, 80], seed=0, **kw)
     fresh.load_state_dict(state)
     for e in expected:
         got = fresh.next_batch()
@@ -121,44 +129,76 @@ def test_deterministic_per_seed_and_resumable_from_state():
 
 
 def test_jitter_shifts_inputs_within_the_video_and_noise_has_its_std():
-    s = WindowSampler(None, window=10, batch_size=2048, seed=0, temporal_jitter=2, staged=encoded([30, 30]))
+    s = sampler([30, 30], window=10, batch_size=2048, seed=0, temporal_jitter=2)
     b = s.next_batch()
     shift = b.x[:, :, 1] - b.y.float()
     assert shift.abs().max() <= 2 and shift.abs().max() > 0
     assert (b.x[:, :, 0] == b.x[:, :1, 0]).all()  # still inside one video
-    noisy = WindowSampler(None, window=10, batch_size=256, seed=0, noise_std=0.5, staged=encoded([30]))
+    noisy = sampler([30], window=10, batch_size=256, seed=0, noise_std=0.5)
     assert abs(float(noisy.next_batch().x[:, :, 2:].std()) - 0.5) < 0.02
+    pix = sampler([30, 30], window=10, batch_size=256, seed=0, noise_std=0.5, noise_in_pixels=True,
+                  pix_per_cm=np.array([2.0, 8.0]))  # raw-pixel features: noise in cm x pix_per_cm
+    b = pix.next_batch()
+    for video, ppc in ((0, 2.0), (1, 8.0)):
+        assert abs(float(b.x[b.video == video][:, :, 2:].std()) - 0.5 * ppc) < 0.05 * ppc
 
 
 def test_noise_bank_gives_each_batch_fresh_independent_gaussians_and_resumes_by_seed():
-    kw = {"window": 10, "batch_size": 64, "noise_std": 0.5, "staged": encoded([50])}
-    s = WindowSampler(None, seed=1, **kw)
+    kw = {"window": 10, "batch_size": 64, "noise_std": 0.5}
+    s = sampler([50], seed=1, **kw)
     n1, n2 = (s.next_batch().x[:, :, 2:].flatten().double() for _ in range(2))  # columns 2+ are 0
     assert not torch.equal(n1, n2)  # consecutive batches take different slices of the bank
     assert abs(float(n1.mean())) < 0.01 and abs(float(n1.std()) - 0.5) < 0.01
     assert abs(float(torch.corrcoef(torch.stack([n1[:-1], n1[1:]]))[0, 1])) < 0.02  # neighbours independent
-    other = WindowSampler(None, seed=9, **kw)
+    other = sampler([50], seed=9, **kw)
     state = s.state_dict()
     expected = s.next_batch().x
     other.load_state_dict(state)  # the bank follows the state's seed, not the constructor's
     assert other.noise_seed == 1 and torch.equal(other.next_batch().x, expected)
-    legacy = {k: v for k, v in state.items() if k != "noise_seed"}  # a state from before the bank
-    other.load_state_dict(legacy)
-    assert other.noise_seed == 1
+
+
+def test_short_units_are_padded_with_their_last_frame_and_not_valid():
+    feats, targets, units = encoded([40, 12])
+    policy = BalancedStarts(units.length, np.array([0, 1]), np.zeros((0, 4), np.int64), span=16)
+    s = WindowSampler(feats, targets, units, policy, fps=np.full(2, 30.0), window=16, batch_size=256, seed=0)
+    b = s.next_batch()
+    short = b.unit == 1
+    assert short.any() and (~short).any()
+    assert (b.start[short] == 0).all() and (b.valid[short][:, :12]).all() and not b.valid[short][:, 12:].any()
+    assert (b.x[short][:, 12:, 1] == 11).all() and (b.y[short][:, 12:] == 11).all()  # the last frame repeated
+    assert b.valid[~short].all() and (b.start[~short] + 16 <= 40).all()
+    late = s.gather(np.array([0, 1]), np.array([30, 4]))  # windows that run past their unit's end
+    assert late.valid.sum(1).tolist() == [10, 8] and (late.x[0, 10:, 1] == 39).all() and (late.y[1, 8:] == 11).all()
+
+
+def test_gather_on_memmapped_blocks_is_zero_copy(tmp_path):
+    feats, targets, units = encoded([30, 30])
+    mm = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype=np.float32, shape=feats.shape)
+    mm[:] = feats
+    kw = {"fps": np.full(2, 30.0), "window": 10, "batch_size": 32, "seed": 4, "temporal_jitter": 1, "noise_std": 0.1}
+    a = WindowSampler(mm, targets, units, UniformStarts(units.length, 10), **kw)
+    b = WindowSampler(feats, targets, units, UniformStarts(units.length, 10), **kw)
+    assert a.features.data_ptr() == mm.ctypes.data  # a view of the mapped file, not a copy
+    for _ in range(3):
+        x, y = a.next_batch(), b.next_batch()
+        assert torch.equal(x.x, y.x) and torch.equal(x.y, y.y)
 
 
 def test_staging_normalises_stores_targets_and_spills_to_memmap(train_store, tmp_path):  # noqa: F811
     store = open_store(train_store)
     ids = [100, 101, 900]
-    ram = stage_videos(store, ids, grouped_targets(), progress=False)
-    mm = stage_videos(store, ids, grouped_targets(), max_ram_gb=1e-6, cache_dir=tmp_path, progress=False)
-    assert isinstance(mm.coords, np.memmap) and (tmp_path / "coords.npy").exists()
-    np.testing.assert_array_equal(ram.coords, mm.coords)
-    np.testing.assert_array_equal(ram.targets, mm.targets)
+    ram, ram_y = stage_grouped(store, ids)
+    mm, mm_y = stage_grouped(store, ids, max_ram_gb=1e-6, out=tmp_path)
+    assert isinstance(mm.features, np.memmap) and (tmp_path / "features.npy").exists()
+    assert not isinstance(ram.features, np.memmap)
+    np.testing.assert_array_equal(ram.features, mm.features)
+    np.testing.assert_array_equal(ram_y, mm_y)
     raw = store.features(100)
-    np.testing.assert_allclose(ram.video(0)[0], normalise_coords(raw, store.videos["pix_per_cm"][0]))
-    assert ram.nbytes == ram.coords.nbytes + ram.targets.nbytes
-    assert (ram.video(2)[1] == IGNORE_INDEX).all()  # unlabeled video: every frame ignored
+    np.testing.assert_allclose(ram.features[ram.rows(0)], normalise_coords(raw, store.videos["pix_per_cm"][0]))
+    assert ram.nbytes == ram.features.nbytes + ram.actions.nbytes and ram_y.dtype == np.int16
+    assert (ram_y[ram.rows(2)] == IGNORE_INDEX).all()  # unlabeled video: every frame ignored
+    with pytest.raises(DataError, match="split is empty"):
+        stage_grouped(store, [])
 
 
 # -- whole-video prediction -------------------------------------------------------------------------

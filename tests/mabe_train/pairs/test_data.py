@@ -17,7 +17,7 @@ from mabe_train.pairs.labels import (
     unpack_bits,
     video_pairs,
 )
-from mabe_train.pairs.sampler import PairSampler
+from mabe_train.pairs.sampler import pair_sampler, pair_targets
 
 
 def _video(vid, lab, length, n_mice, labeled, annotations, fps=30.0):
@@ -94,45 +94,55 @@ def _sampler(store, **kw):
     idx = staged.video_index
     args = dict(lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx],
                 window=16, batch_size=64, seed=3)
-    return staged, ps, PairSampler(staged, ps, **(args | kw))
+    return staged, ps, pair_sampler(staged, ps, **(args | kw))
 
 
 def test_sampler_windows_stay_in_their_video_and_match_targets(store):
     staged, ps, s = _sampler(store)
-    b = next(s)
-    assert b.x.shape == (64, 16, 144) and b.y.shape == b.mask.shape == (64, 16, 37)
+    b = s.next_batch()
+    y, mask = pair_targets(b, torch.as_tensor(ps.mask, dtype=torch.float32))
+    assert b.x.shape == (64, 16, 144) and y.shape == mask.shape == (64, 16, 37)
     for i in range(64):
-        p, st = b.pair[i], b.start[i]
-        assert st >= 0 and st + 16 <= ps.length[p]
+        p, st = int(b.unit[i]), int(b.start[i])
+        assert st >= 0 and st + 16 <= ps.length[p] and b.video[i] == ps.video[p]
         rows = staged.starts[ps.video[p]] + st + np.arange(16)
         np.testing.assert_array_equal(b.x[i].numpy(), staged.features[rows])
-        assert (b.mask[i, 0].numpy().astype(bool) == ps.mask[p]).all()
-        assert b.agent[i] == ps.agent[p] and b.target[i] == ps.target[p]
-    assert set(b.fps.tolist()) == {30.0, 60.0}
-    assert (b.y * (1 - b.mask)).sum() == 0  # no positive target outside the labeled actions
+        assert (mask[i, 0].numpy().astype(bool) == ps.mask[p]).all()
+    assert set(b.fps.tolist()) == {30.0, 60.0} and (b.pix_per_cm == 10.0).all()
+    assert (y * (1 - mask)).sum() == 0  # no positive target outside the labeled actions
 
 
 def test_sampler_positive_share_and_determinism(store):
-    _, _, s = _sampler(store, positive_fraction=1.0)
-    b = next(s)
-    assert (b.y.amax(dim=(1, 2)) == 1).all()  # every window holds an annotated frame
+    staged, ps, s = _sampler(store, positive_fraction=1.0)
+    y, _ = pair_targets(s.next_batch(), torch.as_tensor(ps.mask, dtype=torch.float32))
+    assert (y.amax(dim=(1, 2)) == 1).all()  # every window holds an annotated frame
     _, _, s1 = _sampler(store)
     _, _, s2 = _sampler(store)
     state = s1.state_dict()
-    a, b2 = next(s1), next(s2)
-    assert np.array_equal(a.pair, b2.pair) and np.array_equal(a.start, b2.start)
+    a, b2 = s1.next_batch(), s2.next_batch()
+    assert torch.equal(a.unit, b2.unit) and torch.equal(a.start, b2.start)
     s2.load_state_dict(state)
-    again = next(s2)
-    assert np.array_equal(a.start, again.start)
+    again = s2.next_batch()
+    assert torch.equal(a.start, again.start)
 
 
 def test_sampler_pads_short_videos_as_invalid(store):
     _, ps, s = _sampler(store, window=45)
-    b = next(s)
-    short = ps.length[b.pair] == 40
+    b = s.next_batch()
+    _, m = pair_targets(b, torch.as_tensor(ps.mask, dtype=torch.float32))
+    short = torch.from_numpy(ps.length)[b.unit] == 40
     assert short.any()
-    m = b.mask[torch.from_numpy(short)]
+    m = m[short]
     assert (m[:, 40:] == 0).all() and (m[:, :40].sum(-1) > 0).all()
+
+
+def test_sampler_noise_is_in_cm_on_raw_pixels(store):
+    _, _, clean = _sampler(store)
+    _, _, noisy = _sampler(store, noise_std=0.5)
+    a, b = clean.next_batch(), noisy.next_batch()
+    assert torch.equal(a.unit, b.unit) and torch.equal(a.start, b.start)  # the offset is drawn after the windows
+    d = (b.x - a.x)[~a.x.isnan()]
+    assert abs(float(d.std()) - 0.5 * 10.0) < 0.1  # 0.5 cm at 10 px/cm
 
 
 class _Probe(torch.nn.Module):
@@ -143,16 +153,18 @@ class _Probe(torch.nn.Module):
 
 
 def test_video_probs_cover_labeled_pairs_and_mask_actions(store):
-    from mabe_train.pairs.infer import pair_truth, video_probs
+    from mabe_train.decode import truth_raster
+    from mabe_train.pairs.infer import video_probs
+    from mabe_train.submission import solution_from_store
     out = video_probs(_Probe(), store, 1, window=16, stride=8)
-    assert [(p.agent, p.target) for p in out] == [(1, 1), (1, 2), (2, 1)]
-    for p in out:
-        assert p.probs.shape == (50, 37) and p.lab_id == "LabA"
-        assert (p.probs[:, ~p.mask] == 0).all() and (p.probs[:, p.mask] > 0).all()
-    assert not np.allclose(out[0].probs[:, ACTION_INDEX["rear"]], 0.5)
-    assert video_probs(_Probe(), store, 3, window=16) == []  # unlabeled video
-    truth = pair_truth(store, 1)
-    assert truth[(1, 1)][:, ACTION_INDEX["rear"]].nonzero()[0].tolist() == list(range(30, 50))
+    assert out.pairs == [(1, 1), (1, 2), (2, 1)] and out.video_id == 1 and out.lab_id == "LabA"
+    assert out.probs.shape == (3, 50, 37) and out.labeled.shape == (3, 37)
+    for probs, mask in zip(out.probs, out.labeled, strict=True):
+        assert (probs[:, ~mask] == 0).all() and (probs[:, mask] > 0).all()
+    assert not np.allclose(out.probs[0, :, ACTION_INDEX["rear"]], 0.5)
+    assert video_probs(_Probe(), store, 3, window=16) is None  # unlabeled video
+    truth = truth_raster(out, solution_from_store(store, [1]))
+    assert truth[0, :, ACTION_INDEX["rear"]].nonzero()[0].tolist() == list(range(30, 50))
 
 
 class _PairProbe(torch.nn.Module):
@@ -174,3 +186,17 @@ def test_all_pairs_in_one_call_equal_pair_by_pair(store):
         alone = pairs_probs(_PairProbe(), raw, [pair], 60.0, 10.0, window=16, stride=8)[0]
         np.testing.assert_allclose(together[p], alone, atol=1e-6)
     assert not np.allclose(together[0], together[1])
+
+
+def test_sampler_over_a_memory_mapped_staging_gives_the_same_batches(store, tmp_path):
+    mapped = store.load(out=tmp_path / "cache", max_ram_gb=1e-9)  # "larger than RAM": .npy files
+    assert isinstance(mapped.features, np.memmap)
+    ps = build_pairs(store, mapped.video_index)
+    v, idx = store.videos, mapped.video_index
+    kw = dict(lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx], window=16,
+              batch_size=32, seed=5, noise_std=0.1)
+    _, _, ram = _sampler(store, **{k: kw[k] for k in ("batch_size", "seed", "noise_std")})
+    disk = pair_sampler(mapped, ps, **kw)
+    for _ in range(3):
+        a, b = ram.next_batch(), disk.next_batch()
+        assert torch.equal(a.x.nan_to_num(), b.x.nan_to_num()) and torch.equal(a.y, b.y) and torch.equal(a.valid, b.valid)

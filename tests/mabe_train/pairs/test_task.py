@@ -82,7 +82,7 @@ def test_task_batches_inputs_and_loss(store, tmp_path):
 def test_task_reads_the_config_pairs_section(store, tmp_path):
     task = _task(store, tmp_path, "pairs.positive_fraction=0.25", "pairs.decode.smooth=7",
                  "pairs.decode.max_gap=0")
-    assert task.train_batches().positive_fraction == 0.25
+    assert task.train_batches().policy.positive_fraction == 0.25
     dec = task.settings.decode
     assert (dec.smooth, dec.min_bout, dec.max_gap) == (7, 3, 0)
 
