@@ -19,18 +19,22 @@ def predict(
     store: Annotated[Path, typer.Option(help="the Zarr store holding the videos to predict")],
     out: Annotated[Path, typer.Option(help="where to write the submission CSV")] = Path("submission.csv"),
     split: Annotated[str, typer.Option(help="which videos: test (Kaggle), val (the run's validation "
-                                            "videos) or train (a held-out store); val/train also print "
-                                            "the official score")] = "test",
+                                            "videos), train (a held-out store) or all (e.g. your own "
+                                            "imported store); labeled splits also print the official "
+                                            "score")] = "test",
+    actions: Annotated[str | None, typer.Option(help="comma-separated actions to predict where a video "
+                                                     "labels none (default: every action the run knows)")] = None,
     solution_out: Annotated[Path | None, typer.Option(help="also write the solution CSV of a labeled "
                                                            "split, for `mabe-train score`")] = None,
     checkpoint: Annotated[str, typer.Option(help="best, last or a checkpoint file name of the run")] = "best",
     device: Annotated[str, typer.Option(help="cpu, cuda or mps")] = "cpu",
 ) -> None:
-    """Predict every labeled pair of every video of a split and write the Kaggle CSV."""
+    """Predict every labeled pair of every video of a split and write the Kaggle CSV (readable by `report`)."""
     from mabe_train.predict import predict_run
     with one_line_errors():
         p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device,
-                        solution_out=solution_out)
+                        solution_out=solution_out,
+                        actions=[a.strip() for a in actions.split(",") if a.strip()] if actions else None)
     typer.echo(f"wrote {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} `{split}` videos to {p.path}")
     if p.score is not None:
         typer.echo(f"score: {p.score}")

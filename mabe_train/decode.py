@@ -94,9 +94,19 @@ def smooth(probs: np.ndarray, window: int) -> np.ndarray:
 
 
 def threshold_vector(lab_id: str, thresholds: Thresholds | None, default: float) -> np.ndarray:
-    """(A,) thresholds of one lab: tuned where known, `default` elsewhere."""
+    """(A,) thresholds of one lab: tuned where known; for a lab with none tuned (one the run never
+    validated on, e.g. a user's own), each action's median over the labs that emit it; else `default`."""
     out = np.full(len(ACTIONS), default, dtype=np.float32)
-    for (lab, action), thr in (thresholds or {}).items():
+    thresholds = thresholds or {}
+    if not any(lab == lab_id for lab, _ in thresholds):
+        per_action: dict[str, list[float]] = {}
+        for (_, action), thr in thresholds.items():
+            if thr < NEVER and action in ACTION_INDEX:
+                per_action.setdefault(action, []).append(thr)
+        for action, values in per_action.items():
+            out[ACTION_INDEX[action]] = float(np.median(values))
+        return out
+    for (lab, action), thr in thresholds.items():
         if lab == lab_id and action in ACTION_INDEX:
             out[ACTION_INDEX[action]] = thr
     return out

@@ -10,6 +10,12 @@ store's `labeled` table, i.e. the clean `behaviors_labeled` entries of train.csv
 When the split's videos have annotations (a held-out train split), the official score is returned
 as well, so one command both writes and checks a submission.
 
+A lab's own store (`mabe-store import`) has videos that label nothing. With `--split all` (every
+video) or `--actions`, such a video is predicted for every pair of its mice and every action the
+run knows (an action with a tuned threshold in some lab), or only the `--actions` given; a lab the
+run never saw is decoded with each action's median threshold over the labs it did see. Without
+them (the Kaggle splits) an unlabeled video is skipped: the metric ignores every row of it.
+
 Trade-off: a submission must not be empty (the metric rejects it), and a model that emits nothing
 on a whole split has failed; we raise rather than pad the file with guesses.
 """
@@ -19,11 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mabe_train.decode import decode
+import numpy as np
+
+from mabe_store.constants import ACTION_INDEX, ACTIONS
+from mabe_train.decode import NEVER, decode
 from mabe_train.pairs import PairsError
 from mabe_train.run import RunError, load_run, pick_device
 from mabe_train.split import load_split
-from mabe_train.submission import labeled_entries, solution_from_store, write_submission
+from mabe_train.submission import labeled_entries, mouse_text, solution_from_store, write_submission
 
 
 @dataclass
@@ -36,7 +45,7 @@ class Prediction:
 
 
 def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> list[int]:
-    """Video ids of the store's `split` (train | test), or `val`: the run's validation videos.
+    """Video ids of the store's `split` (train | test), `all` of them, or `val`: the run's validation videos.
 
     `val` reads the run's split.json, so the validation videos the thresholds were tuned on are
     predicted and scored (optimistic, but the one labeled split a single store has). PairsError
@@ -54,7 +63,7 @@ def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> lis
                              f"(e.g. {missing[0]}) — pass the store the run was trained on")
         return ids
     v = store.videos
-    ids = [int(x) for x in v["video_id"][v["split"] == split]]
+    ids = [int(x) for x in v["video_id"][(v["split"] == split) | (split == "all")]]
     if not ids:
         have = sorted(set(v["split"].tolist()))
         raise PairsError(f"{store.path} has no `{split}` videos (splits: {', '.join(have) or 'none'})"
@@ -72,9 +81,27 @@ def _writable_parent(path: Path, option: str) -> None:
         raise PairsError(f"{path} is a directory — pass {option} a file name such as submission.csv")
 
 
+def known_actions(thresholds, actions=None) -> list[str]:
+    """What to predict where a video labels nothing: `actions` (checked), else every action the run
+    has a tuned threshold for in some lab."""
+    if actions:
+        bad = [a for a in actions if a not in ACTION_INDEX]
+        if bad:
+            raise PairsError(f"unknown --actions {', '.join(bad)} — choose from {', '.join(ACTIONS)}")
+        return list(actions)
+    return sorted({a for (_, a), t in thresholds.items() if t < NEVER})
+
+
+def entries_of(videos) -> dict[str, set[str]]:
+    """video_id (text) -> the "agent,target,action" entries its VideoProbs may emit."""
+    return {str(v.video_id): {",".join((*mouse_text(a, t), ACTIONS[k]))
+                              for (a, t), row in zip(v.pairs, v.labeled, strict=True) for k in np.flatnonzero(row)}
+            for v in videos}
+
+
 def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
                 checkpoint: str = "best", device: str = "cpu", progress: bool = True,
-                solution_out: str | Path | None = None) -> Prediction:
+                solution_out: str | Path | None = None, actions: list[str] | None = None) -> Prediction:
     """Write `out` (Kaggle CSV) for every video of `split`; see the module docstring.
 
     `solution_out`, when given and the split has annotations, also writes the solution CSV that
@@ -88,17 +115,18 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     except RunError as e:  # name the option the user typed
         raise PairsError(str(e).replace("device", "--device", 1)) from None
     run = load_run(run_dir, checkpoint, device=device, data_dir=store_path, progress=progress)
-    if run.cfg.task != "pairs":
-        raise PairsError(f"{run_dir} is a `task: {run.cfg.task}` run; predict needs a pairs run "
-                         "(mabe-train run --config configs/pairs.yaml)")
     thresholds, store = run.thresholds, run.store
     ids = split_video_ids(store, split, run_dir)
-    videos = run.predict_probs(ids, progress=progress)
+    own = split == "all" or bool(actions)
+    videos = run.predict_probs(ids, progress=progress,
+                               default_actions=known_actions(thresholds, actions) if own else None)
     sub = decode(videos, run.cfg.pairs.decode, thresholds)
     if sub.height == 0:
         raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "
                          "tuned thresholds — train longer or check that the store matches the run")
-    path = write_submission(sub, out, labeled_entries(store, ids))
+    entries = labeled_entries(store, ids)
+    entries.update({vid: e for vid, e in entries_of(videos).items() if not entries.get(vid)})
+    path = write_submission(sub, out, entries)
     solution = solution_from_store(store, ids)
     score = None
     if solution.height:

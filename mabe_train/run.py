@@ -198,15 +198,17 @@ class LoadedRun:
     epoch: int  # epochs the checkpoint had completed
     artefacts: dict  # the checkpoint's validation artefacts ({} when it has none)
 
-    def predict_probs(self, video_ids, *, progress: bool = False) -> list:
-        """`decode.VideoProbs` of every given video of `self.store` that labels a triple."""
+    def predict_probs(self, video_ids, *, progress: bool = False, default_actions=None) -> list:
+        """`decode.VideoProbs` of every given video of `self.store` that labels a triple; a video
+        that labels none is predicted for `default_actions` (all its mice's pairs) when given."""
         if self.cfg.task != "pairs":
             raise RunError(f"{self.run_dir} is a `task: {self.cfg.task}` run: it predicts behaviour groups, "
                            "not the competition's actions — use a pairs run (configs/pairs.yaml)")
         from mabe_train.pairs.scoring import collect_probs
         d = self.cfg.data
         return collect_probs(self.model, self.store, video_ids, window=d.sequence_length, stride=d.val_stride,
-                             device=self.device, progress=progress, layout=self.task.layout)
+                             device=self.device, progress=progress, layout=self.task.layout,
+                             default_actions=default_actions)
 
     @property
     def thresholds(self) -> dict[tuple[str, str], float]:

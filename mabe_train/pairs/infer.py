@@ -55,12 +55,13 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
 
 
 def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, stride: int = 0,
-                device: torch.device | str = "cpu", layout: Layout = DEFAULT_LAYOUT) -> VideoProbs | None:
+                device: torch.device | str = "cpu", layout: Layout = DEFAULT_LAYOUT,
+                default_actions=None) -> VideoProbs | None:
     """Probabilities of every labeled ordered pair of one video, 0 on the actions a pair does not
     label; None for a video that labels no triple (it cannot score)."""
     i = store.index(video_id)
     v = store.videos
-    pairs = video_pairs(store, video_id)
+    pairs = video_pairs(store, video_id, default_actions)
     if not pairs:
         return None
     raw = np.ascontiguousarray(store.features(video_id))

@@ -20,21 +20,34 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mabe_store.constants import ACTION_INDEX, ACTIONS
+from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
 from mabe_store.reader import Store
 
 N_ACTIONS = len(ACTIONS)
 _BITS = np.left_shift(np.int64(1), np.arange(N_ACTIONS, dtype=np.int64))
 
 
-def video_pairs(store: Store, video_id) -> list[tuple[int, int, np.ndarray]]:
-    """(agent, target, (A,) bool mask) per labeled ordered pair, 1-based ids, sorted by pair."""
+def video_pairs(store: Store, video_id, default_actions=None) -> list[tuple[int, int, np.ndarray]]:
+    """(agent, target, (A,) bool mask) per labeled ordered pair, 1-based ids, sorted by pair.
+
+    A video that labels no triple (a lab's own, unannotated tracking) gets, when `default_actions`
+    names some, every ordered pair of its mice: self pairs with the self actions among them, the
+    others with the pair actions.
+    """
     trip = store.labeled_triples(video_id)
     n_mice = int(store.videos["n_mice"][store.index(video_id)])
     masks: dict[tuple[int, int], np.ndarray] = {}
     for a, t, act in zip(trip["agent"], trip["target"], trip["action"], strict=True):
         if 1 <= a <= n_mice and 1 <= t <= n_mice:
             masks.setdefault((int(a), int(t)), np.zeros(N_ACTIONS, dtype=bool))[ACTION_INDEX[act]] = True
+    if not masks and default_actions:
+        want = np.isin(np.asarray(ACTIONS), list(default_actions))
+        is_self = np.isin(np.asarray(ACTIONS), SELF_ACTIONS)
+        for a in range(1, n_mice + 1):
+            for t in range(1, n_mice + 1):
+                m = want & (is_self if a == t else ~is_self)
+                if m.any():
+                    masks[(a, t)] = m
     return [(a, t, m) for (a, t), m in sorted(masks.items())]
 
 

@@ -40,8 +40,9 @@ THRESHOLDS_FILE = "thresholds.json"
 
 def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: int, stride: int = 0,
                   device: torch.device | str = "cpu", progress: bool = False,
-                  layout: Layout = DEFAULT_LAYOUT) -> list[VideoProbs]:
-    """VideoProbs of every video that labels at least one triple (others cannot score)."""
+                  layout: Layout = DEFAULT_LAYOUT, default_actions=None) -> list[VideoProbs]:
+    """VideoProbs of every video that labels at least one triple (others cannot score), and of the
+    others too when `default_actions` names the actions to predict there (pairs.labels.video_pairs)."""
     model.eval()
     ids = list(video_ids)
     if progress:
@@ -49,7 +50,8 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
         ids = tqdm(ids, desc="predicting", unit="video", leave=False)
     out = []
     for vid in ids:
-        probs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout)
+        probs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout,
+                            default_actions=default_actions)
         if probs is not None:
             out.append(probs)
     return out

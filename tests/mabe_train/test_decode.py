@@ -18,6 +18,7 @@ from mabe_train.decode import (
     decode,
     decode_video,
     smooth,
+    threshold_vector,
     truth_raster,
     tune_thresholds,
 )
@@ -169,3 +170,12 @@ def test_truth_raster_is_the_solution_on_the_video_pairs_and_tuning_can_share_it
     assert tune_thresholds(videos, sol, truths=truths) == tune_thresholds(videos, sol)
     flipped = [np.zeros_like(t) for t in truths]  # the given rasters are used, not recomputed
     assert tune_thresholds(videos, sol, truths=flipped) != tune_thresholds(videos, sol)
+
+
+def test_a_lab_without_tuned_thresholds_gets_each_actions_median_over_the_other_labs():
+    thr = {("A", "sniff"): 0.2, ("B", "sniff"): 0.4, ("C", "sniff"): 0.9, ("A", "attack"): NEVER,
+           ("B", "attack"): 0.3}
+    v = threshold_vector("Unseen", thr, 0.5)
+    assert v[SNIFF] == pytest.approx(0.4) and v[ATTACK] == pytest.approx(0.3) and v[REAR] == 0.5
+    known = threshold_vector("A", thr, 0.5)
+    assert known[SNIFF] == pytest.approx(0.2) and known[ATTACK] == NEVER and known[REAR] == 0.5

@@ -70,3 +70,44 @@ def test_dlc_file_to_report_predicts_like_the_original_video(run, tmp_path):
     frames = own.select((pl.col("stop_frame").cast(int) - pl.col("start_frame").cast(int)).sum()).item()
     assert summary["total_s"].sum() == pytest.approx(frames / float(s.videos["fps"][i]), abs=1e-3)  # 4-decimal CSV
     assert (tmp_path / "rep" / "1" / "ethogram.png").stat().st_size > 5000
+
+
+def test_a_store_that_labels_nothing_predicts_every_pair_with_split_all(run, tmp_path):
+    """No --behaviors at import: `--split all` predicts every pair of the mice for the actions the
+    run knows (or `--actions`), in a lab the run never saw (median thresholds), readable by report."""
+    root, run_dir = run
+    s = open_store(root / "s.zarr")
+    vid = int(s.videos["video_id"][s.videos["split"] == "test"][0])
+    _ok(store_app, "export", vid, "--store", root / "s.zarr", "--format", "dlc", "--out", tmp_path / "m.h5")
+    raw, store = tmp_path / "own", tmp_path / "own.zarr"
+    _ok(store_app, "import", tmp_path / "m.h5", "--raw", raw, "--lab", "MyLab", "--fps", 30, "--pix-per-cm", 10)
+    _ok(store_app, "build", "--raw", raw, "--out", store, "--no-progress")
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(store), "--out",
+                                       str(tmp_path / "none.csv")])
+    assert r.exit_code == 1 and "no interval" in r.output  # the Kaggle default skips unlabeled videos
+    _ok(train_app, "predict", "--run", run_dir, "--store", store, "--split", "all", "--actions", "sniff,rear",
+        "--out", tmp_path / "own.csv")
+    own = pl.read_csv(tmp_path / "own.csv", infer_schema=False)
+    assert own.height > 0 and set(own["action"]) <= {"sniff", "rear"}
+    assert set(own.filter(pl.col("action") == "rear")["target_id"]) <= {"self"}
+    assert "self" not in set(own.filter(pl.col("action") == "sniff")["target_id"])
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(store), "--split", "all",
+                                       "--actions", "sniff,dance", "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 1 and "unknown --actions dance" in r.output
+    _ok(train_app, "report", "--predictions", tmp_path / "own.csv", "--store", store, "--out", tmp_path / "rep")
+    assert (tmp_path / "rep" / "summary.csv").exists()
+
+
+def test_report_predicts_with_a_run_in_one_command(run, tmp_path):
+    root, run_dir = run
+    out = _ok(train_app, "report", "--run", run_dir, "--store", root / "s.zarr", "--actions", "sniff",
+              "--out", tmp_path / "rep")
+    assert "predicted" in out and (tmp_path / "rep" / "predictions.csv").exists()
+    pred = pl.read_csv(tmp_path / "rep" / "predictions.csv")
+    assert pred.height > 0 and set(pl.read_csv(tmp_path / "rep" / "summary.csv")["action"]) == set(pred["action"])
+    # videos that label nothing are predicted too (sniff only); labeled ones keep their own triples
+    s = open_store(root / "s.zarr")
+    unlabeled = {str(v) for v, m in zip(s.videos["video_id"], s.videos["labeled_actions"], strict=True) if not m.any()}
+    assert set(pred.filter(pl.col("video_id").cast(str).is_in(unlabeled))["action"]) <= {"sniff"}
+    r = CliRunner().invoke(train_app, ["report", "--store", str(root / "s.zarr"), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 1 and "pass --predictions CSV, or --run RUN" in r.output
