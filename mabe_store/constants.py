@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mabe_store.errors import MabeStoreError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # see mabe_store/format.py for what changed
 N_MICE = 4
 N_COORDS = 2  # x, y
 

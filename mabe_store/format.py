@@ -3,10 +3,10 @@
 The store is the only thing `mabe_store` and `mabe_train` share: a Zarr v3 group that any
 experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A = 37 actions):
 
-    store.zarr/                     attrs: format_version, n_mice (4), keypoints (18 slot names),
-                                           actions (A names, column order), build_config, source;
-                                           from `mabe-store build` also: committed (row counts),
-                                           build_report, video_notes, unmapped_bodyparts
+    store.zarr/                     attrs: format_version (2), n_mice (4), keypoints (18 slot names),
+                                           actions (A names, column order), build_config, source,
+                                           committed (row counts), video_notes, unmapped_bodyparts;
+                                           from `mabe-store build` also build_report
       features        float32 (N, 144)  raw pixel x/y; column ((mouse_id-1)*18 + k)*2 + c,
                                         c = 0 for x, 1 for y; NaN where not tracked
       actions         uint8   (N, A)    1 where an annotated interval of that action (any agent,
@@ -17,7 +17,7 @@ experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in a
         width_pix float32, height_pix float32,
         behaviors_labeled str (train.csv's text, verbatim; "" when unlabeled),
         labeled_actions uint8 (V, A) (1 where a clean behaviors_labeled entry names the action),
-        source str (`mabe-store build` only: fingerprint of the raw inputs, for incremental reruns)
+        source str (fingerprint of the raw inputs, for incremental reruns; "memory" from write_store)
       labeled/                          one row per clean (agent, target, action) entry
         video_index int32, agent int8, target int8 (== agent for self), action int16
       annotations/                      one row per annotation interval, verbatim (not clipped)
@@ -26,9 +26,20 @@ experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in a
 
 Frame t of video i is row `offset[i] + t`; videos need not be stored in table order.
 With K = len(attrs.keypoints) slots (18 by default) the width is 4 * K * 2 and the column formula
-uses K. A store built by `mabe-store build` may, after an interrupted build, hold rows past
-attrs.committed = {videos, rows, annotations, labeled}: only the first `committed[...]` rows of each
-array are valid (`open_store` applies this; the next build truncates the rest).
+uses K. A store may, after an interrupted build, hold rows past attrs.committed = {videos, rows,
+annotations, labeled}: only the first `committed[...]` rows of each array are valid (`open_store`
+applies this; the next build truncates the rest).
+
+Storage (any zarr-python 3 reads it; codecs in mabe_store/codecs.py). `features` and `actions`
+are sharded: one file per `shard_rows` rows (262,144 by default, all columns), holding inner
+chunks of (16,384 rows x one mouse's 36 columns) for `features` and (16,384 x A) for `actions`;
+a random window decodes one inner chunk per mouse. Inner chunks are stored transposed
+(column-major) and compressed with byte shuffle + zstd level 1 (`numcodecs.shuffle` ships with
+zarr but is outside the v3 spec: other implementations may not read it, and zarr-python prints a
+notice that `open_store` silences). Inner chunks of untracked mice are not stored.
+format_version 2 (this layout) replaced 1, whose arrays were unsharded (one file per 16,384 x 36
+chunk, ~20k files for the full set) with plain zstd-1 and no transpose or shuffle, and whose
+`format.write_store` stores had no `committed`, `source` or per-video `source`.
 """
 
 from __future__ import annotations

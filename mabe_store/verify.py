@@ -158,7 +158,7 @@ def _stored_annotations(store: Store, vid: int) -> list[tuple]:
 
 def check_raw(store: Store, raw: str | Path, *, sample: int = 8, seed: int = 0) -> list[str]:
     """Re-derive a sample of videos (one per lab at least) from `raw`; every difference is a problem."""
-    tasks, _ = discover(raw)
+    tasks, _ = discover(raw, tuple(store.attrs.get("source", {}).get("splits", SPLITS)))
     by_id = {t.video_id: t for t in tasks}
     missing = [v for v in by_id if v not in set(store.videos["video_id"].tolist())]
     out = [f"{len(missing)} raw videos are not in the store (e.g. {missing[0]}) — see the build report "
