@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import time
@@ -127,7 +128,9 @@ def _generate(specs: list[VideoSpec], seed: int, out: Path, progress: bool, work
                 results[i] = _one(t)
                 bar.update(results[i][0])
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            # spawn, not fork: the workers write with Polars, whose thread pool a forked child of
+            # a process that already used Polars (a test session, a notebook) inherits locked
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = {pool.submit(_one, t): i for i, t in enumerate(tasks)}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
