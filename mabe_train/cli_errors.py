@@ -1,6 +1,6 @@
 """The one error boundary of every `mabe-train` command: a domain error is one line and exit 1.
 
-Library code raises `MabeTrainError` (mabe_train) or the store's error (mabe_store); an OSError
+Library code raises `MabeTrainError` (mabe_train) or `MabeStoreError` (mabe_store); an OSError
 at this boundary is a path the user pointed somewhere unusable. Anything else is a bug and keeps
 its traceback.
 """
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import typer
 
-from mabe_store.reader import StoreError
+from mabe_store.errors import MabeStoreError
 from mabe_train import MabeTrainError
 
 
@@ -19,7 +19,7 @@ from mabe_train import MabeTrainError
 def one_line_errors():
     try:
         yield
-    except (MabeTrainError, StoreError) as e:
+    except (MabeTrainError, MabeStoreError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     except OSError as e:

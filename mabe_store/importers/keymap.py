@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from mabe_store.constants import DEFAULT_KEYPOINTS
+from mabe_store.errors import MabeStoreError
 
 # slot -> other spellings seen in DeepLabCut / SLEAP / SimBA / MARS projects (keep configs/keypoints.yaml equal)
 DEFAULT_ALIASES: dict[str, list[str]] = {
@@ -35,7 +36,7 @@ DEFAULT_ALIASES: dict[str, list[str]] = {
 }
 
 
-class KeymapError(ValueError):
+class KeymapError(MabeStoreError, ValueError):
     """The keypoint map is invalid; the message lists every problem."""
 
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mabe_store.errors import MabeStoreError
 
-class ImportFailure(Exception):
+
+class ImportFailure(MabeStoreError):
     """One tracking file cannot be imported; the message is the one-line reason (without the path)."""
 
 
-class MissingDependency(Exception):
+class MissingDependency(MabeStoreError):
     """A reader's optional package is not installed: the whole command stops, in one line."""
 
 

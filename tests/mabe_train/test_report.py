@@ -8,9 +8,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from mabe_store.format import N_FEATURES, VideoData, write_store
+from mabe_store.format import VideoData, write_store
 from mabe_train.report import ReportError, bouts, load_predictions, time_budget, write_report
 
+N_FEATURES = 144  # 4 mice x 18 default slots x (x, y)
 FPS, LENGTH = 10.0, 200  # 20 s
 PRED = [  # video, agent, target, action, start, stop
     (7, "mouse1", "mouse2", "sniff", 10, 40),
