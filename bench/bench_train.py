@@ -46,8 +46,9 @@ def random_store(path: Path, frames: int, videos: int = 20) -> Path:
     for i in range(videos):
         feats = rng.uniform(0, 600, (per, 144)).astype(np.float32)
         feats[:, 72:] = np.nan  # two of four mice untracked, as in most labs
-        acts = (rng.random((per, 37)) < 0.02).astype(np.uint8)
-        vids.append(VideoData(i, f"Lab{i % 4}", feats, acts, pix_per_cm=10.0, behaviors_labeled=LABELED))
+        starts = np.flatnonzero(rng.random(per) < 0.002)  # ~2% of frames in 10-frame bouts
+        bouts = [(1, 2, ("sniff", "mount", "attack")[j % 3], int(s), int(s) + 10) for j, s in enumerate(starts)]
+        vids.append(VideoData(i, f"Lab{i % 4}", feats, pix_per_cm=10.0, behaviors_labeled=LABELED, annotations=bouts))
     write_store(path, vids)
     return path
 

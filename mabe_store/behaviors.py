@@ -4,8 +4,10 @@ The column is a JSON list of `"agent,target,action"` strings (`"mouse2,self,rear
 behaviours). Two real labs (DeliriousFly, ReflectiveManatee) also carry malformed copies such as
 `"'mouse1','mouse2','sniff'"`. The official metric compares entries verbatim, so a quoted entry
 never matches a prediction; we parse both forms but keep the distinction in `Triple.clean`.
-Training masks use the clean entries only: in the real data the clean entries are exactly the
-triples that occur in the annotations, and the quoted copies are duplicates of them.
+Training masks (the store's `labeled` table and `videos/labeled_actions`) use the clean entries
+only: in the real data the clean entries are exactly the triples that occur in the annotations,
+and the quoted copies are duplicates of them. Entries that are neither (`"mouse1,mouse2,bogus"`)
+are skipped and reported, never fatal: one bad entry must not cost a video its other labels.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from mabe_store.constants import ACTION_INDEX
+from mabe_store.errors import MabeStoreError
 
 _MOUSE = re.compile(r"^mouse([1-9])$")
 
@@ -34,8 +37,8 @@ class Triple:
         return self.agent == self.target
 
 
-class BehaviorsParseError(ValueError):
-    """`behaviors_labeled` could not be read; the message says which entry and why."""
+class BehaviorsParseError(MabeStoreError):
+    """One `behaviors_labeled` entry (or the list) could not be read; says which and why."""
 
 
 def _mouse_id(token: str, agent: int | None) -> int:
@@ -62,11 +65,25 @@ def parse_entry(entry: str) -> Triple:
     return Triple(agent, target, action, clean, entry)
 
 
-def parse_behaviors_labeled(value: str | None) -> list[Triple]:
-    """All entries of one video's `behaviors_labeled`; empty/None/NaN means an unlabeled video.
+@dataclass(frozen=True)
+class Labeled:
+    """One video's `behaviors_labeled`, read tolerantly: every readable entry and every problem."""
 
-    Raises BehaviorsParseError naming the first entry that cannot be read.
-    """
+    entries: tuple[Triple, ...]  # readable entries, clean and quoted, in list order
+    problems: tuple[str, ...]  # one line per unreadable entry (or for a list that is not one)
+
+    @property
+    def clean(self) -> list[Triple]:
+        """The clean entries, deduplicated, in list order: what training masks and the metric use."""
+        seen: dict[tuple[int, int, str], Triple] = {}
+        for t in self.entries:
+            if t.clean:
+                seen.setdefault((t.agent, t.target, t.action), t)
+        return list(seen.values())
+
+
+def _entries(value) -> list:
+    """The JSON list of one `behaviors_labeled` cell; empty/None/NaN is an unlabeled video."""
     if value is None:
         return []
     text = str(value).strip()
@@ -78,13 +95,38 @@ def parse_behaviors_labeled(value: str | None) -> list[Triple]:
         raise BehaviorsParseError(f"not a JSON list: {text[:60]!r} ({e.msg})") from None
     if not isinstance(entries, list) or not all(isinstance(x, str) for x in entries):
         raise BehaviorsParseError(f"not a JSON list of strings: {text[:60]!r}")
-    return [parse_entry(x) for x in entries]
+    return entries
 
 
-def clean_triples(value: str | None) -> list[Triple]:
-    """The clean entries, deduplicated, in list order: what training masks and the metric use."""
-    seen: dict[tuple[int, int, str], Triple] = {}
-    for t in parse_behaviors_labeled(value):
-        if t.clean:
-            seen.setdefault((t.agent, t.target, t.action), t)
-    return list(seen.values())
+def parse_behaviors_labeled(value) -> Labeled:
+    """The one parser of `behaviors_labeled`, with one tolerance policy: an unreadable entry (or
+    list) is a problem line, never an exception, and the readable entries are kept. The builder
+    stores the clean entries and turns the problems into repair notes; `synth --from-real`
+    refuses a row with problems. Either way both see the same entries."""
+    try:
+        raw = _entries(value)
+    except BehaviorsParseError as e:
+        return Labeled((), (str(e),))
+    entries, problems = [], []
+    for x in raw:
+        try:
+            entries.append(parse_entry(x))
+        except BehaviorsParseError as e:
+            problems.append(str(e))
+    return Labeled(tuple(entries), tuple(problems))
+
+
+def clean_triples(value) -> list[Triple]:
+    """The clean entries of one cell, deduplicated (see `Labeled.clean`); problems are ignored."""
+    return parse_behaviors_labeled(value).clean
+
+
+def labeled_triples(value) -> tuple[list[Triple], list[str]]:
+    """The clean entries and, if any entry was unreadable, one repair note (the builder's view)."""
+    parsed = parse_behaviors_labeled(value)
+    notes = []
+    if parsed.problems:
+        n = len(parsed.problems)
+        notes.append(f"behaviors_labeled: ignored {n} unreadable entr{'y' if n == 1 else 'ies'} "
+                     f"({parsed.problems[0]}); the readable ones are kept")
+    return parsed.clean, notes

@@ -1,21 +1,48 @@
 """`mabe-store`: the command line of the store — download, build, inspect, verify (and synth).
 
-Commands stay thin: they parse options, call one library function, print its lines, and turn the
-library's domain exceptions into one clear line and exit code 1 (never a traceback).
+Commands stay thin: they parse options, call one library function and print its lines. The one
+error boundary is `_OneLineErrors`: every command registered on `app` runs inside it, and any
+`MabeStoreError` (or an unusable path, OSError) becomes one line `error: ...` and exit code 1,
+never a traceback.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mabe_store.cli_synth import synth
-from mabe_store.reader import StoreError, open_store
+from mabe_store.constants import split_choice
+from mabe_store.errors import MabeStoreError
+from mabe_store.reader import open_store
 
-app = typer.Typer(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+def _one_line_errors(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MabeStoreError as e:
+            _fail(str(e))
+        except OSError as e:  # a path the user pointed somewhere unusable
+            where = f" {e.filename}" if e.filename else ""
+            _fail(f"cannot write{where}: {e.strerror or e} — pick a writable path")
+    return run
+
+
+class _OneLineErrors(typer.Typer):
+    """A Typer app whose every command runs inside the one error boundary."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+        return lambda fn: register(_one_line_errors(fn))
+
+
+app = _OneLineErrors(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.",
+                     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 app.command("synth")(synth)
 
@@ -24,7 +51,7 @@ StoreOpt = Annotated[Path, typer.Option("--store", help="the Zarr store director
 
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(1) from None
 
 
 @app.command()
@@ -34,15 +61,16 @@ def build(
     jobs: Annotated[int, typer.Option(min=1, help="threads pivoting videos in parallel (the main thread writes)")] = 2,
     config: Annotated[Path | None, typer.Option(help="build settings YAML (default: built-in, = configs/store.yaml)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    split: Annotated[str, typer.Option(help="which videos to read: train, test or all. `--split test` opens "
+                                       "no train file (not even train.csv): the Kaggle notebook's build "
+                                       "of the hidden test set beside ~10 GB of train tracking")] = "all",
 ) -> None:
     """Pivot every raw video into the store; reruns skip videos already built from the same files."""
-    from mabe_store.build import BuildError, build_store
-    from mabe_store.build_config import ConfigError, load_config
+    from mabe_store.build import build_store
+    from mabe_store.build_config import load_config
 
-    try:
-        report = build_store(raw, out, cfg=load_config(config), jobs=jobs, progress=progress, log=typer.echo)
-    except (BuildError, ConfigError) as e:
-        _fail(str(e))
+    report = build_store(raw, out, cfg=load_config(config), jobs=jobs, splits=split_choice(split),
+                         progress=progress, log=typer.echo)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
@@ -58,17 +86,12 @@ def inspect(
     """Summarise the store, or one video (keypoints, missing fractions, behaviours)."""
     from mabe_store.inspect import plot_video, summary_lines, video_lines
 
-    try:
-        s = open_store(store)
-        lines = summary_lines(s) if video_id is None else video_lines(s, video_id)
-        if plot is not None:
-            if video_id is None:
-                _fail("--plot needs a VIDEO_ID (see the summary or `inspect` output for ids)")
-            lines.append(f"plot written to {plot_video(s, video_id, plot)}")
-    except StoreError as e:
-        _fail(str(e))
-    except OSError as e:
-        _fail(f"cannot write {plot}: {e.strerror}")
+    s = open_store(store)
+    lines = summary_lines(s) if video_id is None else video_lines(s, video_id)
+    if plot is not None:
+        if video_id is None:
+            _fail("--plot needs a VIDEO_ID (see the summary or `inspect` output for ids)")
+        lines.append(f"plot written to {plot_video(s, video_id, plot)}")
     for line in lines:
         typer.echo(line)
 
@@ -80,16 +103,12 @@ def verify(
     sample: Annotated[int, typer.Option(min=0, help="videos to re-derive from raw (plus one per lab)")] = 8,
 ) -> None:
     """Check the store against its contract (and the raw files); exit 1 on any mismatch."""
-    from mabe_store.sources import SourceError
     from mabe_store.verify import check_contract, check_raw
 
-    try:
-        s = open_store(store)
-        problems = check_contract(s)
-        if raw is not None and not problems:
-            problems += check_raw(s, raw, sample=sample)
-    except (StoreError, SourceError) as e:
-        _fail(str(e))
+    s = open_store(store)
+    problems = check_contract(s)
+    if raw is not None and not problems:
+        problems += check_raw(s, raw, sample=sample)
     for p in problems:
         typer.echo(f"  MISMATCH {p}")
     if problems:
@@ -103,10 +122,10 @@ def download(
     out: Annotated[Path, typer.Option(help="where to unpack the competition files")] = Path("data/raw"),
 ) -> None:
     """Download the Kaggle competition data (needs Kaggle API credentials); skips what is there."""
-    from mabe_store.download import DownloadError
     from mabe_store.download import download as fetch
 
-    try:
-        fetch(out, log=typer.echo)
-    except DownloadError as e:
-        _fail(str(e))
+    fetch(out, log=typer.echo)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,7 +1,7 @@
 """`mabe-store synth`: the thin command over `mabe_store.synth.synthesize`.
 
 Why a separate module: the store's CLI (`cli.py`) registers it with `app.command("synth")(synth)`,
-so each command can be written and tested on its own. It refuses to overwrite a dataset (an
+which also puts it inside the CLI's one error boundary (a SynthError is one line, exit 1). It refuses to overwrite a dataset (an
 existing non-empty train.csv) unless `--force`, because regenerating silently would invalidate a
 store built from it.
 """
@@ -29,13 +29,8 @@ def synth(
     """Write a synthetic MABe raw dataset: csv files, tracking and annotation parquet."""
     train_csv = out / "train.csv"
     if train_csv.is_file() and train_csv.stat().st_size > 0 and not force:
-        typer.echo(f"error: {train_csv} exists; pass --force to overwrite or choose another --out", err=True)
-        raise typer.Exit(1)
+        raise SynthError(f"{train_csv} exists; pass --force to overwrite or choose another --out")
     lab_ids = tuple(x.strip() for x in labs.split(",") if x.strip()) if labs else None
-    try:
-        summary = synthesize(out, profile=profile, videos=videos, scale=scale, seed=seed,
-                             from_real=from_real, labs=lab_ids)
-    except SynthError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+    summary = synthesize(out, profile=profile, videos=videos, scale=scale, seed=seed,
+                         from_real=from_real, labs=lab_ids)
     typer.echo(summary.line())

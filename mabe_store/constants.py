@@ -1,12 +1,14 @@
 """Fixed vocabularies of the MABe 2025 data and of the store format.
 
 Everything that both the store builder and its readers must agree on lives here, so that the
-store's column order is defined once. The module has no dependencies beyond the standard library.
+store's column order is defined once. The module needs only the standard library.
 """
 
 from __future__ import annotations
 
-FORMAT_VERSION = 1
+from mabe_store.errors import MabeStoreError
+
+FORMAT_VERSION = 2  # see mabe_store/format.py for what changed
 N_MICE = 4
 N_COORDS = 2  # x, y
 
@@ -41,5 +43,20 @@ def feature_column(mouse_id: int, keypoint: int, coord: int, n_keypoints: int = 
 
 
 def mouse_name(mouse_id: int) -> str:
-    """`mouse3` for 3: the id form of train.csv's behaviors_labeled and of submissions."""
+    """`mouse3` for 3: the id form of train.csv's columns, behaviors_labeled and submissions."""
     return f"mouse{mouse_id}"
+
+
+def entry_text(agent: int, target: int, action: str) -> str:
+    """`mouse1,self,rear` / `mouse1,mouse2,sniff`: a clean behaviors_labeled entry, as the metric
+    compares it verbatim."""
+    return f"{mouse_name(agent)},{'self' if agent == target else mouse_name(target)},{action}"
+
+
+def split_choice(value: str) -> tuple[str, ...]:
+    """`--split`: ("train",), ("test",), or both for "all"; anything else names the choices."""
+    if value == "all":
+        return SPLITS
+    if value in SPLITS:
+        return (value,)
+    raise MabeStoreError(f"--split must be train, test or all, got {value!r}")

@@ -15,6 +15,8 @@ import os
 import zipfile
 from pathlib import Path
 
+from mabe_store.errors import MabeStoreError
+
 COMPETITION = "MABe-mouse-behavior-detection"
 LAYOUT = ("train.csv", "test.csv", "sample_submission.csv", "train_tracking", "train_annotation",
           "test_tracking")
@@ -22,7 +24,7 @@ HOW = ("no Kaggle credentials — put kaggle.json (from kaggle.com > Settings > 
        "(chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY, and accept the competition rules")
 
 
-class DownloadError(Exception):
+class DownloadError(MabeStoreError):
     """The download could not run; the message is one line saying what to do."""
 
 

@@ -1,12 +1,12 @@
-"""The store's on-disk contract, and a plain writer of it.
+"""The store's on-disk contract, and `write_store` for in-memory videos (through the one writer).
 
 The store is the only thing `mabe_store` and `mabe_train` share: a Zarr v3 group that any
 experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A = 37 actions):
 
-    store.zarr/                     attrs: format_version, n_mice (4), keypoints (18 slot names),
-                                           actions (A names, column order), build_config, source;
-                                           from `mabe-store build` also: committed (row counts),
-                                           build_report, video_notes, unmapped_bodyparts
+    store.zarr/                     attrs: format_version (2), n_mice (4), keypoints (18 slot names),
+                                           actions (A names, column order), build_config, source,
+                                           committed (row counts), video_notes, unmapped_bodyparts;
+                                           from `mabe-store build` also build_report
       features        float32 (N, 144)  raw pixel x/y; column ((mouse_id-1)*18 + k)*2 + c,
                                         c = 0 for x, 1 for y; NaN where not tracked
       actions         uint8   (N, A)    1 where an annotated interval of that action (any agent,
@@ -17,7 +17,7 @@ experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in a
         width_pix float32, height_pix float32,
         behaviors_labeled str (train.csv's text, verbatim; "" when unlabeled),
         labeled_actions uint8 (V, A) (1 where a clean behaviors_labeled entry names the action),
-        source str (`mabe-store build` only: fingerprint of the raw inputs, for incremental reruns)
+        source str (fingerprint of the raw inputs, for incremental reruns; "memory" from write_store)
       labeled/                          one row per clean (agent, target, action) entry
         video_index int32, agent int8, target int8 (== agent for self), action int16
       annotations/                      one row per annotation interval, verbatim (not clipped)
@@ -26,24 +26,30 @@ experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in a
 
 Frame t of video i is row `offset[i] + t`; videos need not be stored in table order.
 With K = len(attrs.keypoints) slots (18 by default) the width is 4 * K * 2 and the column formula
-uses K. A store built by `mabe-store build` may, after an interrupted build, hold rows past
-attrs.committed = {videos, rows, annotations, labeled}: only the first `committed[...]` rows of each
-array are valid (`open_store` applies this; the next build truncates the rest).
+uses K. A store may, after an interrupted build, hold rows past attrs.committed = {videos, rows,
+annotations, labeled}: only the first `committed[...]` rows of each array are valid (`open_store`
+applies this; the next build truncates the rest).
+
+Storage (any zarr-python 3 reads it; codecs in mabe_store/codecs.py). `features` and `actions`
+are sharded: one file per `shard_rows` rows (262,144 by default, all columns), holding inner
+chunks of (16,384 rows x one mouse's 36 columns) for `features` and (16,384 x A) for `actions`;
+a random window decodes one inner chunk per mouse. Inner chunks are stored transposed
+(column-major) and compressed with byte shuffle + zstd level 1 (`numcodecs.shuffle` ships with
+zarr but is outside the v3 spec: other implementations may not read it, and zarr-python prints a
+notice that `open_store` silences). Inner chunks of untracked mice are not stored.
+format_version 2 (this layout) replaced 1, whose arrays were unsharded (one file per 16,384 x 36
+chunk, ~20k files for the full set) with plain zstd-1 and no transpose or shuffle, and whose
+`format.write_store` stores had no `committed`, `source` or per-video `source`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import zarr
 
-from mabe_store.behaviors import clean_triples
-from mabe_store.constants import ACTION_INDEX, ACTIONS, DEFAULT_KEYPOINTS, FORMAT_VERSION, N_MICE
-
-N_FEATURES = N_MICE * len(DEFAULT_KEYPOINTS) * 2
+from mabe_store.constants import ACTION_INDEX, ACTIONS
 
 VIDEO_COLUMNS: dict[str, str] = {
     "video_id": "int64", "lab_id": "str", "split": "str", "offset": "int64", "length": "int64",
@@ -61,12 +67,12 @@ LABELED_COLUMNS: dict[str, str] = {
 
 @dataclass
 class VideoData:
-    """One video in memory, as the store holds it. `features` is (T, 144), `actions` (T, A)."""
+    """One video in memory, for `write_store`: `features` (T, 4 * K * 2) float32 pixels (NaN where
+    untracked) and the intervals; the frame labels are derived from them by the writer."""
 
     video_id: int
     lab_id: str
     features: np.ndarray
-    actions: np.ndarray | None = None
     split: str = "train"
     fps: float = 30.0
     pix_per_cm: float = 1.0
@@ -88,53 +94,21 @@ def rasterise(annotations, length: int) -> np.ndarray:
     return out
 
 
-def _write_table(group: zarr.Group, columns: dict[str, str], data: dict[str, Any]) -> None:
-    for name, dtype in columns.items():
-        values = np.asarray(data[name], dtype=dtype if dtype != "str" else str)
-        arr = group.create_array(name, shape=values.shape, dtype=values.dtype if dtype != "str" else str,
-                                 chunks=values.shape or (1,), overwrite=True)
-        if values.size:
-            arr[...] = values
+def write_store(path: str | Path, videos: list[VideoData], *, cfg=None, source: dict | None = None) -> Path:
+    """Write a complete store of in-memory videos (tests, benchmarks) through the builder's writer,
+    so it carries the same attrs, chunks, codecs and derived labels as a built one. Overwrites `path`."""
+    from mabe_store.build_config import BuildConfig
+    from mabe_store.writer import StoreWriter, VideoRows
 
-
-def write_store(path: str | Path, videos: list[VideoData], *, build_config: dict | None = None,
-                source: dict | None = None, chunk_rows: int = 16384) -> None:
-    """Write a complete store in one go (tests, small experiments). Overwrites `path`."""
-    lengths = np.array([v.features.shape[0] for v in videos], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if videos else lengths
-    n = int(lengths.sum())
-    root = zarr.open_group(str(path), mode="w", zarr_format=3)
-    root.attrs.update({
-        "format_version": FORMAT_VERSION, "n_mice": N_MICE, "keypoints": list(DEFAULT_KEYPOINTS),
-        "actions": list(ACTIONS), "build_config": build_config or {}, "source": source or {},
-    })
-    feats = root.create_array("features", shape=(n, N_FEATURES), dtype="float32",
-                              chunks=(chunk_rows, N_FEATURES), fill_value=np.nan)
-    acts = root.create_array("actions", shape=(n, len(ACTIONS)), dtype="uint8",
-                             chunks=(chunk_rows, len(ACTIONS)), fill_value=0)
-    if n:
-        feats[...] = np.concatenate([v.features for v in videos]).astype(np.float32)
-        acts[...] = np.concatenate([
-            v.actions if v.actions is not None else rasterise(v.annotations, v.features.shape[0])
-            for v in videos])
-    table = {c: [getattr(v, c, None) for v in videos] for c in VIDEO_COLUMNS}
-    table["offset"], table["length"] = offsets, lengths
-    vg = root.require_group("videos")
-    _write_table(vg, VIDEO_COLUMNS, table)
-    mask = np.zeros((len(videos), len(ACTIONS)), dtype=np.uint8)
-    lab = {c: [] for c in LABELED_COLUMNS}
-    ann = {c: [] for c in ANNOTATION_COLUMNS}
-    for i, v in enumerate(videos):
-        for t in clean_triples(v.behaviors_labeled):
-            mask[i, ACTION_INDEX[t.action]] = 1
-            for c, val in zip(LABELED_COLUMNS, (i, t.agent, t.target, ACTION_INDEX[t.action]), strict=True):
-                lab[c].append(val)
-        for a, tg, action, start, stop in v.annotations:
-            for c, val in zip(ANNOTATION_COLUMNS, (i, a, tg, ACTION_INDEX[action], start, stop), strict=True):
-                ann[c].append(val)
-    arr = vg.create_array("labeled_actions", shape=mask.shape, dtype="uint8",
-                          chunks=(max(len(videos), 1), len(ACTIONS)), overwrite=True)
-    if mask.size:
-        arr[...] = mask
-    _write_table(root.require_group("labeled"), LABELED_COLUMNS, lab)
-    _write_table(root.require_group("annotations"), ANNOTATION_COLUMNS, ann)
+    cfg = cfg or BuildConfig()
+    writer = StoreWriter(path, cfg, source or {"builder": "mabe_store.format.write_store"}, fresh=True)
+    for v in videos:
+        feats = np.asarray(v.features, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != cfg.n_features:
+            raise ValueError(f"video {v.video_id}: features {feats.shape}, expected (T, {cfg.n_features})")
+        meta = {"fps": v.fps, "pix_per_cm": v.pix_per_cm, "width_pix": v.width_pix, "height_pix": v.height_pix,
+                "behaviors_labeled": v.behaviors_labeled}
+        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats, np.arange(cfg.n_features),
+                                list(v.annotations), meta, v.n_mice, source="memory"))
+    writer.finish()
+    return Path(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mabe_store.constants import mouse_name
 from mabe_store.reader import Store
 
 
@@ -55,8 +56,8 @@ def summary_lines(store: Store) -> list[str]:
 def _balance_lines(store: Store) -> list[str]:
     counts = np.zeros(len(store.action_names), dtype=np.int64)
     step = 1 << 20
-    for lo in range(0, store.root["actions"].shape[0], step):
-        counts += store.root["actions"][lo:lo + step].sum(axis=0, dtype=np.int64)
+    for lo in range(0, store.action_array.shape[0], step):
+        counts += store.action_array[lo:lo + step].sum(axis=0, dtype=np.int64)
     if not counts.any():
         return ["  no labeled frames"]
     order = np.argsort(-counts)
@@ -76,7 +77,7 @@ def video_lines(store: Store, video_id) -> list[str]:
     for m in range(xs.shape[1]):
         parts = [f"{store.keypoints[j]} {1 - tracked[:, m, j].mean():.0%}" for j in range(k) if tracked[:, m, j].any()]
         if parts:
-            out.append(f"  mouse{m + 1} missing: " + ", ".join(parts))
+            out.append(f"  {mouse_name(m + 1)} missing: " + ", ".join(parts))
     acts = store.actions(video_id).sum(axis=0)
     names = [f"{store.action_names[a]} {int(acts[a]):,}" for a in np.flatnonzero(acts)]
     out.append("  labeled frames: " + (", ".join(names) if names else "none"))
@@ -101,7 +102,7 @@ def plot_video(store: Store, video_id, path: str | Path) -> Path:
         centre = np.nanmean(xy, axis=2)  # (T, mice, 2): mean of the tracked keypoints
     for m in range(centre.shape[1]):
         if np.isfinite(centre[:, m, 0]).any():
-            ax1.plot(centre[:, m, 0], centre[:, m, 1], lw=0.6, alpha=0.8, color=colors[m], label=f"mouse{m + 1}")
+            ax1.plot(centre[:, m, 0], centre[:, m, 1], lw=0.6, alpha=0.8, color=colors[m], label=mouse_name(m + 1))
     ax1.set(title=f"video {video_id}: mean keypoint per mouse", xlabel="x (px)", ylabel="y (px)")
     ax1.invert_yaxis()
     ax1.set_aspect("equal", adjustable="datalim")

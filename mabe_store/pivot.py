@@ -24,13 +24,14 @@ import polars as pl
 
 from mabe_store.build_config import BuildConfig
 from mabe_store.constants import ACTION_INDEX, N_MICE
+from mabe_store.errors import MabeStoreError
 
 TRACKING_COLUMNS = ("video_frame", "mouse_id", "bodypart", "x", "y")
 ANNOTATION_COLUMNS = ("agent_id", "target_id", "action", "start_frame", "stop_frame")
 MAX_FRAMES = 5_000_000  # ~46 h at 30 fps: a larger video_frame is corrupt data, not a video
 
 
-class InputError(Exception):
+class InputError(MabeStoreError):
     """One raw file cannot be used; the message is the one-line reason shown in the report."""
 
 

@@ -16,9 +16,10 @@ import numpy as np
 import zarr
 
 from mabe_store.constants import FORMAT_VERSION
+from mabe_store.errors import MabeStoreError, zarr_codec_notice_silenced
 
 
-class StoreError(Exception):
+class StoreError(MabeStoreError):
     """The store is missing or does not follow the format; the message says what to do."""
 
 
@@ -59,8 +60,10 @@ class Store:
         n = self.committed.get("videos")
         self.videos: dict[str, np.ndarray] = {name: vg[name][:n] for name in vg.array_keys()}
         self._index = {int(v): i for i, v in enumerate(self.videos["video_id"])}
-        self._features = self.root["features"]
-        self._actions = self.root["actions"]
+        with zarr_codec_notice_silenced():  # open the two big arrays once, here
+            self.feature_array: zarr.Array = self.root["features"]
+            self.action_array: zarr.Array = self.root["actions"]
+        self._features, self._actions = self.feature_array, self.action_array
         self._tables: dict[str, dict[str, np.ndarray]] = {}
 
     # -- table -----------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import polars as pl
 
-from mabe_store.constants import N_MICE, SPLITS
+from mabe_store.constants import N_MICE, SPLITS, mouse_name
+from mabe_store.errors import MabeStoreError
 
 
-class SourceError(Exception):
+class SourceError(MabeStoreError):
     """The raw directory cannot be used at all (no metadata); the message says what to do."""
 
 
@@ -46,7 +47,7 @@ def _float(value) -> float:
 
 def _n_mice(row: dict) -> int:
     present = [k for k in range(1, N_MICE + 1)
-               if any(row.get(f"mouse{k}_{f}") not in (None, "") for f in ("strain", "color", "sex", "id"))]
+               if any(row.get(f"{mouse_name(k)}_{f}") not in (None, "") for f in ("strain", "color", "sex", "id"))]
     return max(present, default=0)
 
 
@@ -82,12 +83,14 @@ def read_metadata(path: Path) -> list[dict]:
     return df.to_dicts()
 
 
-def discover(raw: str | Path) -> tuple[list[VideoTask], list[tuple[str, str]]]:
-    """All videos of both splits, and (where, reason) for metadata rows that cannot be used."""
+def discover(raw: str | Path, splits: tuple[str, ...] = SPLITS) -> tuple[list[VideoTask], list[tuple[str, str]]]:
+    """All videos of the given splits (only their csv files are read), and (where, reason) for
+    metadata rows that cannot be used."""
     raw = Path(raw)
-    csvs = {s: raw / f"{s}.csv" for s in SPLITS if (raw / f"{s}.csv").is_file()}
+    csvs = {s: raw / f"{s}.csv" for s in splits if (raw / f"{s}.csv").is_file()}
     if not csvs:
-        raise SourceError(f"no train.csv or test.csv in {raw} — run `mabe-store download` or "
+        names = " or ".join(f"{s}.csv" for s in splits)
+        raise SourceError(f"no {names} in {raw} — run `mabe-store download` or "
                           f"`mabe-store synth --out {raw}`")
     tasks, rejected, seen = [], [], set()
     for split, csv in csvs.items():

@@ -31,7 +31,7 @@ def _attrs(s: Store) -> list[str]:
 
 
 def _arrays(s: Store) -> list[str]:
-    out, f, a = [], s.root["features"], s.root["actions"]
+    out, f, a = [], s.feature_array, s.action_array
     width = N_MICE * len(s.keypoints) * 2
     if f.dtype != np.float32 or f.shape[1] != width:
         out.append(f"features: {f.dtype} {f.shape}, expected float32 (N, {width})")
@@ -62,7 +62,7 @@ def _table(s: Store) -> list[str]:
         out.append(f"videos: unknown split(s) {bad_split}")
     off, ln = v["offset"].astype(np.int64), v["length"].astype(np.int64)
     order = np.argsort(off)
-    if (ln < 1).any() or (off < 0).any() or (off + ln).max(initial=0) > s.root["features"].shape[0]:
+    if (ln < 1).any() or (off < 0).any() or (off + ln).max(initial=0) > s.feature_array.shape[0]:
         out.append("videos: offset/length point outside the features array")
     elif (off[order][1:] < (off + ln)[order][:-1]).any():
         out.append("videos: row ranges of two videos overlap")
@@ -158,7 +158,7 @@ def _stored_annotations(store: Store, vid: int) -> list[tuple]:
 
 def check_raw(store: Store, raw: str | Path, *, sample: int = 8, seed: int = 0) -> list[str]:
     """Re-derive a sample of videos (one per lab at least) from `raw`; every difference is a problem."""
-    tasks, _ = discover(raw)
+    tasks, _ = discover(raw, tuple(store.attrs.get("source", {}).get("splits", SPLITS)))
     by_id = {t.video_id: t for t in tasks}
     missing = [v for v in by_id if v not in set(store.videos["video_id"].tolist())]
     out = [f"{len(missing)} raw videos are not in the store (e.g. {missing[0]}) — see the build report "

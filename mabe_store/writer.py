@@ -1,41 +1,79 @@
-"""Append-only, crash-safe writer of the store (the layout is in mabe_store/format.py).
+"""The one writer of the store (the layout is in mabe_store/format.py): append-only and crash-safe.
 
-Every array only grows. A batch of videos is written in this order: feature and label rows, the
-annotation and labeled-triple rows, the video-table rows, and last the root attribute `committed`
-(row counts of every array). Zarr's local store replaces each file atomically, so a kill -9 at any
-moment leaves the committed prefix intact: readers (`open_store`) honour `committed` and ignore
-any tail beyond it, and the next build truncates that tail before appending. The trade-off is that
-a video is never rewritten in place: when a source file changes, the builder starts afresh.
+Every store — `mabe-store build`, `format.write_store` for tests and benchmarks — goes through
+`StoreWriter`, so every store has the same attrs, chunking, codecs and commit protocol, and its
+frame labels and labeled triples are derived here from the intervals and the `behaviors_labeled`
+text (never handed in separately, so they cannot disagree with them).
+
+Rows are laid into one in-memory shard, (shard_rows, width) float32 and (shard_rows, A) uint8;
+a full shard is compressed and written once, as a whole, at its aligned place. A commit (every
+`flush_rows` rows or `flush_seconds`, always at a video boundary) also writes the partly filled
+last shard, then appends the small tables (once per commit), then sets the root attribute
+`committed` (row counts of every array). Zarr's local store replaces each file atomically
+(temporary file + rename), so a kill -9 at any moment leaves either the old or the new copy of
+every shard, and both hold the committed rows: readers (`open_store`) honour `committed` and
+ignore any tail beyond it; the next build truncates that tail, reloads the partial shard and
+appends. The trade-off: a video is never rewritten in place, so a changed source rebuilds afresh.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec, ZstdCodec
 
+from mabe_store.behaviors import labeled_triples
 from mabe_store.build_config import BuildConfig
-from mabe_store.constants import ACTIONS, FORMAT_VERSION, N_MICE
+from mabe_store.codecs import array_codecs
+from mabe_store.constants import ACTION_INDEX, ACTIONS, FORMAT_VERSION, N_MICE
+from mabe_store.errors import zarr_codec_notice_silenced
 from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS
 
 STORE_VIDEO_COLUMNS = {**VIDEO_COLUMNS, "source": "str"}  # + the fingerprint the rerun compares
 TABLES = {"videos": STORE_VIDEO_COLUMNS, "annotations": ANNOTATION_COLUMNS, "labeled": LABELED_COLUMNS}
-TABLE_CHUNKS = {"videos": 4096, "annotations": 65536, "labeled": 65536}
+TABLE_CHUNKS = {"videos": 16384, "annotations": 131072, "labeled": 131072}
+EMPTY_COMMIT = {"videos": 0, "rows": 0, "annotations": 0, "labeled": 0}
 
 
-def compressors(cfg: BuildConfig):
-    if cfg.codec == "none":
-        return None
-    if cfg.codec == "zstd":
-        return ZstdCodec(level=cfg.clevel)
-    return BloscCodec(cname=cfg.codec.split("-")[1], clevel=cfg.clevel, shuffle=cfg.shuffle)
+@dataclass
+class VideoRows:
+    """One video as the writer receives it: keypoints compactly, intervals verbatim, metadata.
+
+    `values` (T, C) float32 holds the store columns `columns` (C,) only (NaN where untracked);
+    the frame labels and labeled triples are derived by the writer."""
+
+    video_id: int
+    lab_id: str
+    split: str
+    values: np.ndarray
+    columns: np.ndarray
+    annotations: list[tuple[int, int, str, int, int]]  # (agent, target, action, start, stop)
+    meta: dict  # fps, pix_per_cm, width_pix, height_pix, behaviors_labeled
+    n_mice: int
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+    unmapped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 def _np_dtype(dtype: str):
     return str if dtype == "str" else dtype
+
+
+def rasterise_into(out: np.ndarray, annotations, video_start: int, length: int, out_start: int) -> None:
+    """Set the frame labels of one video's intervals in `out`, whose row 0 is store row `out_start`;
+    intervals are clipped to the video [0, length) and to `out`'s rows."""
+    for _, _, action, start, stop in annotations:
+        lo = max(video_start + max(int(start), 0), out_start)
+        hi = min(video_start + min(int(stop), length), out_start + len(out))
+        if hi > lo:
+            out[lo - out_start:hi - out_start, ACTION_INDEX[action]] = 1
 
 
 class StoreWriter:
@@ -45,21 +83,29 @@ class StoreWriter:
     store was (re)created because it was missing, incomplete, or built with another config.
     """
 
-    def __init__(self, path: str | Path, cfg: BuildConfig, source: dict, *, fresh: bool = False):
+    def __init__(self, path: str | Path, cfg: BuildConfig, source: dict, *, fresh: bool = False,
+                 flush_rows: int | None = None, flush_seconds: float = 30.0):
         self.path, self.cfg = Path(path), cfg
+        self.flush_rows, self.flush_seconds = flush_rows or cfg.shard_rows, flush_seconds
         self.fresh = fresh or not self._compatible()
-        self._buf: np.ndarray | None = None
-        if self.fresh:
-            self._create(source)
-        self.root = zarr.open_group(str(self.path), mode="r+")
+        with zarr_codec_notice_silenced():
+            if self.fresh:
+                self._create(source)
+            self.root = zarr.open_group(str(self.path), mode="r+")
+            self.features, self.actions = self.root["features"], self.root["actions"]
         self.committed: dict[str, int] = dict(self.root.attrs["committed"])
         self.notes: dict[str, list[str]] = dict(self.root.attrs.get("video_notes", {}))
         self.unmapped: dict[str, dict[str, int]] = dict(self.root.attrs.get("unmapped_bodyparts", {}))
         self._truncate()
-        vg = self.root["videos"]
-        n = self.committed["videos"]
+        vg, n = self.root["videos"], self.committed["videos"]
         self.built = dict(zip(vg["video_id"][:n].tolist(), vg["source"][:n].tolist(), strict=True))
+        self._load_tail()
+        self._pending: list[VideoRows] = []
+        self._tables: dict[str, list[tuple]] = {name: [] for name in TABLES}
+        self._masks: list[np.ndarray] = []
+        self._last_commit = time.perf_counter()
 
+    # -- opening ------------------------------------------------------------------------------
     def _compatible(self) -> bool:
         try:
             attrs = zarr.open_group(str(self.path), mode="r").attrs
@@ -74,28 +120,30 @@ class StoreWriter:
         root = zarr.open_group(str(self.path), mode="w", zarr_format=3)
         cfg, a = self.cfg, len(ACTIONS)
         root.create_array("features", shape=(0, cfg.n_features), dtype="float32", fill_value=np.nan,
-                          chunks=(cfg.chunk_rows, min(cfg.chunk_cols, cfg.n_features)), compressors=compressors(cfg))
-        root.create_array("actions", shape=(0, a), dtype="uint8", fill_value=0,
-                          chunks=(cfg.chunk_rows, a), compressors=compressors(cfg))
+                          chunks=(cfg.chunk_rows, cfg.feature_chunk_cols), shards=(cfg.shard_rows, cfg.n_features),
+                          **array_codecs(cfg, 4))
+        root.create_array("actions", shape=(0, a), dtype="uint8", fill_value=0, chunks=(cfg.chunk_rows, a),
+                          shards=(cfg.shard_rows, a), **array_codecs(cfg, 1))
         for name, columns in TABLES.items():
             g = root.require_group(name)
             for col, dtype in columns.items():
                 g.create_array(col, shape=(0,), dtype=_np_dtype(dtype), chunks=(TABLE_CHUNKS[name],))
-        root["videos"].create_array("labeled_actions", shape=(0, a), dtype="uint8", chunks=(4096, a))
+        root["videos"].create_array("labeled_actions", shape=(0, a), dtype="uint8",
+                                    chunks=(TABLE_CHUNKS["videos"], a))
         root.attrs.update({  # last: a store without `committed` is incomplete and gets recreated
             "format_version": FORMAT_VERSION, "n_mice": N_MICE, "keypoints": list(cfg.keypoints),
             "actions": list(ACTIONS), "build_config": {**cfg.to_dict(), "hash": cfg.config_hash},
-            "source": source, "committed": {"videos": 0, "rows": 0, "annotations": 0, "labeled": 0},
+            "source": source, "committed": dict(EMPTY_COMMIT),
         })
 
     def _arrays(self):
         """(array, committed-count key) for every array of the store."""
-        yield self.root["features"], "rows"
-        yield self.root["actions"], "rows"
+        yield self.features, "rows"
+        yield self.actions, "rows"
         for name in TABLES:
             key = "videos" if name == "videos" else name
-            for arr in self.root[name].arrays():
-                yield arr[1], key
+            for _, arr in self.root[name].arrays():
+                yield arr, key
 
     def _truncate(self) -> None:
         for arr, key in self._arrays():
@@ -103,69 +151,103 @@ class StoreWriter:
             if arr.shape[0] != n:
                 arr.resize((n, *arr.shape[1:]))
 
+    def _load_tail(self) -> None:
+        """The shard buffers, holding the committed rows of the last, partly filled shard."""
+        s, rows = self.cfg.shard_rows, self.committed["rows"]
+        self._shard_start = rows // s * s
+        self._feats = np.full((s, self.cfg.n_features), np.nan, dtype=np.float32)
+        self._acts = np.zeros((s, len(ACTIONS)), dtype=np.uint8)
+        if rows > self._shard_start:
+            self._feats[:rows - self._shard_start] = self.features[self._shard_start:rows]
+            self._acts[:rows - self._shard_start] = self.actions[self._shard_start:rows]
+        self.rows = rows
+
+    # -- appending ----------------------------------------------------------------------------
+    def append(self, video: VideoRows) -> None:
+        """Lay one video's rows into the shard buffers (writing every shard it fills), queue its
+        table rows, and commit when `flush_rows` rows or `flush_seconds` have passed."""
+        start, length, done = self.rows, len(video), 0
+        while done < length:
+            at = start + done - self._shard_start
+            n = min(length - done, self.cfg.shard_rows - at)
+            self._feats[at:at + n, video.columns] = video.values[done:done + n]
+            rasterise_into(self._acts[at:at + n], video.annotations, start, length, start + done)
+            done += n
+            if at + n == self.cfg.shard_rows:
+                self._write_shard(self.cfg.shard_rows)
+                self._shard_start += self.cfg.shard_rows
+                self._feats.fill(np.nan)
+                self._acts.fill(0)
+        self.rows += length
+        self._queue(video, start)
+        since = self.rows - self.committed["rows"]
+        if since >= self.flush_rows or time.perf_counter() - self._last_commit >= self.flush_seconds:
+            self.commit()
+
+    def _write_shard(self, n: int) -> None:
+        """Write buffer rows [0, n) at the buffer's shard; a whole shard is encoded without a read."""
+        lo, hi = self._shard_start, self._shard_start + n
+        for arr, buf in ((self.features, self._feats), (self.actions, self._acts)):
+            if arr.shape[0] < hi:
+                arr.resize((hi, arr.shape[1]))
+            arr[lo:hi] = buf[:n]
+
+    def _queue(self, v: VideoRows, offset: int) -> None:
+        i = self.committed["videos"] + len(self._pending)
+        triples, notes = labeled_triples(v.meta.get("behaviors_labeled", ""))
+        mask = np.zeros(len(ACTIONS), dtype=np.uint8)
+        for t in triples:
+            mask[ACTION_INDEX[t.action]] = 1
+            self._tables["labeled"].append((i, t.agent, t.target, ACTION_INDEX[t.action]))
+        self._tables["annotations"] += [(i, a, t, ACTION_INDEX[act], s, e) for a, t, act, s, e in v.annotations]
+        row = {"video_id": v.video_id, "lab_id": v.lab_id, "split": v.split, "offset": offset, "length": len(v),
+               "n_mice": v.n_mice, "source": v.source, "behaviors_labeled": v.meta.get("behaviors_labeled") or "",
+               **{k: v.meta.get(k, np.nan) for k in ("fps", "pix_per_cm", "width_pix", "height_pix")}}
+        self._tables["videos"].append(tuple(row[k] for k in STORE_VIDEO_COLUMNS))
+        self._masks.append(mask)
+        v.notes = v.notes + notes
+        self._pending.append(v)
+
+    # -- committing ---------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Make every appended video durable: partial shard, small tables, then `committed`."""
+        if not self._pending:
+            return
+        if self.rows > self._shard_start:
+            self._write_shard(self.rows - self._shard_start)
+        c = dict(self.committed)
+        for name, rows in self._tables.items():
+            self._append_table(name, rows, c[name])
+        self._append(self.root["videos"]["labeled_actions"], np.stack(self._masks), c["videos"])
+        c.update(rows=self.rows, videos=c["videos"] + len(self._pending),
+                 annotations=c["annotations"] + len(self._tables["annotations"]),
+                 labeled=c["labeled"] + len(self._tables["labeled"]))
+        for v in self._pending:
+            if v.notes:
+                self.notes[str(v.video_id)] = v.notes
+            lab = self.unmapped.setdefault(v.lab_id, {})
+            for part, n in v.unmapped.items():
+                lab[part] = lab.get(part, 0) + n
+            self.built[v.video_id] = v.source
+        self.root.attrs.update({"committed": c, "video_notes": self.notes, "unmapped_bodyparts": self.unmapped})
+        self.committed = c
+        self._pending, self._masks = [], []
+        self._tables = {name: [] for name in TABLES}
+        self._last_commit = time.perf_counter()
+
     @staticmethod
     def _append(arr, values: np.ndarray, start: int) -> None:
         arr.resize((start + len(values), *arr.shape[1:]))
         if len(values):
             arr[start:start + len(values)] = values
 
-    def append(self, batch: list) -> None:
-        """Write a batch of `BuiltVideo`s and commit it (see the module docstring for the order)."""
-        if not batch:
-            return
-        c = dict(self.committed)
-        lengths = np.array([len(b) for b in batch], dtype=np.int64)
-        offsets = c["rows"] + np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        feats = self._buffer(int(lengths.sum()))
-        for b, off in zip(batch, offsets - c["rows"], strict=True):
-            feats[off:off + len(b), b.columns] = b.values
-        self._append(self.root["features"], feats, c["rows"])
-        self._append(self.root["actions"], np.concatenate([b.actions for b in batch]), c["rows"])
-        rows = {"annotations": [], "labeled": []}
-        for j, b in enumerate(batch):
-            vi = c["videos"] + j
-            rows["annotations"] += [(vi, *r) for r in b.annotation_rows()]
-            rows["labeled"] += [(vi, *r) for r in b.labeled]
-        for name in rows:
-            self._append_table(name, rows[name], c[name])
-        table = [b.table_row() for b in batch]
-        for j, (off, ln) in enumerate(zip(offsets, lengths, strict=True)):
-            table[j].update(offset=int(off), length=int(ln))
-        self._append(self.root["videos"]["labeled_actions"], np.stack([b.labeled_mask for b in batch]),
-                     c["videos"])
-        self._append_table("videos", [tuple(r[k] for k in STORE_VIDEO_COLUMNS) for r in table], c["videos"])
-        self._commit(batch, c, len(feats))
-
-    def _buffer(self, rows: int) -> np.ndarray:
-        """A NaN-filled (rows, width) block, reusing one allocation: first-touch page faults of a
-        fresh 150 MB array cost more CPU than compressing it."""
-        have = 0 if self._buf is None else len(self._buf)
-        if have < rows:
-            self._buf = np.empty((max(rows, have * 5 // 4), self.cfg.n_features), dtype=np.float32)
-        out = self._buf[:rows]
-        out.fill(np.nan)
-        return out
-
     def _append_table(self, name: str, rows: list[tuple], start: int) -> None:
         g, columns = self.root[name], TABLES[name]
         for i, (col, dtype) in enumerate(columns.items()):
-            values = np.array([r[i] for r in rows], dtype=_np_dtype(dtype))
-            self._append(g[col], values, start)
+            self._append(g[col], np.array([r[i] for r in rows], dtype=_np_dtype(dtype)), start)
 
-    def _commit(self, batch: list, c: dict, n_rows: int) -> None:
-        c["rows"] += n_rows
-        c["videos"] += len(batch)
-        c["annotations"] = self.root["annotations"]["video_index"].shape[0]
-        c["labeled"] = self.root["labeled"]["video_index"].shape[0]
-        for b in batch:
-            if b.notes:
-                self.notes[str(b.task.video_id)] = b.notes
-            lab = self.unmapped.setdefault(b.task.lab_id, {})
-            for part, n in b.unmapped.items():
-                lab[part] = lab.get(part, 0) + n
-            self.built[b.task.video_id] = b.task.fingerprint
-        self.root.attrs.update({"committed": c, "video_notes": self.notes, "unmapped_bodyparts": self.unmapped})
-        self.committed = c
-
-    def finish(self, report: dict) -> None:
-        self.root.attrs.update({"build_report": report})
+    def finish(self, report: dict | None = None) -> None:
+        """Commit what is pending and record the build report."""
+        self.commit()
+        if report is not None:
+            self.root.attrs.update({"build_report": report})

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from mabe_store.behaviors import parse_behaviors_labeled
+from mabe_store.constants import mouse_name
 
 _META = ("strain", "color", "sex", "age", "condition")
 
@@ -31,7 +32,7 @@ def _mode(values) -> object:
 
 
 def _lab_meta(rows: list[dict]) -> dict:
-    n_mice = [sum(r[f"mouse{m}_strain"] == r[f"mouse{m}_strain"] for m in range(1, 5)) for r in rows]
+    n_mice = [sum(r[f"{mouse_name(m)}_strain"] == r[f"{mouse_name(m)}_strain"] for m in range(1, 5)) for r in rows]
     dur = np.array([r["video_duration_sec"] for r in rows])
     return {
         "n_videos": len(rows),
@@ -59,7 +60,7 @@ def _lab_actions(root: Path, lab: str, rows: list[dict]) -> dict:
         if r["behaviors_labeled"] != r["behaviors_labeled"]:
             continue
         minutes = r["video_duration_sec"] / 60
-        for t in parse_behaviors_labeled(r["behaviors_labeled"]):
+        for t in parse_behaviors_labeled(r["behaviors_labeled"]).entries:
             if t.clean:
                 exposure[t.action] += minutes
                 if not t.is_self:

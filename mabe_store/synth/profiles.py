@@ -21,6 +21,7 @@ from importlib import resources
 import numpy as np
 
 from mabe_store.constants import SELF_ACTIONS
+from mabe_store.errors import MabeStoreError
 
 MABE22_PARTS = (
     "nose", "ear_left", "ear_right", "neck", "forepaw_left", "forepaw_right", "body_center",
@@ -41,7 +42,7 @@ SMALL_LABS = ("CalMS21_task1", "AdaptableSnail", "DeliriousFly", "CRIM13", "Groo
 SMALL_RATE_BOOST, SMALL_MIN_RATE = 2.0, 0.5
 
 
-class SynthError(ValueError):
+class SynthError(MabeStoreError):
     """Bad arguments or input for `synthesize`; the message says what to do."""
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mabe_store.behaviors import BehaviorsParseError, clean_triples
+from mabe_store.behaviors import parse_behaviors_labeled
+from mabe_store.constants import mouse_name
 from mabe_store.synth.profiles import SynthError, VideoSpec, _round_robin, lab_table
 
 
@@ -38,7 +39,7 @@ def _n_mice(row: dict, triples: tuple, ann: Path | None) -> int:
     Some real AdaptableSnail rows describe 3 mice while behaviors_labeled and the annotation
     file name mouse4; the labels win, so every labeled mouse has tracking.
     """
-    described = sum(bool(row.get(f"mouse{m}_strain")) for m in range(1, MAX_MICE + 1)) or 2
+    described = sum(bool(row.get(f"{mouse_name(m)}_strain")) for m in range(1, MAX_MICE + 1)) or 2
     named = {"behaviors_labeled": {i for a, g, _ in triples for i in (a, g)}, "annotation file": set()}
     if ann is not None:
         ids = pq.read_table(ann, columns=["agent_id", "target_id"]).to_pydict()
@@ -54,10 +55,10 @@ def _n_mice(row: dict, triples: tuple, ann: Path | None) -> int:
 def _spec(root: Path, row: dict, split: str, scale: float) -> VideoSpec:
     fps = float(row["frames_per_second"])
     frames = max(30, round(float(row["video_duration_sec"]) * fps * scale))
-    try:
-        triples = tuple((t.agent, t.target, t.action) for t in clean_triples(row["behaviors_labeled"]))
-    except BehaviorsParseError as e:
-        raise SynthError(f"video {row['video_id']}: {e}; fix its behaviors_labeled") from None
+    labeled = parse_behaviors_labeled(row["behaviors_labeled"])
+    if labeled.problems:
+        raise SynthError(f"video {row['video_id']}: {labeled.problems[0]}; fix its behaviors_labeled")
+    triples = tuple((t.agent, t.target, t.action) for t in labeled.clean)
     ann = root / "train_annotation" / row["lab_id"] / f"{row['video_id']}.parquet"
     ann = ann if split == "train" and ann.is_file() else None
     n_mice = _n_mice(row, triples, ann)

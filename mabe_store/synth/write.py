@@ -21,13 +21,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from mabe_store.constants import entry_text, mouse_name
 from mabe_store.synth.profiles import QUIRKY_LABS, SynthError, VideoSpec, lab_table, plan
 from mabe_store.synth.semireal import copy_annotations, plan_from_real
 from mabe_store.synth.video import make_video
 
 COLUMNS = (
     ["lab_id", "video_id"]
-    + [f"mouse{m}_{k}" for m in range(1, 5) for k in ("strain", "color", "sex", "id", "age", "condition")]
+    + [f"{mouse_name(m)}_{k}" for m in range(1, 5) for k in ("strain", "color", "sex", "id", "age", "condition")]
     + ["frames_per_second", "video_duration_sec", "pix_per_cm_approx", "video_width_pix",
        "video_height_pix", "arena_width_cm", "arena_height_cm", "arena_shape", "arena_type",
        "body_parts_tracked", "behaviors_labeled", "tracking_method"]
@@ -135,7 +136,7 @@ def _generate(specs: list[VideoSpec], seed: int, out: Path, progress: bool, work
 
 
 def _entry(a: int, g: int, act: str) -> str:
-    return f"mouse{a},{'self' if a == g else f'mouse{g}'},{act}"
+    return entry_text(a, g, act)
 
 
 def behaviors_labeled(spec: VideoSpec, occurring: list[tuple]) -> str:
@@ -160,8 +161,8 @@ def _row(spec: VideoSpec, occurring: list[tuple], seed: int) -> dict:
     for i in range(1, 5):
         here = i <= spec.n_mice
         for k in ("strain", "color", "sex", "age", "condition"):
-            row[f"mouse{i}_{k}"] = m["mouse"][k] if here and m["mouse"][k] is not None else ""
-        row[f"mouse{i}_id"] = float((spec.video_id * 7 + i * 13 + seed) % 97) if here else ""
+            row[f"{mouse_name(i)}_{k}"] = m["mouse"][k] if here and m["mouse"][k] is not None else ""
+        row[f"{mouse_name(i)}_id"] = float((spec.video_id * 7 + i * 13 + seed) % 97) if here else ""
     row.update(
         frames_per_second=spec.fps, video_duration_sec=round(spec.n_frames / spec.fps, 2),
         pix_per_cm_approx=float(m["pix_per_cm_approx"]), video_width_pix=m["video_width_pix"],
@@ -204,4 +205,4 @@ def _write_sample_submission(specs: list[VideoSpec], out: Path) -> None:
                     "stop_frame"])
         for i, spec in enumerate(s for s in specs if s.split == "test"):
             pair = next(((a, g, act) for a, g, act in spec.triples if a != g), (1, 2, "sniff"))
-            w.writerow([i, spec.video_id, f"mouse{pair[0]}", f"mouse{pair[1]}", pair[2], 0, 1])
+            w.writerow([i, spec.video_id, mouse_name(pair[0]), mouse_name(pair[1]), pair[2], 0, 1])

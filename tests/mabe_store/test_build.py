@@ -10,9 +10,11 @@ import polars as pl
 import pytest
 
 from mabe_store import open_store
-from mabe_store.build import BuildError, build_store, parse_labeled
+from mabe_store.behaviors import labeled_triples
+from mabe_store.build import BuildError, build_store
 from mabe_store.build_config import make_config
 from mabe_store.constants import ACTION_INDEX, DEFAULT_KEYPOINTS, feature_column
+from mabe_store.errors import MabeStoreError
 from mabe_store.verify import check_contract, check_raw
 
 QUIET = {"progress": False, "log": lambda _: None}
@@ -42,12 +44,24 @@ def test_round_trip_gives_the_raw_values(handmade_raw, tmp_path):
     assert check_contract(s) == [] and check_raw(s, handmade_raw) == []
 
 
+def written_chunk_columns(array_dir, inner: tuple[int, int]) -> set[int]:
+    """Inner-chunk columns stored in any shard, read from the shards' indexes (zarr's sharding
+    layout: (offset, nbytes) uint64 per inner chunk + crc32c at the end; 2**64-1 = not stored)."""
+    out = set()
+    for shard in (array_dir / "c").glob("*/*"):
+        data = shard.read_bytes()
+        index = np.frombuffer(data[-(inner[0] * inner[1] * 16 + 4):-4], dtype="<u8").reshape(*inner, 2)
+        out |= set(np.flatnonzero((index[..., 0] != 2**64 - 1).any(axis=0)).tolist())
+    return out
+
+
 def test_chunks_of_absent_mice_are_never_written(handmade_raw, tmp_path):
     build(handmade_raw, tmp_path / "s.zarr")
     s = open_store(tmp_path / "s.zarr")
     tracked = {m for v in s.videos["video_id"].tolist() for m in range(4)
                if not np.isnan(s.features(v)[:, m * 36:(m + 1) * 36]).all()}
-    written = {int(p.name) for p in (tmp_path / "s.zarr" / "features" / "c").glob("*/*")}
+    cfg = s.attrs["build_config"]
+    written = written_chunk_columns(tmp_path / "s.zarr" / "features", (cfg["shard_rows"] // cfg["chunk_rows"], 4))
     assert written == tracked and len(tracked) < 4  # a chunk column per mouse, only where tracked
     assert s.load().features.shape == (s.n_frames, 144)
 
@@ -116,11 +130,22 @@ def test_bad_rows_are_repaired_with_a_reason(handmade_raw, tmp_path):
 
 
 def test_malformed_behaviors_labeled_keeps_the_readable_entries():
-    triples, notes = parse_labeled(json.dumps(["mouse1,mouse2,sniff", "mouse9,x,fly", "'mouse1','mouse2','sniff'"]))
-    assert triples == [(1, 2, ACTION_INDEX["sniff"])]
-    assert "ignored 1 unreadable entries" in notes[0]
-    assert parse_labeled("[not json")[0] == [] and "not a JSON list" in parse_labeled("[not json")[1][0]
-    assert parse_labeled("") == ([], [])
+    triples, notes = labeled_triples(json.dumps(["mouse1,mouse2,sniff", "mouse9,x,fly", "'mouse1','mouse2','sniff'"]))
+    assert [(t.agent, t.target, t.action) for t in triples] == [(1, 2, "sniff")]
+    assert "ignored 1 unreadable entry" in notes[0]
+    assert labeled_triples("[not json")[0] == [] and "not a JSON list" in labeled_triples("[not json")[1][0]
+    assert labeled_triples("") == ([], [])
+
+
+def test_an_unreadable_entry_is_a_repair_note_and_the_rest_is_stored(handmade_raw, tmp_path):
+    csv = handmade_raw / "train.csv"
+    rows = pl.read_csv(csv, infer_schema=False)
+    bogus = json.dumps(["mouse1,mouse2,sniff", "mouse1,mouse2,bogus"])
+    rows.with_columns(behaviors_labeled=pl.when(pl.col("video_id") == "101").then(pl.lit(bogus))
+                      .otherwise(pl.col("behaviors_labeled"))).write_csv(csv)
+    report = build(handmade_raw, tmp_path / "s.zarr")
+    assert report.ok and any("video 101" in r and "unknown action 'bogus'" in r for r in report.repaired)
+    assert open_store(tmp_path / "s.zarr").labeled_triples(101)["action"].tolist() == ["sniff"]
 
 
 def test_unlisted_tracking_files_are_reported(handmade_raw, tmp_path):
@@ -134,12 +159,12 @@ def test_parallel_build_equals_serial(handmade_raw, tmp_path):
     build(handmade_raw, tmp_path / "a.zarr", jobs=1)
     build(handmade_raw, tmp_path / "b.zarr", jobs=2)
     a, b = open_store(tmp_path / "a.zarr"), open_store(tmp_path / "b.zarr")
-    np.testing.assert_array_equal(a.root["features"][...], b.root["features"][...])
+    np.testing.assert_array_equal(a.feature_array[...], b.feature_array[...])
     np.testing.assert_array_equal(a.videos["offset"], b.videos["offset"])
 
 
 def test_no_metadata_is_a_build_error(tmp_path):
-    with pytest.raises(BuildError, match="no train.csv or test.csv"):
+    with pytest.raises(MabeStoreError, match="no train.csv or test.csv"):
         build(tmp_path, tmp_path / "s.zarr")
 
 

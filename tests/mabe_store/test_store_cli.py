@@ -30,6 +30,14 @@ def test_build_exits_nonzero_when_a_video_is_skipped(handmade_raw, tmp_path):
     assert "skipped  video 301" in r.output and "1 videos skipped" in r.output
 
 
+def test_build_split_is_documented_and_checked(handmade_raw, tmp_path):
+    assert "--split" in run("build", "--help").output
+    r = run("build", "--raw", handmade_raw, "--out", tmp_path / "s.zarr", "--split", "val", "--no-progress")
+    assert r.exit_code == 1 and r.output.strip() == "error: --split must be train, test or all, got 'val'"
+    r = run("build", "--raw", handmade_raw, "--out", tmp_path / "s.zarr", "--split", "train", "--no-progress")
+    assert r.exit_code == 0 and "built 4 videos" in r.output
+
+
 def test_build_errors_are_one_line(tmp_path):
     r = run("build", "--raw", tmp_path, "--out", tmp_path / "s.zarr", "--no-progress")
     assert r.exit_code == 1 and "mabe-store synth" in r.output and "Traceback" not in r.output

@@ -103,7 +103,7 @@ def test_quoted_quirk_lists_pair_whitelist_and_clean_entries_occur(raw):
         entries = json.loads(r["behaviors_labeled"])
         assert entries[0] == "'mouse1','mouse2','sniff'"
         assert "mouse1','mouse2','attack'" in entries
-        quoted = [t for t in parse_behaviors_labeled(r["behaviors_labeled"]) if not t.clean]
+        quoted = [t for t in parse_behaviors_labeled(r["behaviors_labeled"]).entries if not t.clean]
         assert len(quoted) == 3
         ann = pl.read_parquet(_ann(raw, r))
         occurring = {(a, g, act) for a, g, act in ann.select("agent_id", "target_id", "action").rows()}

@@ -1,15 +1,11 @@
-"""`synth` command through Typer's CliRunner (a tiny app until `cli.py` registers it)."""
+"""`mabe-store synth` through Typer's CliRunner (inside the CLI's one error boundary)."""
 
 from __future__ import annotations
 
-import typer
 from typer.testing import CliRunner
 
-from mabe_store.cli_synth import synth
+from mabe_store.cli import app
 
-app = typer.Typer()
-app.command("synth")(synth)
-app.command("noop")(lambda: None)  # two commands, so `synth` is addressed by name as in mabe-store
 runner = CliRunner()
 
 

@@ -5,6 +5,8 @@ social), close with violent jitter (attack -> aggressive), on top (mount -> mati
 follow the bouts, so a model that reads relative position and motion can learn them. Pixel scale
 (pix_per_cm) and arena offset vary per video, so coordinate normalisation matters. Some points are
 untracked (NaN). The session fixture `train_store` (tests/mabe_train/conftest.py) is built from these.
+The bouts are written as annotation intervals; the store's writer derives the frame labels (this
+module is the tests' one way to write a store: `mabe_store.format.write_store`, the builder's writer).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_store.format import VideoData, write_store
 
 LABELED = json.dumps(["mouse1,mouse2,sniff", "mouse1,mouse2,attack", "mouse1,mouse2,mount",
@@ -46,13 +47,16 @@ def make_video(video_id: int, lab: str, length: int, rng, labeled: bool = True,
     for m, centre in enumerate((c1, c1 + rel)):
         feats[:, m] = centre[:, None, :] + shape[None] + rng.normal(0, 0.05 * ppc, (length, 18, 2))
     feats[:, :2][rng.random((length, 2, 18)) < 0.05] = np.nan
-    actions = np.zeros((length, len(ACTIONS)), dtype=np.uint8)
-    if labeled:
-        for k, action in ((1, "sniff"), (2, "attack"), (3, "mount")):
-            actions[kinds == k, ACTION_INDEX[action]] = 1
-    return VideoData(video_id=video_id, lab_id=lab, features=feats.reshape(length, 144), actions=actions,
-                     split=split, fps=30.0, pix_per_cm=ppc, n_mice=2,
-                     behaviors_labeled=LABELED if labeled else "")
+    return VideoData(video_id=video_id, lab_id=lab, features=feats.reshape(length, 144), split=split,
+                     fps=30.0, pix_per_cm=ppc, n_mice=2, behaviors_labeled=LABELED if labeled else "",
+                     annotations=bout_intervals(kinds) if labeled else [])
+
+
+def bout_intervals(kinds: np.ndarray) -> list[tuple[int, int, str, int, int]]:
+    """(1, 2, action, start, stop) for every run of one non-"none" bout kind."""
+    edges = np.flatnonzero(np.diff(kinds)) + 1
+    starts, stops = np.r_[0, edges], np.r_[edges, len(kinds)]
+    return [(1, 2, BOUTS[kinds[s]], int(s), int(e)) for s, e in zip(starts, stops, strict=True) if kinds[s]]
 
 
 def make_train_store(path: Path, n_videos: int = 8, length: int = 400, seed: int = 0,
