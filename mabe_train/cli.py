@@ -15,6 +15,7 @@ import typer
 
 from mabe_train.cli_bench import bench
 from mabe_train.cli_errors import one_line_errors
+from mabe_train.cli_kaggle import bundle, submit
 from mabe_train.cli_predict import predict
 from mabe_train.cli_score import score
 
@@ -90,3 +91,8 @@ def modal_fetch(
 app.command("score")(score)
 app.command("predict")(predict)
 app.command("bench")(bench)
+app.command("bundle")(bundle)
+app.command("submit")(submit)
+
+if __name__ == "__main__":
+    app()
