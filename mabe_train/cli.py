@@ -72,8 +72,8 @@ def modal_upload(
     name: Annotated[str, typer.Option(help="name of the store on the Volume")] = "store.zarr",
 ) -> None:
     """Upload a local store to the project's Modal Volume (needs Modal credentials)."""
-    from mabe_train.modal_app import upload_store
     with one_line_errors():
+        from mabe_train.modal_app import upload_store
         typer.echo(upload_store(store, name))
 
 
@@ -83,8 +83,8 @@ def modal_fetch(
     out: Annotated[Path, typer.Option(help="local folder to put the run directory in")] = Path("runs"),
 ) -> None:
     """Download a remote run's checkpoints and metrics from the Modal Volume."""
-    from mabe_train.modal_app import fetch_run
     with one_line_errors():
+        from mabe_train.modal_app import fetch_run
         typer.echo(f"fetched into {fetch_run(run_name, out)}")
 
 
