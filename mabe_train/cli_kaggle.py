@@ -48,8 +48,8 @@ def submit(
     out: Annotated[Path, typer.Option(help="the submission CSV to write")] = Path("/kaggle/working/submission.csv"),
     time_budget: Annotated[float | None, typer.Option(help="seconds: no new model work once it would be "
                                                            "exceeded; the rest falls back")] = None,
-    fallback: Annotated[str, typer.Option(help="rows for a video that cannot be predicted: none or "
-                                               "baseline (no-learning rows)")] = "none",
+    fallback: Annotated[str, typer.Option(help="rows for a video that cannot be predicted: baseline "
+                                               "(no-learning rows; scored better on validation) or none")] = "baseline",
     scratch: Annotated[Path | None, typer.Option(help="folder for the test-only store (default: $TMPDIR)")] = None,
     device: Annotated[str, typer.Option(help="auto (cuda when there is one), cpu or cuda")] = "auto",
     threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default, every core)")] = 0,

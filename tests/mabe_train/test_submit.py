@@ -86,7 +86,7 @@ def test_submit_equals_the_predict_path_and_builds_test_only(env, tmp_path, layo
     r = CliRunner().invoke(train_app, ["submit", "--bundle", str(bundle), "--input", str(tmp_path / "input"),
                                        "--out", str(tmp_path / "out" / "submission.csv")])
     assert r.exit_code == 0, r.output
-    assert f"{len(ids)}/{len(ids)} videos predicted" in r.output and "0 fell back" in r.output
+    assert f"{len(ids)}/{len(ids)} videos predicted" in r.output and "0 fell back (baseline rows)" in r.output
     got = _rows(tmp_path / "out" / "submission.csv")
     assert got.height > 0
     assert got.equals(_as_text(_expected(run_dir, store, ids)))
@@ -100,7 +100,7 @@ def test_a_corrupt_test_video_falls_back_and_the_others_score_as_before(env, tmp
     bad = ids[0]
     next(comp.glob(f"test_tracking/*/{bad}.parquet")).write_bytes(b"PAR1 garbage")
     out = tmp_path / "submission.csv"
-    s = submit(bundle, tmp_path / "input", out, log=lambda _: None, scratch=tmp_path)
+    s = submit(bundle, tmp_path / "input", out, fallback="none", log=lambda _: None, scratch=tmp_path)
     assert list(s.fell_back) == [bad] and s.fell_back[bad].startswith(f"video {bad} (")  # the build's reason
     got = _rows(out)
     assert str(bad) not in got["video_id"].to_list()  # fallback `none`: no rows
@@ -139,7 +139,7 @@ def test_baseline_fallback_gives_the_corrupt_video_its_labeled_rows(env, tmp_pat
     comp = fake_kaggle_input(root / "raw", ids, tmp_path / "input")
     bad = ids[-1]
     next(comp.glob(f"test_tracking/*/{bad}.parquet")).write_bytes(b"")
-    s = submit(bundle, tmp_path / "input", tmp_path / "s.csv", fallback="baseline", log=lambda _: None)
+    s = submit(bundle, tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)  # the default: baseline
     assert list(s.fell_back) == [bad]
     rows = _rows(tmp_path / "s.csv").filter(pl.col("video_id") == str(bad))
     entries = set(pl.read_csv(comp / "test.csv", infer_schema=False).filter(pl.col("video_id") == str(bad))
