@@ -30,8 +30,8 @@ COMPETITION = "MABe-mouse-behavior-detection"
 LAYOUT = ("train.csv", "test.csv", "sample_submission.csv", "train_tracking", "train_annotation",
           "test_tracking")
 HOW = ("no Kaggle credentials — create an API token at kaggle.com > Settings > API and set "
-       "KAGGLE_API_TOKEN or save it to ~/.kaggle/access_token (or put kaggle.json in ~/.kaggle/, or "
-       "run `kaggle auth login`), and accept the competition rules")
+       "KAGGLE_API_TOKEN or save it to ~/.kaggle/access_token (or use kaggle.json in ~/.kaggle/, "
+       "KAGGLE_USERNAME + KAGGLE_KEY, or `kaggle auth login`), and accept the competition rules")
 INSTALL = "the Kaggle client is not installed — pip install 'mabe[kaggle]'"
 
 
