@@ -1,7 +1,9 @@
 """`mabe-train submit`: discovery under both mount layouts, the test-only build, equality with the
 predict path, and a valid file whatever fails (a corrupt video, no model, no time)."""
 
+import json
 import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -9,6 +11,7 @@ from typer.testing import CliRunner
 
 from mabe_store.cli import app as store_app
 from mabe_store.reader import open_store
+from mabe_train.average import average_probs, average_thresholds
 from mabe_train.cli import app as train_app
 from mabe_train.config import load_config
 from mabe_train.decode import decode
@@ -147,3 +150,45 @@ def test_baseline_fallback_gives_the_corrupt_video_its_labeled_rows(env, tmp_pat
     assert rows.height > 0
     assert set(rows.select(pl.concat_str(["agent_id", "target_id", "action"], separator=","))
                .to_series().to_list()) <= entries
+
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "mabe-real"
+
+
+@pytest.mark.real
+@pytest.mark.skipif(not (REAL / "test.csv").exists(), reason="needs ../shared/mabe-real")
+def test_the_public_test_csv_without_tracking_still_gives_a_valid_file(tmp_path):
+    """The real one-row test.csv, its tracking missing: the baseline from duration x fps, exit 0."""
+    comp = tmp_path / "input" / SLUG
+    comp.mkdir(parents=True)
+    shutil.copyfile(REAL / "test.csv", comp / "test.csv")
+    (tmp_path / "bundle").mkdir()
+    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(tmp_path / "bundle"), "--input",
+                                       str(tmp_path / "input"), "--out", str(tmp_path / "s.csv")])
+    assert r.exit_code == 0, r.output
+    assert "0/1 videos predicted" in r.output and "no tracking file" in r.output
+    sub = pl.read_csv(tmp_path / "s.csv", infer_schema=False)
+    meta = pl.read_csv(comp / "test.csv", infer_schema=False).row(0, named=True)
+    length = round(float(meta["video_duration_sec"]) * float(meta["frames_per_second"]))
+    assert sub["stop_frame"].cast(pl.Int64).max() == length
+    entries = set(sub.select(pl.concat_str(["agent_id", "target_id", "action"], separator=",")).to_series())
+    assert entries <= set(json.loads(meta["behaviors_labeled"])) and entries
+
+
+@pytest.mark.slow
+def test_two_bundled_runs_are_averaged(env, tmp_path):
+    root, run_dir, _, ids, store = env
+    cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={tmp_path}",
+                                                  "train.run_name=q", "train.seed=1", *DEBUG])
+    other = train(cfg)
+    (tmp_path / "bundle" / "runs").mkdir(parents=True)
+    for r in (run_dir, other):
+        shutil.copytree(r, tmp_path / "bundle" / "runs" / r.name)
+    fake_kaggle_input(root / "raw", ids, tmp_path / "input")
+    s = submit(tmp_path / "bundle", tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
+    assert s.runs == ["p", "q"] and not s.fell_back
+    runs = [load_run(r, data_dir=store.path, progress=False) for r in (run_dir, other)]
+    probs = average_probs([r.predict_probs(ids) for r in runs])
+    want = decode(probs, runs[0].cfg.pairs.decode, average_thresholds([r.thresholds for r in runs]))
+    assert _rows(tmp_path / "s.csv").equals(_as_text(want))
+    assert not _rows(tmp_path / "s.csv").equals(_as_text(_expected(run_dir, store, ids)))  # q changed something
