@@ -244,6 +244,11 @@ def submit(bundle: str | Path, input_root: str | Path, out: str | Path, *, time_
     work = Path(tempfile.mkdtemp(prefix="mabe-submit-", dir=scratch))
     try:
         parts = _predict(bundle, comp, work, videos, summary, time_budget, t0, device, threads, jobs, log)
+    except Exception as e:  # noqa: BLE001 — a bug here must still leave a valid file
+        why = f"prediction stopped: {type(e).__name__}: {e}"
+        summary.notes.append(why)
+        summary.fell_back.update({v.video_id: why for v in videos if v.video_id not in summary.fell_back})
+        summary.predicted, parts = [], []
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _finish(parts, videos, out, summary, log)
@@ -280,7 +285,7 @@ def _finish(parts, videos: list[TestVideo], out: Path, summary: Summary, log) ->
     try:
         summary.n_rows = _write(parts + [fallback_rows(fell, summary.fallback_rows)], out, labeled)
         return
-    except MabeTrainError as e:
+    except Exception as e:  # noqa: BLE001 — SubmissionError, or a bug in the rows: the baseline still fits
         why = "no video got any row" if not any(p.height for p in parts) else f"{e}"
         summary.notes.append(f"{why} — the no-learning baseline covers every video")
         summary.fallback_rows = "baseline (all videos)"

@@ -192,3 +192,17 @@ def test_two_bundled_runs_are_averaged(env, tmp_path):
     want = decode(probs, runs[0].cfg.pairs.decode, average_thresholds([r.thresholds for r in runs]))
     assert _rows(tmp_path / "s.csv").equals(_as_text(want))
     assert not _rows(tmp_path / "s.csv").equals(_as_text(_expected(run_dir, store, ids)))  # q changed something
+
+
+@pytest.mark.slow
+def test_an_unexpected_error_still_leaves_a_valid_file(env, tmp_path, monkeypatch):
+    root, _, bundle, ids, store = env
+    fake_kaggle_input(root / "raw", ids, tmp_path / "input")
+
+    def boom(*_a, **_k):
+        raise RuntimeError("a bug in predicting")
+
+    monkeypatch.setattr("mabe_train.submit.predict_videos", boom)
+    s = submit(bundle, tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
+    assert set(s.fell_back) == set(ids) and "a bug in predicting" in s.notes[0]
+    assert score(solution_from_store(store, ids), _rows(tmp_path / "s.csv")) > 0
