@@ -16,6 +16,7 @@ dependencies (zarr, numcodecs, donfig) about 9 MB.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -97,9 +98,10 @@ def pip(args: list[str]) -> None:
         raise WheelError(f"pip {args[0]} failed: {last}")
 
 
-def build_project_wheel(root: Path, dest: Path) -> Path:
+def build_project_wheel(root: Path, dest: Path, wheels_from: Path | None = None) -> Path:
     """The project's wheel, built from a copy of its sources (so no build/ or egg-info lands in the
-    checkout) without build isolation (works offline: setuptools comes from this environment)."""
+    checkout) without build isolation when this environment has setuptools (works offline);
+    otherwise pip fetches setuptools into an isolated build (from PyPI, or --wheels-from)."""
     missing = [f for f in PROJECT_FILES if not (root / f).exists()]
     if missing:
         raise WheelError(f"{root} is not a mabe checkout (no {', '.join(missing)}) — run bundle from the repository")
@@ -111,7 +113,9 @@ def build_project_wheel(root: Path, dest: Path) -> Path:
             else:
                 shutil.copyfile(src, dst)
         before = set(dest.glob("*.whl"))
-        pip(["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dest), tmp])
+        isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+        index = ["--no-index", "--find-links", str(wheels_from)] if wheels_from and isolation == [] else []
+        pip(["wheel", "--no-deps", *isolation, *index, "-q", "-w", str(dest), tmp])
     new = sorted(set(dest.glob("mabe-*.whl")) - before) or sorted(dest.glob("mabe-*.whl"))
     if not new:
         raise WheelError("pip built no mabe wheel")
@@ -138,7 +142,7 @@ def collect(root: Path, dest: Path, image: dict[str, Version], *, python: str = 
             wheels_from: Path | None = None) -> Wheelhouse:
     """Project wheel + every dependency wheel the image lacks, into `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    house = Wheelhouse(project=build_project_wheel(root, dest))
+    house = Wheelhouse(project=build_project_wheel(root, dest, wheels_from))
     queue = [(r, "mabe") for r in wheel_requires(house.project, python)]
     extras_done: dict[str, set[str]] = {}
     while queue:
