@@ -77,7 +77,10 @@ def _skipped(name: str) -> bool:
 def _slim_checkpoint(src: Path, dst: Path) -> None:
     """A copy of a torch checkpoint without what only resuming training needs."""
     import torch
-    ck = torch.load(src, map_location="cpu", weights_only=True)
+    try:
+        ck = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 — not a checkpoint of ours: it travels as is, load_run judges it
+        ck = None
     if not (isinstance(ck, dict) and "model" in ck):
         shutil.copyfile(src, dst)
         return
