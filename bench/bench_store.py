@@ -1,13 +1,21 @@
-"""Benchmark of `mabe-store build` (not a test; `make bench`).
+"""Benchmark of the store (not a test; `make bench`): build cost, size, objects, reads.
 
-On one synthetic dataset (`synth --profile kaggle --scale 0.005`, 1.33M frames), in one run: the store build vs the original design's pandas
-`pivot_table` vs a bare pyarrow read of the same files (the floor no pivot can beat), as frames/s
-and ratios (a bare Polars read too, for context); the store's size vs the raw tracking parquet; and the build time at 1x and 4x data (4 hard-linked copies
-under new ids; cost should grow linearly). `--codecs` adds the compression sweep that chose configs/store.yaml;
-`--kaggle SCALE` times a build of `synth --profile kaggle --scale SCALE` and extrapolates it to
-the full set (72M frames). Prints a table and writes JSON (`--json`).
+On one synthetic set written the way Kaggle's files are (`synth --profile kaggle --scale S`:
+Polars defaults/zstd, int32/int8/string/float32/float32, 3-decimal coordinates), each figure is
+the minimum over `--repeats` fresh processes run in alternating order, so imports, page cache
+and other work on the machine skew no one method:
 
-    python bench/bench_store.py [--scale 0.005] [--jobs 2] [--codecs] [--kaggle 0.1] [--json FILE]
+- `pyarrow_read`: a bare `pyarrow.parquet.read_table` of every tracking file (the floor);
+- `build`: `mabe-store build --jobs 1` into a fresh store;
+- `baseline_build` (with `--baseline DIR`, a folder holding another `mabe_store`, e.g. an older
+  commit's via `git archive <commit> mabe_store | tar -x -C DIR`): the same build by that code.
+Each child times its own work in CPU-seconds of the process (all threads; imports excluded) and
+wall seconds. Then, on the built store(s): bytes per keypoint row and per frame vs the raw files,
+the features array vs what plain zstd-1 (format 1's codec) gives on the same rows, the number of
+objects (files) and their extrapolation to the full set (72M frames), staging (`Store.load`) and
+random 100-frame window reads straight from zarr, again min of fresh processes.
+
+    python bench/bench_store.py [--scale 0.02] [--repeats 3] [--baseline DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -15,228 +23,192 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow.parquet as pq
-
-from mabe_store import open_store
-from mabe_store.build import build_store
-from mabe_store.build_config import make_config
-from mabe_store.pivot import pivot_tracking
-from mabe_store.synth import synthesize
-
-FULL_SET_FRAMES = 72_000_000
+FULL_SET = {"frames": 72_000_000, "videos": 8_789, "annotations": 83_620}
+REPO = Path(__file__).resolve().parents[1]
 
 
-def tracking_files(raw: Path) -> list[Path]:
-    return sorted(raw.glob("*_tracking/*/*.parquet"))
+# -- children: one measurement each, in a fresh process ----------------------------------------------
+def _child(kind: str, raw: Path, store: Path) -> dict:
+    import numpy as np
+
+    if kind == "pyarrow_read":
+        import pyarrow.parquet as pq
+
+        files = sorted(raw.glob("*_tracking/*/*.parquet"))
+        t, c = time.perf_counter(), time.process_time()
+        for f in files:
+            pq.read_table(f)
+    elif kind.endswith("build"):
+        import shutil
+
+        from mabe_store.build import build_store
+
+        shutil.rmtree(store, ignore_errors=True)
+        t, c = time.perf_counter(), time.process_time()
+        build_store(raw, store, jobs=1, progress=False, log=lambda _: None)
+    elif kind.endswith("load"):
+        from mabe_store import open_store
+
+        t, c = time.perf_counter(), time.process_time()
+        open_store(store).load()
+    else:  # windows: random 100-frame reads of features + actions straight from the store
+        from mabe_store import open_store
+
+        s = open_store(store)
+        rng = np.random.default_rng(0)
+        lengths = s.videos["length"]
+        ok = np.flatnonzero(lengths > 100)
+        picks = rng.choice(ok, 300)
+        t, c = time.perf_counter(), time.process_time()
+        for i in picks:
+            start = int(s.videos["offset"][i] + rng.integers(0, lengths[i] - 100))
+            s.feature_array[start:start + 100] if hasattr(s, "feature_array") else s.root["features"][start:start + 100]
+            s.root["actions"][start:start + 100]
+        return {"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "windows": len(picks)}
+    return {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
 
 
-def dir_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def _run_child(kind: str, raw: Path, store: Path, pythonpath: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "OMP_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(raw), str(store)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def timed(fn) -> float:
-    return measured(fn)[0]
+def alternating(kinds: dict[str, tuple[Path, Path]], raw: Path, repeats: int) -> dict[str, dict]:
+    """{kind: {wall, cpu}} minimum over `repeats` rounds; round r runs the kinds rotated by r."""
+    names, best = list(kinds), {}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            store, path = kinds[name]
+            got = _run_child(name, raw, store, path)
+            got["load1"] = os.getloadavg()[0]
+            prev = best.get(name)
+            best[name] = got if prev is None else {k: min(v, prev[k]) if k in ("wall", "cpu") else v
+                                                   for k, v in got.items()}
+    return best
 
 
-def _cpu() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+# -- sizes and objects -------------------------------------------------------------------------------
+def dir_bytes(path: Path, sub: str = "") -> int:
+    return sum(p.stat().st_size for p in (path / sub).rglob("*") if p.is_file())
 
 
-LOADS: dict[str, float] = {}  # 1-min load average at the end of each measurement, by label
+def raw_figures(raw: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    files = sorted(raw.glob("*_tracking/*/*.parquet"))
+    rows = sum(pq.read_metadata(f).num_rows for f in files)
+    return {"files": len(files), "bytes": sum(f.stat().st_size for f in files), "keypoint_rows": rows,
+            "created_by": pq.read_metadata(files[0]).created_by,
+            "codec": pq.read_metadata(files[0]).row_group(0).column(3).compression}
 
 
-def measured(fn, label: str | None = None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and its finished children). CPU time is the
-    figure to trust on a shared machine; wall time is what a user waits."""
-    t, c = time.perf_counter(), _cpu()
-    fn()
-    out = time.perf_counter() - t, _cpu() - c
-    if label:
-        LOADS[label] = os.getloadavg()[0]
-    return out
+def store_figures(store: Path) -> dict:
+    from mabe_store import open_store
+
+    s = open_store(store)
+    n_files = sum(1 for p in store.rglob("*") if p.is_file())
+    cfg = s.attrs["build_config"]
+    shard = cfg.get("shard_rows") or cfg["chunk_rows"]
+    big = sum(1 for p in store.glob("features/c/**/*") if p.is_file()) + \
+        sum(1 for p in store.glob("actions/c/**/*") if p.is_file())
+    small = n_files - big
+    # at full size: feature/label files grow with frames, table chunk files with rows (few), the
+    # rest (metadata) stays; objects per shard-row of features as measured (absent mice skipped)
+    per_row_block = big / max(1, -(-s.n_frames // shard))
+    full_blocks = -(-FULL_SET["frames"] // shard)
+    return {"frames": s.n_frames, "videos": s.n_videos, "bytes": dir_bytes(store),
+            "features_bytes": dir_bytes(store, "features"), "actions_bytes": dir_bytes(store, "actions"),
+            "objects": n_files, "objects_full_set": round(small + per_row_block * full_blocks),
+            "shard_rows": shard, "codec": {k: cfg.get(k) for k in ("codec", "clevel", "shuffle", "transpose")}}
 
 
-def replicate(raw: Path, out: Path, times: int) -> None:
-    """`times` copies of a raw dataset under new video ids (hard links): exactly `times` x the data."""
-    import polars as pl
+def zstd1_features_bytes(store: Path) -> int:
+    """Bytes of the same committed feature rows encoded as format 1 did: (16384, 36) chunks, zstd-1."""
+    import numpy as np
+    import zarr
+    from zarr.codecs import ZstdCodec
 
-    for split in ("train", "test"):
-        meta = pl.read_csv(raw / f"{split}.csv", infer_schema=False)
-        copies = []
-        for k in range(times):
-            copy = meta.with_columns((pl.col("video_id").cast(pl.Int64) + k * 10**10).cast(pl.String))
-            for (lab, old), new in zip(meta.select("lab_id", "video_id").iter_rows(), copy["video_id"], strict=True):
-                kinds = [f"{split}_tracking"] + (["train_annotation"] if split == "train" else [])
-                for kind in kinds:
-                    src = raw / kind / lab / f"{old}.parquet"
-                    if src.exists():
-                        (out / kind / lab).mkdir(parents=True, exist_ok=True)
-                        (out / kind / lab / f"{new}.parquet").hardlink_to(src)
-            copies.append(copy)
-        pl.concat(copies).write_csv(out / f"{split}.csv")
+    from mabe_store import open_store
+
+    s = open_store(store)
+    mem = zarr.storage.MemoryStore()
+    arr = zarr.create_array(mem, shape=(s.n_frames, s.feature_array.shape[1]), dtype="float32",
+                            chunks=(16384, 36), fill_value=np.nan, compressors=ZstdCodec(level=1))
+    for lo in range(0, s.n_frames, 262144):
+        arr[lo:lo + 262144] = s.feature_array[lo:min(lo + 262144, s.n_frames)]
+    return sum(len(v) for k, v in mem._store_dict.items() if not k.endswith("zarr.json"))
 
 
-def bare_read(raw: Path) -> None:
-    for f in tracking_files(raw):
-        pq.read_table(f)
-
-
-def bare_polars_read(raw: Path) -> None:
-    """Context, not the floor: Polars decodes these files ~3x cheaper (CPU) than pyarrow here."""
-    import polars as pl
-
-    for f in tracking_files(raw):
-        pl.read_parquet(f)
-
-
-def pandas_pivot(raw: Path) -> None:
-    """The original design: per video, pandas pivot_table, reindexed to the same dense
-    (frames, 4 mice x 18 slots x {x, y}) block the store holds (no writing: favours pandas)."""
-    import pandas as pd
-
-    slots = make_config().keypoints
-    full = pd.MultiIndex.from_product([range(1, 5), slots, ["x", "y"]])
-    for f in tracking_files(raw):
-        df = pd.read_parquet(f)
-        wide = df.pivot_table(index="video_frame", columns=["mouse_id", "bodypart"], values=["x", "y"])
-        wide.columns = wide.columns.reorder_levels([1, 2, 0])
-        wide.reindex(index=range(int(df["video_frame"].max()) + 1), columns=full).to_numpy(dtype=np.float32)
-
-
-def polars_pivot(raw: Path) -> None:
-    """The store's pivot alone (same output as `pandas_pivot`, no labels, no writing)."""
-    cfg = make_config()
-    for f in tracking_files(raw):
-        _ = pivot_tracking(f, cfg).features
-
-
-def build(raw: Path, out: Path, jobs: int, label: str | None = None, **cfg) -> tuple[float, float]:
-    shutil.rmtree(out, ignore_errors=True)
-    return measured(lambda: build_store(raw, out, cfg=make_config(**cfg), jobs=jobs, progress=False,
-                                        log=lambda _: None), label)
-
-
-def main_bench(work: Path, scale: float, jobs: int) -> dict:
-    raw1, raw4 = work / "raw1", work / "raw4"
-    synthesize(raw1, profile="kaggle", scale=scale, seed=0, progress=False)
-    replicate(raw1, raw4, 4)
-    runs = {"build": build(raw1, work / "store.zarr", jobs, "build")}
-    frames1 = open_store(work / "store.zarr").n_frames
-    size_store, size_raw = dir_bytes(work / "store.zarr"), sum(f.stat().st_size for f in tracking_files(raw1))
-    runs["build_jobs1"] = build(raw1, work / "store1.zarr", 1, "build_jobs1")
-    runs["pyarrow_read"] = measured(lambda: bare_read(raw1), "pyarrow_read")
-    runs["polars_read"] = measured(lambda: bare_polars_read(raw1), "polars_read")
-    runs["pandas_pivot_table"] = measured(lambda: pandas_pivot(raw1), "pandas_pivot_table")
-    runs["pivot_only"] = measured(lambda: polars_pivot(raw1), "pivot_only")
-    build4 = build(raw4, work / "store4.zarr", jobs, "build_4x")
-    build4_1 = build(raw4, work / "store4.zarr", 1, "build_4x_jobs1")  # back to back: --jobs on more data
-    frames4 = open_store(work / "store4.zarr").n_frames
-    fps = {k: frames1 / wall for k, (wall, _) in runs.items()}
-    fpc = {k: frames1 / cpu for k, (_, cpu) in runs.items()}
-    return {
-        "frames_1x": frames1, "frames_4x": frames4, "jobs": jobs, "frames_per_s": fps, "frames_per_cpu_s": fpc,
-        "wall_seconds": {k: w for k, (w, _) in runs.items()} | {"build_4x": build4[0], "build_4x_jobs1": build4_1[0]},
-        "cpu_seconds": {k: c for k, (_, c) in runs.items()} | {"build_4x": build4[1], "build_4x_jobs1": build4_1[1]},
-        "load_after": dict(LOADS),
-        "build_vs_pandas": fps["build"] / fps["pandas_pivot_table"],
-        "build_vs_pandas_cpu": fpc["build_jobs1"] / fpc["pandas_pivot_table"],
-        "build_slowdown_vs_floor": fps["pyarrow_read"] / fps["build"],
-        "build_slowdown_vs_floor_cpu": fpc["pyarrow_read"] / fpc["build_jobs1"],
-        "time_ratio_4x_over_1x": build4[0] / runs["build"][0], "cpu_ratio_4x_over_1x": build4[1] / runs["build"][1],
-        "frames_ratio_4x_over_1x": frames4 / frames1,
-        "store_bytes": size_store, "raw_parquet_bytes": size_raw, "store_over_raw": size_store / size_raw,
-    }
-
-
-def codec_sweep(raw: Path, work: Path) -> list[dict]:
-    rows = []
-    for codec, clevel, shuffle in [("zstd", 1, "shuffle"), ("blosc-zstd", 1, "shuffle"), ("blosc-zstd", 3, "shuffle"),
-                                   ("blosc-zstd", 3, "bitshuffle"), ("blosc-lz4", 5, "shuffle"),
-                                   ("zstd", 3, "shuffle"), ("none", 0, "shuffle")]:
-        for chunk_rows in (4096, 16384, 65536):
-            out = work / "codec.zarr"
-            t, _ = build(raw, out, 1, None, codec=codec, clevel=clevel, shuffle=shuffle, chunk_rows=chunk_rows)
-            s = open_store(out)
-            t_read = timed(lambda s=s: s.load())
-            rows.append({"codec": codec, "clevel": clevel, "shuffle": shuffle, "chunk_rows": chunk_rows,
-                         "build_s": t, "load_s": t_read, "store_bytes": dir_bytes(out),
-                         "frames": s.n_frames})
-    return rows
-
-
-def kaggle_extrapolation(work: Path, scale: float, jobs: int) -> dict:
-    raw = work / "kaggle"
-    t_synth = timed(lambda: synthesize(raw, profile="kaggle", scale=scale, seed=0, progress=False))
-    t, cpu = build(raw, work / "kaggle.zarr", jobs, "kaggle")
-    frames = open_store(work / "kaggle.zarr").n_frames
-    return {"scale": scale, "frames": frames, "synth_s": t_synth, "build_s": t, "build_cpu_s": cpu, "jobs": jobs,
-            "frames_per_s": frames / t, "full_set_minutes": FULL_SET_FRAMES / (frames / t) / 60,
-            "full_set_cpu_minutes": FULL_SET_FRAMES / (frames / cpu) / 60,
-            "store_bytes": dir_bytes(work / "kaggle.zarr"),
-            "raw_parquet_bytes": sum(f.stat().st_size for f in tracking_files(raw))}
-
-
-def print_table(r: dict) -> None:
-    fps, fpc = r["frames_per_s"], r["frames_per_cpu_s"]
-    print(f"\nstore build benchmark — {r['frames_1x']:,} frames (1x), jobs={r['jobs']}")
-    print(f"  {'method':<36}{'frames/s':>11}{'vs pandas':>10}{'frames/CPU-s':>14}{'vs pandas':>10}")
-    for name, label in (("pyarrow_read", "bare pyarrow read (floor)"), ("polars_read", "bare polars read (context)"), ("build", f"mabe-store build (jobs={r['jobs']})"),
-                        ("build_jobs1", "mabe-store build (jobs=1)"), ("pivot_only", "store pivot only (jobs=1)"),
-                        ("pandas_pivot_table", "pandas pivot_table (same output)")):
-        pd_w, pd_c = fps["pandas_pivot_table"], fpc["pandas_pivot_table"]
-        print(f"  {label:<36}{fps[name]:>11,.0f}{fps[name] / pd_w:>9.1f}x{fpc[name]:>14,.0f}{fpc[name] / pd_c:>9.1f}x")
-    print(f"  build is {r['build_vs_pandas']:.1f}x pandas and {r['build_slowdown_vs_floor']:.2f}x slower than the floor "
-          f"(wall); per CPU-second {r['build_vs_pandas_cpu']:.1f}x and {r['build_slowdown_vs_floor_cpu']:.2f}x")
-    print(f"  store {r['store_bytes'] / 1e6:.1f} MB vs raw parquet {r['raw_parquet_bytes'] / 1e6:.1f} MB "
-          f"({r['store_over_raw']:.2f}x)")
-    w, c = r["wall_seconds"], r["cpu_seconds"]
-    print(f"  1x {w['build']:.2f} s ({c['build']:.2f} CPU-s), 4x {w['build_4x']:.2f} s ({c['build_4x']:.2f} CPU-s): "
-          f"wall x{r['time_ratio_4x_over_1x']:.2f}, CPU x{r['cpu_ratio_4x_over_1x']:.2f} for frames x{r['frames_ratio_4x_over_1x']:.2f}")
-    print(f"  4x back to back: jobs={r['jobs']} {w['build_4x']:.2f} s ({c['build_4x']:.2f} CPU-s), "
-          f"jobs=1 {w['build_4x_jobs1']:.2f} s ({c['build_4x_jobs1']:.2f} CPU-s)")
-    print("  1-min load average after each run: " + ", ".join(f"{k} {v:.1f}" for k, v in r["load_after"].items()))
-
-
+# -- main --------------------------------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=float, default=0.005, help="kaggle-profile scale of the 1x dataset")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--codecs", action="store_true", help="also sweep codecs and chunk sizes")
-    ap.add_argument("--kaggle", type=float, default=None, help="also time a kaggle-profile build at this scale")
-    ap.add_argument("--json", type=Path, default=Path("bench/results_store.json"))
+    ap.add_argument("--scale", type=float, default=0.02, help="kaggle-profile scale (0.02: ~2.2M frames)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--baseline", type=Path, default=None, help="folder with another mabe_store to compare")
+    ap.add_argument("--raw", type=Path, default=None, help="reuse this synthetic raw folder")
+    ap.add_argument("--json", type=Path, default=REPO / "bench" / "results_store.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp:
         work = Path(tmp)
-        result = {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg()}
-        result |= main_bench(work, args.scale, args.jobs)
-        print_table(result)
-        if args.codecs:
-            result["codecs"] = codec_sweep(work / "raw1", work)
-            print("\n  codec       clevel shuffle     chunk  build s  load s   MB")
-            for c in result["codecs"]:
-                print(f"  {c['codec']:<12}{c['clevel']:>6} {c['shuffle']:<11}{c['chunk_rows']:>6}"
-                      f"{c['build_s']:>9.2f}{c['load_s']:>8.2f}{c['store_bytes'] / 1e6:>6.1f}")
-        if args.kaggle:
-            k = result["kaggle"] = kaggle_extrapolation(work, args.kaggle, args.jobs)
-            print(f"\n  kaggle profile x{k['scale']}: {k['frames']:,} frames built in {k['build_s']:.1f} s "
-                  f"({k['frames_per_s']:,.0f} frames/s, jobs={k['jobs']}) -> full set ~{k['full_set_minutes']:.1f} min "
-                  f"({k['full_set_cpu_minutes']:.1f} CPU-min); "
-                  f"store {k['store_bytes'] / 1e6:.0f} MB vs raw {k['raw_parquet_bytes'] / 1e6:.0f} MB")
-    result["loadavg_after"] = os.getloadavg()  # other work on the machine skews every figure
-    print(f"load average before/after: {result['loadavg_before'][0]:.1f} / {result['loadavg_after'][0]:.1f} "
-          f"on {result['cpus']} cores")
+        raw = args.raw or work / "raw"
+        if args.raw is None:
+            sys.path.insert(0, str(REPO))
+            from mabe_store.synth import synthesize
+
+            synthesize(raw, profile="kaggle", scale=args.scale, seed=0, progress=False)
+        result = {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg(), "scale": args.scale,
+                  "repeats": args.repeats, "raw": raw_figures(raw)}
+        kinds = {"pyarrow_read": (work / "none", REPO), "build": (work / "store.zarr", REPO)}
+        if args.baseline:
+            kinds["baseline_build"] = (work / "baseline.zarr", args.baseline)
+        result["runs"] = alternating(kinds, raw, args.repeats)
+        stores = {"store": (work / "store.zarr", REPO)}
+        if args.baseline:
+            stores["baseline"] = (work / "baseline.zarr", args.baseline)
+        reads = {f"{n}_{k}": (p, path) for n, (p, path) in stores.items() for k in ("load", "windows")}
+        result["reads"] = alternating(reads, raw, args.repeats)
+        result["stores"] = {n: store_figures(p) for n, (p, _) in stores.items()}
+        result["stores"]["store"]["features_bytes_zstd1"] = zstd1_features_bytes(work / "store.zarr")
+    result["loadavg_after"] = os.getloadavg()
+    report(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
+    print(f"wrote {args.json}")
+
+
+def report(r: dict) -> None:
+    raw, runs, reads = r["raw"], r["runs"], r["reads"]
+    floor = runs["pyarrow_read"]
+    print(f"\nstore benchmark: kaggle profile x{r['scale']}, raw written by {raw['created_by']} ({raw['codec']}), "
+          f"{raw['keypoint_rows']:,} keypoint rows in {raw['files']} files; min of {r['repeats']} fresh processes")
+    print(f"  {'method':<34}{'wall s':>8}{'CPU s':>8}{'CPU x read':>12}")
+    for name, v in runs.items():
+        print(f"  {name:<34}{v['wall']:>8.2f}{v['cpu']:>8.2f}{v['cpu'] / floor['cpu']:>11.2f}x")
+    print(f"  {'store':<10}{'frames':>12}{'B/frame':>9}{'B/kp row':>10}{'x raw':>7}{'features MB':>13}"
+          f"{'objects':>9}{'full set':>10}{'load s':>8}{'windows/s':>11}")
+    print(f"  {'raw':<10}{'':>12}{raw['bytes'] / r['stores']['store']['frames']:>9.1f}"
+          f"{raw['bytes'] / raw['keypoint_rows']:>10.2f}{1:>7.2f}")
+    for name, s in r["stores"].items():
+        w = reads[f"{name}_windows"]
+        print(f"  {name:<10}{s['frames']:>12,}{s['bytes'] / s['frames']:>9.1f}{s['bytes'] / raw['keypoint_rows']:>10.2f}"
+              f"{s['bytes'] / raw['bytes']:>7.2f}{s['features_bytes'] / 1e6:>13.1f}{s['objects']:>9}"
+              f"{s['objects_full_set']:>10,}{reads[f'{name}_load']['wall']:>8.2f}{w['windows'] / w['wall']:>11,.0f}")
+    s = r["stores"]["store"]
+    print(f"  features: {s['features_bytes'] / 1e6:.1f} MB = {s['features_bytes'] / s['features_bytes_zstd1']:.2f} x "
+          f"plain zstd-1 on the same rows ({s['features_bytes_zstd1'] / 1e6:.1f} MB)")
+    print(f"  load average before/after: {r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f} on {r['cpus']} cores")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(_child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))))
+    else:
+        main()

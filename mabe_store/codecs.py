@@ -11,6 +11,9 @@ values (tests/mabe_store/test_codecs.py round-trips every chain offered here).
 
 from __future__ import annotations
 
+import google_crc32c
+import numcodecs
+import numpy as np
 from zarr.codecs import BloscCodec, TransposeCodec, ZstdCodec
 
 from mabe_store.build_config import BuildConfig
@@ -34,3 +37,47 @@ def array_codecs(cfg: BuildConfig, itemsize: int) -> dict:
         return {"filters": filters, "compressors": [*shuffle, ZstdCodec(level=cfg.clevel)]}
     return {"filters": filters, "compressors": [BloscCodec(cname=cfg.codec.split("-")[1], clevel=cfg.clevel,
                                                            shuffle=cfg.shuffle, typesize=itemsize)]}
+
+
+MISSING = 2**64 - 1  # zarr's sharding index entry of an inner chunk that is not stored
+
+
+def _encode_chunk(chunk: np.ndarray, cfg: BuildConfig, itemsize: int) -> bytes:
+    data = np.ascontiguousarray(chunk.T if cfg.transpose else chunk)
+    if cfg.codec == "none":
+        return data.tobytes()
+    if cfg.shuffle == "shuffle" and itemsize > 1:
+        data = numcodecs.Shuffle(elementsize=itemsize).encode(data)
+    return numcodecs.Zstd(level=cfg.clevel).encode(data)
+
+
+def direct_shards(cfg: BuildConfig) -> bool:
+    """Whether `encode_shard` can write this config's shards (zstd or none; blosc goes through zarr)."""
+    return cfg.codec in ("zstd", "none")
+
+
+def encode_shard(block: np.ndarray, chunks: tuple[int, int], cfg: BuildConfig) -> bytes | None:
+    """One whole shard file of a 2-D array, byte for byte what zarr's ShardingCodec with
+    `array_codecs(cfg)` reads: the stored inner chunks, then the index ((offset, nbytes) uint64
+    little-endian per inner chunk, row-major; MISSING where a chunk is all fill and not stored)
+    and its crc32c. None when every chunk is fill (no file). Encoding here rather than through
+    `arr[...] = block` halves the CPU of a shard write (zarr's per-chunk machinery costs as much
+    as the compression itself); tests/mabe_store/test_writer.py reads every shard back via zarr."""
+    rows, cols = chunks
+    grid = (block.shape[0] // rows, block.shape[1] // cols)
+    index = np.full((*grid, 2), MISSING, dtype="<u8")
+    parts, pos = [], 0
+    for i in range(grid[0]):
+        for j in range(grid[1]):
+            chunk = block[i * rows:(i + 1) * rows, j * cols:(j + 1) * cols]
+            empty = np.isnan(chunk).all() if chunk.dtype.kind == "f" else not chunk.any()
+            if empty:
+                continue
+            data = _encode_chunk(chunk, cfg, chunk.dtype.itemsize)
+            index[i, j] = (pos, len(data))
+            parts.append(data)
+            pos += len(data)
+    if not parts:
+        return None
+    raw = index.tobytes()
+    return b"".join([*parts, raw, np.uint32(google_crc32c.value(raw)).astype("<u4").tobytes()])

@@ -2,9 +2,10 @@
 
 The raw tracking is long: one row per (video_frame, mouse_id, bodypart) with x, y. A pivot table
 would hash every row on three keys; here each row's destination is arithmetic instead:
-`row = video_frame`, `column = ((mouse_id - 1) * K + slot) * 2 + c`. `bodypart` is read as a
-Categorical, so `slot` is looked up once per distinct name (a few dozen) and gathered per row by
-its integer code, in numpy. The values are then scattered into a NaN-filled numpy block with one
+`row = video_frame`, `column = ((mouse_id - 1) * K + slot) * 2 + c`. `bodypart` is read as
+integer codes into a small table of names (the parquet dictionary, or a Polars Categorical on the
+general path), so `slot` is looked up once per distinct name (a few dozen) and gathered per row by
+its int32 code, in numpy. The values are then scattered into a NaN-filled numpy block with one
 fancy-indexed assignment per coordinate. The trade-off: duplicate rows for one (frame, mouse, part)
 are not merged — the last one wins — whereas parts that share a slot on purpose (the
 `headpiece_*` points) are averaged explicitly by a group-by over just their rows.
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mabe_store.build_config import BuildConfig
 from mabe_store.constants import ACTION_INDEX, N_MICE
@@ -108,58 +111,66 @@ def _drop_bad_rows(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     return df.filter(~bad_frame & ~bad_mouse & pl.col("bodypart").is_not_null())
 
 
-def _slots(bodypart: pl.Series, cfg: BuildConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Per row its name's code; per code its slot (-1: fits none) and whether it is averaged; and
-    the unmapped names. `bodypart` is Categorical (see `tracking_query`): each distinct name is
-    matched once, never per row."""
-    names = bodypart.unique()
-    ids = names.to_physical().to_numpy()
-    slot = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
-    averaged = np.zeros(len(slot), dtype=bool)
-    unmapped = []
-    for name, i in zip(names.to_list(), ids.tolist(), strict=True):
+def _slot_table(names: list[str], cfg: BuildConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per body-part name (dictionary code) its slot (-1: fits none) and whether it is averaged:
+    each distinct name is matched once, never per row."""
+    slot = np.full(len(names), -1, dtype=np.int32)
+    averaged = np.zeros(len(names), dtype=bool)
+    for i, name in enumerate(names):
         s = cfg.slot_of(name)
-        if s is None:
-            unmapped.append(name)
-        else:
+        if s is not None:
             slot[i], averaged[i] = s
-    return bodypart.to_physical().to_numpy(), slot, averaged, unmapped
+    return slot, averaged
 
 
-def _averaged_pairs(df: pl.DataFrame, rows: np.ndarray, slot: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """(frame, pair, x, y) of the per-(frame, mouse, slot) means of the averaged parts' rows,
-    where pair = (mouse_id - 1) * k + slot."""
-    mean = (df.filter(pl.Series(rows)).with_columns(slot=pl.Series(slot[rows]), x=pl.col("x").fill_nan(None),
-                                                    y=pl.col("y").fill_nan(None))
+def _averaged_pairs(frame, mouse, x, y, slot: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """(frame, pair, x, y) of the per-(frame, mouse, slot) means of the averaged parts' rows
+    (NaN ignored), where pair = (mouse_id - 1) * k + slot."""
+    df = pl.DataFrame({"video_frame": frame, "mouse_id": mouse, "slot": slot, "x": x, "y": y})
+    mean = (df.with_columns(pl.col("x", "y").fill_nan(None))
             .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
-    pair = (mean["mouse_id"].to_numpy() - 1) * k + mean["slot"].to_numpy()
+    pair = (mean["mouse_id"].to_numpy().astype(np.int64) - 1) * k + mean["slot"].to_numpy()
     return (mean["video_frame"].to_numpy(), pair, mean["x"].cast(pl.Float32).to_numpy(),
             mean["y"].cast(pl.Float32).to_numpy())
 
 
 def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None = None) -> Pivoted:
-    """Dense block from an already-cast long frame (see `tracking_query`)."""
+    """Dense block from an already-cast long frame (see `tracking_query`): the general path, for
+    files with nulls or unexpected dtypes."""
     notes = [] if notes is None else notes
     df = _drop_bad_rows(df, notes)
     if df.height == 0:
         raise InputError("no usable tracking rows")
-    length = int(df["video_frame"].max()) + 1
+    part = df["bodypart"]
+    distinct = part.unique()
+    ids = distinct.to_physical().to_numpy()
+    remap = np.zeros(int(ids.max()) + 1, dtype=np.int32)
+    remap[ids] = np.arange(len(ids))
+    codes = remap[part.to_physical().to_numpy()]
+    return pivot_arrays(df["video_frame"].to_numpy(), df["mouse_id"].to_numpy(), codes, distinct.to_list(),
+                        df["x"].to_numpy(), df["y"].to_numpy(), cfg, notes)
+
+
+def pivot_arrays(frame, mouse, codes, names: list[str], x, y, cfg: BuildConfig, notes: list[str]) -> Pivoted:
+    """The pivot proper, on clean rows: frame >= 0, mouse in 1..4, `codes` indexing `names`."""
+    if len(frame) == 0:
+        raise InputError("no usable tracking rows")
+    length = int(frame.max()) + 1
     if length > MAX_FRAMES:
         raise InputError(f"video_frame reaches {length - 1}, beyond {MAX_FRAMES:,} — corrupt frame numbers")
-    k = len(cfg.keypoints)
-    codes, slot, averaged, unmapped_names = _slots(df["bodypart"], cfg)
-    unmapped = {}
-    if unmapped_names:
-        counts = df.filter(pl.col("bodypart").is_in(unmapped_names)).group_by(pl.col("bodypart").cast(pl.String)).len()
-        unmapped = {str(p): int(n) for p, n in counts.iter_rows()}
-    frame, mouse = df["video_frame"].to_numpy(), df["mouse_id"].to_numpy()
-    key = mouse * len(slot) + codes  # one small integer per (mouse, body part name)
+    k, n = len(cfg.keypoints), len(names)
+    slot, averaged = _slot_table(names, cfg)
+    counts = np.bincount(codes, minlength=n)
+    unmapped = {names[i]: int(counts[i]) for i in np.flatnonzero((slot < 0) & (counts > 0))}
+    key = mouse.astype(np.int32) * n + codes  # one small integer per (mouse, body part name)
     direct = (slot >= 0) & ~averaged
-    key_pair = np.where(np.tile(direct, N_MICE + 1), (np.arange((N_MICE + 1) * len(slot)) // len(slot) - 1) * k
-                        + np.tile(slot, N_MICE + 1), -1)
-    extra = _averaged_pairs(df, averaged[codes], slot[codes], k) if averaged.any() else None
-    values, columns = _compact(frame, key, key_pair, df["x"].to_numpy(), df["y"].to_numpy(), extra, length,
-                               N_MICE * k)
+    key_pair = np.where(np.tile(direct, N_MICE + 1), (np.arange((N_MICE + 1) * n, dtype=np.int32) // n - 1) * k
+                        + np.tile(slot, N_MICE + 1), -1).astype(np.int32)
+    extra = None
+    if averaged[counts > 0].any():
+        rows = averaged[codes]
+        extra = _averaged_pairs(frame[rows], mouse[rows], x[rows], y[rows], slot[codes[rows]], k)
+    values, columns = _compact(frame, key, key_pair, x, y, extra, length, N_MICE * k)
     return Pivoted(values, columns, N_MICE * k * 2, int(mouse.max()), unmapped, notes)
 
 
@@ -172,7 +183,7 @@ def _compact(frame, key, key_pair, x, y, extra, length: int, n_pairs: int) -> tu
     if extra is not None:
         used[extra[1]] = True
     pairs = np.flatnonzero(used)
-    lut = np.full(n_pairs + 1, -1, dtype=np.int64)  # lut[-1] = -1: pair -1 stays skipped
+    lut = np.full(n_pairs + 1, -1, dtype=np.int32)  # lut[-1] = -1: pair -1 stays skipped
     lut[pairs] = 2 * np.arange(len(pairs))
     values = np.full((length, 2 * len(pairs)), np.nan, dtype=np.float32)
     col = lut[key_pair][key]
@@ -187,18 +198,62 @@ def _compact(frame, key, key_pair, x, y, extra, length: int, n_pairs: int) -> tu
 
 def _scatter(out: np.ndarray, frame: np.ndarray, col: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     flat = out.reshape(-1)
-    idx = frame * out.shape[1]
+    idx = frame.astype(np.int64) * out.shape[1]
     idx += col
     flat[idx] = x
     idx += 1
     flat[idx] = y
 
 
+def _fast_arrays(table: pa.Table):
+    """(frame, mouse, codes, names, x, y) straight from Arrow when the file is as Kaggle writes it
+    (integer ids, float coordinates, no nulls), else None (the general Polars path casts)."""
+    t = {c: table.column(c) for c in TRACKING_COLUMNS}
+    kinds = (pa.types.is_integer(t["video_frame"].type) and pa.types.is_integer(t["mouse_id"].type)
+             and pa.types.is_dictionary(t["bodypart"].type) and pa.types.is_floating(t["x"].type)
+             and pa.types.is_floating(t["y"].type))
+    if not kinds or any(col.null_count for col in t.values()) or table.num_rows == 0:
+        return None
+    part = t["bodypart"].unify_dictionaries()
+    names = part.chunk(0).dictionary.to_pylist()
+    codes = np.concatenate([c.indices.to_numpy() for c in part.chunks]).astype(np.int32)
+    return (t["video_frame"].to_numpy(), t["mouse_id"].to_numpy(), codes, names,
+            t["x"].to_numpy().astype(np.float32, copy=False), t["y"].to_numpy().astype(np.float32, copy=False))
+
+
+def _drop_bad_numeric(frame, mouse, notes: list[str]):
+    """The rows `_drop_bad_rows` drops, for null-free arrays, with the same notes: a mask or None."""
+    bad_frame = frame < 0
+    bad_mouse = ((mouse < 1) | (mouse > N_MICE)) & ~bad_frame
+    n_frame, n_mouse = int(bad_frame.sum()), int(bad_mouse.sum())
+    if n_frame:
+        notes.append(f"dropped {n_frame} rows with a missing or negative video_frame")
+    if n_mouse:
+        seen = pl.Series(mouse[bad_mouse]).unique(maintain_order=True).head(5).to_list()
+        notes.append(f"dropped {n_mouse} rows with mouse_id outside 1..{N_MICE} (e.g. {seen})")
+    return ~(bad_frame | bad_mouse) if n_frame or n_mouse else None
+
+
 def pivot_tracking(path: str | Path, cfg: BuildConfig) -> Pivoted:
-    """Read one tracking parquet (the five columns only) and pivot it."""
+    """Read one tracking parquet (the five columns only) and pivot it.
+
+    Files as Kaggle writes them take the Arrow path: `bodypart` is read as the parquet
+    dictionary's codes (no string is materialised or hashed per row) and the numeric columns
+    are used in place; anything else (nulls, text ids) takes the general Polars path."""
     path = Path(path)
-    df = _collect(tracking_query(_scan(path, TRACKING_COLUMNS)), path)
-    return pivot_frame(df, cfg)
+    lf = _scan(path, TRACKING_COLUMNS)
+    try:
+        table = pq.read_table(path, columns=list(TRACKING_COLUMNS), read_dictionary=["bodypart"])
+        arrays = _fast_arrays(table)
+    except (pa.ArrowException, ValueError):
+        arrays = None
+    if arrays is None:
+        return pivot_frame(_collect(tracking_query(lf), path), cfg)
+    notes: list[str] = []
+    keep = _drop_bad_numeric(arrays[0], arrays[1], notes)
+    if keep is not None:
+        arrays = tuple(a if isinstance(a, list) else a[keep] for a in arrays)
+    return pivot_arrays(*arrays, cfg, notes)
 
 
 def read_annotations(path: str | Path, length: int) -> tuple[list[tuple[int, int, str, int, int]], list[str]]:

@@ -18,6 +18,7 @@ appends. The trade-off: a video is never rewritten in place, so a changed source
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import zarr
 
 from mabe_store.behaviors import labeled_triples
 from mabe_store.build_config import BuildConfig
-from mabe_store.codecs import array_codecs
+from mabe_store.codecs import array_codecs, direct_shards, encode_shard
 from mabe_store.constants import ACTION_INDEX, ACTIONS, FORMAT_VERSION, N_MICE
 from mabe_store.errors import zarr_codec_notice_silenced
 from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS
@@ -185,12 +186,24 @@ class StoreWriter:
             self.commit()
 
     def _write_shard(self, n: int) -> None:
-        """Write buffer rows [0, n) at the buffer's shard; a whole shard is encoded without a read."""
+        """Write buffer rows [0, n) as the buffer's shard, replacing the file whole (the rows past
+        n are fill, so nothing is read back first)."""
         lo, hi = self._shard_start, self._shard_start + n
         for arr, buf in ((self.features, self._feats), (self.actions, self._acts)):
             if arr.shape[0] < hi:
                 arr.resize((hi, arr.shape[1]))
-            arr[lo:hi] = buf[:n]
+            if not direct_shards(self.cfg):
+                arr[lo:hi] = buf[:n]
+                continue
+            data = encode_shard(buf, arr.chunks, self.cfg)
+            path = self.path / arr.basename / "c" / str(lo // self.cfg.shard_rows) / "0"
+            if data is None:
+                path.unlink(missing_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".partial")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # atomic: a kill leaves the old shard or the new one
 
     def _queue(self, v: VideoRows, offset: int) -> None:
         i = self.committed["videos"] + len(self._pending)

@@ -8,6 +8,12 @@ intervals of each (agent, target) pair disjoint, as in the real data. Unlabeled 
 scheduled the same way at half the rate: look-alikes of the whitelisted actions (same poses at
 35-60 % weight, shorter) and full-strength behaviours the lab does not label (sniff, approach,
 chase, rear, selfgroom) — unknown, not negative, in that lab, as in the real data.
+
+Files are written the way Kaggle's were: by Polars with its defaults (zstd), tracking dtypes
+`video_frame int32, mouse_id int8, bodypart string, x float32, y float32`, coordinates rounded to
+3 decimals as the real ones are. Both matter for any size ratio measured on synthetic data: the
+pyarrow/snappy/int64 files written before were 1.65 x larger for the same rows, and unrounded
+float32 coordinates compress differently from 3-decimal ones.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
+import polars as pl
 import pyarrow.parquet as pq
 
 from mabe_store.synth.actions import RAMP_SEC, Event, apply_events
@@ -127,7 +133,7 @@ def geometry(spec: VideoSpec, profile: LabProfile) -> tuple[float, tuple, tuple[
     return ppc, box, ((w_px - aw * ppc) / 2, (h_px - ah * ppc) / 2)
 
 
-def tracking_table(spec: VideoSpec, profile: LabProfile, rng, labeled, decoys) -> pa.Table:
+def tracking_table(spec: VideoSpec, profile: LabProfile, rng, labeled, decoys) -> pl.DataFrame:
     """The long-format tracking table: one row per tracked (frame, mouse, body part)."""
     ppc, box, origin = geometry(spec, profile)
     bodies = free_motion(spec.n_frames, spec.n_mice, spec.fps, box, rng)
@@ -140,30 +146,31 @@ def tracking_table(spec: VideoSpec, profile: LabProfile, rng, labeled, decoys) -
     present = corrupt(pts, spec.body_parts, ppc, rng)
     flat = np.flatnonzero(present)
     mice, k = spec.n_mice, len(spec.body_parts)
-    names = pa.array(spec.body_parts, pa.string())
-    return pa.table({
-        "video_frame": pa.array(flat // (mice * k), pa.int64()),
-        "mouse_id": pa.array((flat // k) % mice + 1, pa.int64()),
-        "bodypart": names.take(pa.array(flat % k, pa.int32())),
-        "x": pa.array(pts[..., 0].ravel()[flat], pa.float32()),
-        "y": pa.array(pts[..., 1].ravel()[flat], pa.float32()),
+    names = np.array(spec.body_parts, dtype=object)
+    xy = [np.round(pts[..., c].ravel()[flat].astype(np.float64), 3).astype(np.float32) for c in (0, 1)]
+    return pl.DataFrame({
+        "video_frame": pl.Series((flat // (mice * k)).astype(np.int32), dtype=pl.Int32),
+        "mouse_id": pl.Series(((flat // k) % mice + 1).astype(np.int8), dtype=pl.Int8),
+        "bodypart": pl.Series(names[flat % k], dtype=pl.String),
+        "x": pl.Series(xy[0], dtype=pl.Float32),
+        "y": pl.Series(xy[1], dtype=pl.Float32),
     })
 
 
-def annotation_table(spec: VideoSpec, profile: LabProfile, labeled: list[Event], rng) -> pa.Table:
+def annotation_table(spec: VideoSpec, profile: LabProfile, labeled: list[Event], rng) -> pl.DataFrame:
     """Labeled intervals sorted by start; int32 frames when needed or as often as the lab does."""
     evs = sorted(labeled, key=lambda e: (e.start, e.agent, e.target))
     stops = [e.stop for e in evs]
     if evs and rng.random() < 0.05:  # rarely an interval runs past the last tracked frame
         stops[-1] = max(stops[-1], spec.n_frames + int(rng.integers(1, 30)))
     wide = max(stops, default=0) > 32000 or rng.random() < profile.int32_frac
-    frame_t = pa.int32() if wide else pa.int16()
-    return pa.table({
-        "agent_id": pa.array([e.agent + 1 for e in evs], pa.int8()),
-        "target_id": pa.array([e.target + 1 for e in evs], pa.int8()),
-        "action": pa.array([e.action for e in evs], pa.large_string()),
-        "start_frame": pa.array([e.start for e in evs], frame_t),
-        "stop_frame": pa.array(stops, frame_t),
+    frame_t = pl.Int32 if wide else pl.Int16
+    return pl.DataFrame({
+        "agent_id": pl.Series([e.agent + 1 for e in evs], dtype=pl.Int8),
+        "target_id": pl.Series([e.target + 1 for e in evs], dtype=pl.Int8),
+        "action": pl.Series([e.action for e in evs], dtype=pl.String),
+        "start_frame": pl.Series([e.start for e in evs], dtype=frame_t),
+        "stop_frame": pl.Series(stops, dtype=frame_t),
     })
 
 
@@ -174,11 +181,11 @@ def make_video(spec: VideoSpec, profile: LabProfile, seed: int, out: Path) -> tu
     split = "train" if spec.split == "train" else "test"
     track = out / f"{split}_tracking" / spec.lab_id / f"{spec.video_id}.parquet"
     track.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(tracking_table(spec, profile, rng, labeled, decoys), track)
+    tracking_table(spec, profile, rng, labeled, decoys).write_parquet(track)  # Polars defaults, as Kaggle
     has_labels = spec.split == "train" and (spec.triples or spec.real_annotations)
     if has_labels and not spec.real_annotations:
         ann = out / "train_annotation" / spec.lab_id / f"{spec.video_id}.parquet"
         ann.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(annotation_table(spec, profile, labeled, rng), ann)
+        annotation_table(spec, profile, labeled, rng).write_parquet(ann)
     occurring = sorted({(e.agent + 1, e.target + 1, e.action) for e in labeled})
     return spec.n_frames, occurring

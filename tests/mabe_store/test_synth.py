@@ -69,7 +69,12 @@ def test_dtypes_and_absent_rows(raw):
     widths = set()
     for r in _rows(raw / "train.csv"):
         tab = pq.read_table(raw / "train_tracking" / r["lab_id"] / f"{r['video_id']}.parquet")
-        assert [str(t) for t in tab.schema.types] == ["int64", "int64", "string", "float", "float"]
+        assert [str(t) for t in tab.schema.types] == ["int32", "int8", "large_string", "float", "float"]
+        assert pq.read_metadata(raw / "train_tracking" / r["lab_id"] / f"{r['video_id']}.parquet").created_by \
+            .startswith("Polars") and tab.column("x").to_numpy().dtype == np.float32
+        x = tab.column("x").to_numpy()
+        assert np.array_equal(np.round(x.astype(np.float64), 3).astype(np.float32), x)  # 3 decimals, as real
+        assert not np.array_equal(np.round(x.astype(np.float64), 2).astype(np.float32), x)
         df = pl.from_arrow(tab)
         assert df["x"].is_nan().sum() == 0 and df["x"].null_count() == 0
         n_frames = df["video_frame"].max() + 1

@@ -55,12 +55,16 @@ def _videos(rng, lengths) -> list[VideoData]:
             for i, n in enumerate(lengths)]
 
 
-@pytest.mark.parametrize("flush_rows", [1, 700, None])
-def test_rows_cross_shards_and_commits_exactly(tmp_path, flush_rows):
+@pytest.mark.parametrize(("flush_rows", "settings"), [
+    (1, {}), (700, {}), (None, {}), (700, {"shuffle": "noshuffle", "transpose": False}), (700, {"codec": "none"}),
+    (700, {"codec": "blosc-zstd"}),  # through zarr's own shard writer
+])
+def test_rows_cross_shards_and_commits_exactly(tmp_path, flush_rows, settings):
+    """The writer encodes shards itself (codecs.encode_shard); zarr must read them back exactly."""
     from mabe_store.writer import StoreWriter, VideoRows
 
     videos = _videos(np.random.default_rng(2), [300, 700, 20, 1100, 64])
-    cfg = make_config(**SMALL)
+    cfg = make_config(**SMALL, **settings)
     w = StoreWriter(tmp_path / "s.zarr", cfg, {"builder": "test"}, fresh=True, flush_rows=flush_rows)
     for v in videos:
         w.append(VideoRows(v.video_id, v.lab_id, "train", v.features, np.arange(144), v.annotations,
