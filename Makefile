@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[all,dev]'
 	@touch $@
 
 setup: $(VENV)/.installed ## create .venv and install the project (CPU torch)
@@ -30,7 +30,7 @@ synth: setup ## synthesise a small raw dataset in data/raw when it has none
 build-store: synth ## pivot every raw video into the Zarr store (incremental)
 	$(VENV)/bin/mabe-store build --raw $(RAW) --out $(STORE) --jobs $(JOBS)
 
-demo: build-store ## end to end: synth → store → verify → V5 → pair model → scored submission
+demo: build-store ## end to end: synth → store → verify → V5 → pair model → scored submission → Kaggle bundle
 	$(VENV)/bin/mabe-store inspect --store $(STORE)
 	$(VENV)/bin/mabe-store verify --store $(STORE) --raw $(RAW)
 	$(VENV)/bin/mabe-store inspect --store $(STORE) $$($(PY) -c "from mabe_store import open_store as o; s=o('$(STORE)'); print(s.videos['video_id'][s.videos['labeled_actions'].sum(1).argmax()])") --plot runs/demo-video.png
@@ -42,6 +42,8 @@ demo: build-store ## end to end: synth → store → verify → V5 → pair mode
 	$(VENV)/bin/mabe-train score --solution runs/pairs-demo/val_solution.csv --submission runs/pairs-demo/val_submission.csv
 	$(VENV)/bin/mabe-train predict --run runs/pairs-demo --store $(STORE) --split test --out runs/pairs-demo/submission.csv
 	@echo "plots: runs/demo-video.png runs/demo/eval/*.png runs/pairs-demo/eval/*.png; Kaggle submission: runs/pairs-demo/submission.csv"
+	$(VENV)/bin/mabe-train bundle --run runs/pairs-demo --out runs/bundle --overwrite
+	@echo "Kaggle bundle: runs/bundle (kaggle datasets create -p runs/bundle; kaggle kernels push -p runs/bundle/notebook)"
 
 test: setup ## run the test suite
 	$(VENV)/bin/pytest

@@ -15,6 +15,7 @@ import typer
 
 from mabe_train.cli_bench import bench
 from mabe_train.cli_errors import one_line_errors
+from mabe_train.cli_kaggle import bundle, submit
 from mabe_train.cli_predict import predict
 from mabe_train.cli_score import score
 
@@ -72,8 +73,8 @@ def modal_upload(
     name: Annotated[str, typer.Option(help="name of the store on the Volume")] = "store.zarr",
 ) -> None:
     """Upload a local store to the project's Modal Volume (needs Modal credentials)."""
-    from mabe_train.modal_app import upload_store
     with one_line_errors():
+        from mabe_train.modal_app import upload_store
         typer.echo(upload_store(store, name))
 
 
@@ -83,8 +84,8 @@ def modal_fetch(
     out: Annotated[Path, typer.Option(help="local folder to put the run directory in")] = Path("runs"),
 ) -> None:
     """Download a remote run's checkpoints and metrics from the Modal Volume."""
-    from mabe_train.modal_app import fetch_run
     with one_line_errors():
+        from mabe_train.modal_app import fetch_run
         typer.echo(f"fetched into {fetch_run(run_name, out)}")
 
 
@@ -126,6 +127,8 @@ def modal_cancel(
 app.command("score")(score)
 app.command("predict")(predict)
 app.command("bench")(bench)
+app.command("bundle")(bundle)
+app.command("submit")(submit)
 
 
 @app.command()
@@ -154,3 +157,7 @@ def report(
         ids = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
         r = write_report(predictions, store, out, ids)
         typer.echo(f"reports of {len(r.videos)} videos in {r.out}; summary across videos: {r.summary}")
+
+
+if __name__ == "__main__":
+    app()

@@ -33,9 +33,10 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
-import modal
-
 from mabe_train import MabeTrainError
+from mabe_train.extras import require
+
+modal = require("modal", "modal")
 
 APP_NAME = "mabe-train"
 VOLUME_NAME = "mabe-data"

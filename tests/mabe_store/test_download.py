@@ -13,7 +13,7 @@ from mabe_store import download as dl
 SECRET = "s3cr3t-key-value"
 
 
-def fake_kaggle(monkeypatch, *, fail_auth=False, payload=None):
+def fake_kaggle(monkeypatch, *, fail_auth=False, payload=None, error=None):
     calls = []
 
     class KaggleApi:
@@ -24,6 +24,8 @@ def fake_kaggle(monkeypatch, *, fail_auth=False, payload=None):
 
         def competition_download_files(self, competition, path, quiet):
             calls.append(competition)
+            if error is not None:
+                raise error
             archive = f"{path}/{competition}.zip"
             if payload is not None:
                 with open(archive, "wb") as f:
@@ -77,6 +79,62 @@ def test_rejected_credentials_and_corrupt_archive(tmp_path, monkeypatch, capsys)
     ({"KAGGLE_USERNAME": "a", "KAGGLE_KEY": "b"}, True), ({"KAGGLE_USERNAME": "a"}, False),
     ({"KAGGLE_API_TOKEN": "t"}, True), ({}, False)])
 def test_credential_sources(tmp_path, env, found):
-    assert dl.has_credentials({**env, "KAGGLE_CONFIG_DIR": str(tmp_path)}) is found
+    home = {"HOME": str(tmp_path / "home")}
+    assert dl.has_credentials({**env, **home, "KAGGLE_CONFIG_DIR": str(tmp_path)}) is found
     (tmp_path / "kaggle.json").write_text("{}")
-    assert dl.has_credentials({"KAGGLE_CONFIG_DIR": str(tmp_path)})
+    assert dl.has_credentials({**home, "KAGGLE_CONFIG_DIR": str(tmp_path)})
+
+
+@pytest.mark.parametrize("where", [".kaggle/access_token", ".kaggle/access_token.txt", ".kaggle/kaggle.json",
+                                   ".config/kaggle/kaggle.json", ".kaggle/credentials.json"])
+def test_credential_files_in_the_clients_order(tmp_path, where):
+    env = {"HOME": str(tmp_path)}
+    assert not dl.has_credentials(env)
+    (tmp_path / where).parent.mkdir(parents=True)
+    (tmp_path / where).write_text("x")
+    assert dl.has_credentials(env)
+
+
+def _http_error(status, body):
+    requests = pytest.importorskip("requests")
+    response = requests.Response()
+    response.status_code, response._content = status, body.encode()
+    return requests.exceptions.HTTPError(f"{status} Client Error: for url: https://www.kaggle.com/api/v1/x",
+                                         response=response)
+
+
+@pytest.mark.parametrize(("status", "body", "fragments"), [
+    (401, '{"code": 401, "message": "Unauthenticated"}', ["401", "Unauthenticated", "expired"]),
+    (403, '{"code": 403, "message": "You must accept this competition\'s rules before you\'ll be able to download files."}',
+     ["403", "accept this competition's rules", "/rules", "verify"]),
+    (404, "Not Found", ["404", "Not Found", "slug", dl.COMPETITION]),
+    (500, "", ["HTTP 500", "retry"])])
+def test_http_errors_are_distinct_lines_with_the_servers_message(tmp_path, monkeypatch, capsys, status, body, fragments):
+    fake_kaggle(monkeypatch, error=_http_error(status, body))
+    with pytest.raises(dl.DownloadError) as e:
+        dl.download(tmp_path / "raw")
+    msg = str(e.value)
+    assert "\n" not in msg and all(f in msg for f in fragments), msg
+    assert SECRET not in msg and SECRET not in capsys.readouterr().out
+
+
+def test_network_error_and_full_disk(tmp_path, monkeypatch):
+    requests = pytest.importorskip("requests")
+    fake_kaggle(monkeypatch, error=requests.exceptions.ConnectionError("Max retries exceeded"))
+    with pytest.raises(dl.DownloadError, match="cannot reach Kaggle .*network"):
+        dl.download(tmp_path / "raw")
+    fake_kaggle(monkeypatch, error=OSError(28, "No space left on device"))
+    with pytest.raises(dl.DownloadError, match="disk is full"):
+        dl.download(tmp_path / "raw")
+
+
+def test_no_credentials_and_no_client_are_one_line(tmp_path, monkeypatch):
+    fake_kaggle(monkeypatch, fail_auth=True)
+    for k in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(dl.DownloadError, match="no Kaggle credentials .*KAGGLE_API_TOKEN"):
+        dl.download(tmp_path / "raw")
+    monkeypatch.setitem(sys.modules, "kaggle.api.kaggle_api_extended", None)  # import fails
+    with pytest.raises(dl.DownloadError, match=r"pip install 'mabe\[kaggle\]'"):
+        dl.download(tmp_path / "raw")
