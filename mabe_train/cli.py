@@ -46,6 +46,11 @@ def run(
             from mabe_train.modal_app import launch
             typer.echo(launch(cfg, remote=remote, gpu=gpu, detach=detach, resume=resume))
             return
+        if cfg.model.name == "gbdt":  # not a torch model: mabe_train.gbdt fits it in one pass
+            from mabe_train.gbdt.train import train_gbdt
+            run_dir = train_gbdt(cfg, overwrite=overwrite or resume is not None, log=typer.echo)
+            typer.echo(f"run directory: {run_dir}")
+            return
         from mabe_train.train import train
         run_dir = train(cfg, run_dir=resume, resume=resume is not None, overwrite=overwrite)
         typer.echo(f"run directory: {run_dir}")
@@ -90,3 +95,7 @@ def modal_fetch(
 app.command("score")(score)
 app.command("predict")(predict)
 app.command("bench")(bench)
+
+
+if __name__ == "__main__":
+    app()

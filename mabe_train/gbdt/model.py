@@ -1,0 +1,84 @@
+"""A fitted GBDT: one LightGBM booster per (feature kind, action), saved as text files in the run.
+
+`GbdtModel.predict_probs` gives the same `decode.VideoProbs` as the sequence models: (P, T, A)
+probabilities over the video's labeled ordered pairs, 0 for an action the pair does not label or
+that no booster covers (an action never positive in training is never emitted).
+
+Files in the run directory:
+  gbdt.json              feature windows, feature names per kind, one entry per booster
+  models/<kind>__<action>.txt   LightGBM's text format (portable across platforms and versions)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mabe_store.constants import ACTIONS
+from mabe_store.reader import Store
+from mabe_train.decode import VideoProbs
+from mabe_train.gbdt import GbdtError, require_lightgbm
+from mabe_train.gbdt.features import feature_names, video_features
+
+MODEL_FILE = "gbdt.json"
+
+
+@dataclass
+class GbdtModel:
+    windows_s: tuple[float, ...]
+    boosters: dict[tuple[str, str], object] = field(default_factory=dict)  # (kind, action) -> Booster
+    info: dict[tuple[str, str], dict] = field(default_factory=dict)  # rows, positives, iterations
+
+    # -- files --------------------------------------------------------------------------------------
+    def save(self, run_dir: Path) -> None:
+        (run_dir / "models").mkdir(exist_ok=True)
+        entries = []
+        for (kind, action), booster in sorted(self.boosters.items()):
+            name = f"models/{kind}__{action}.txt"
+            booster.save_model(str(run_dir / name))
+            entries.append({"kind": kind, "action": action, "file": name, **self.info.get((kind, action), {})})
+        meta = {"windows_s": list(self.windows_s), "models": entries,
+                "features": {k: list(feature_names(k, self.windows_s)) for k in ("pair", "self")}}
+        (run_dir / MODEL_FILE).write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> GbdtModel:
+        lgb = require_lightgbm()
+        path = run_dir / MODEL_FILE
+        if not path.exists():
+            raise GbdtError(f"{run_dir} has no {MODEL_FILE} — train it with `mabe-train run --config "
+                            "configs/gbdt.yaml` (the run may have been killed before its models were saved)")
+        meta = json.loads(path.read_text())
+        model = cls(tuple(meta["windows_s"]))
+        for e in meta["models"]:
+            key = (e["kind"], e["action"])
+            model.boosters[key] = lgb.Booster(model_file=str(run_dir / e["file"]))
+            model.info[key] = {k: v for k, v in e.items() if k not in ("kind", "action", "file")}
+        return model
+
+    # -- prediction -----------------------------------------------------------------------------------
+    def video_probs(self, store: Store, video_id) -> VideoProbs | None:
+        """VideoProbs of one video, or None when it labels no triple."""
+        rows = video_features(store, video_id, self.windows_s)
+        if not rows:
+            return None
+        t = rows[0].X.shape[0]
+        probs = np.zeros((len(rows), t, len(ACTIONS)), dtype=np.float32)
+        for p, r in enumerate(rows):
+            for a in np.flatnonzero(r.mask):
+                booster = self.boosters.get((r.kind, ACTIONS[a]))
+                if booster is not None and t:
+                    probs[p, :, a] = booster.predict(r.X, num_threads=1)
+        i = store.index(video_id)
+        return VideoProbs(int(store.videos["video_id"][i]), str(store.videos["lab_id"][i]),
+                          [(r.agent, r.target) for r in rows], probs, np.stack([r.mask for r in rows]))
+
+    def predict_probs(self, store: Store, video_ids, *, progress: bool = False) -> list[VideoProbs]:
+        ids = list(video_ids)
+        if progress:
+            from tqdm.auto import tqdm
+            ids = tqdm(ids, desc="predicting", unit="video", leave=False)
+        return [vp for vp in (self.video_probs(store, v) for v in ids) if vp is not None]
