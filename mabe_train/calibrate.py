@@ -89,10 +89,11 @@ class Counts:
         return (float(self.grid[j]) if f[j] > 0 else None), float(f[j])
 
 
-def tune_thresholds(videos: Iterable[VideoProbs], store: Store, *, config: DecodeConfig = DecodeConfig(),
+def tune_thresholds(videos: Iterable[VideoProbs], store: Store, *, config: DecodeConfig | None = None,
                     present: set[tuple[str, str]] = frozenset(), grid: Iterable[float] = DEFAULT_GRID,
                     beta: float = 1.0) -> dict[tuple[str, str], float]:
     """Per (lab, action) thresholds with the global fallback (module docstring)."""
+    config = config or DecodeConfig()
     counts = Counts(np.asarray(sorted(grid), dtype=np.float64))
     for v in videos:
         counts.add(v, pair_truth_raster(store, v), config.smooth)

@@ -92,6 +92,27 @@ def modal_fetch(
         typer.echo(f"fetched into {fetch_run(run_name, out)}")
 
 
+@app.command()
+def cv(
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value settings over the config file")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="a `model.name: gbdt` config")] = None,
+    folds: Annotated[int, typer.Option(help="number of video-level folds, stratified by lab")] = 4,
+    labs: Annotated[str | None, typer.Option(help="validate only these labs (comma-separated)")] = None,
+    refit: Annotated[bool, typer.Option(help="refit on every video after the folds")] = False,
+    overwrite: Annotated[bool, typer.Option(help="start again instead of resuming the run's finished folds")] = False,
+) -> None:
+    """Cross-validate: K folds, OOF probabilities, thresholds per (lab, action) tuned on all of them."""
+    from mabe_train.config import ConfigError, load_config
+    from mabe_train.cv import run_cv
+    with one_line_errors():
+        if config is None:
+            raise ConfigError("pass --config (e.g. --config configs/gbdt.yaml)")
+        cfg = load_config(config, overrides or [])
+        run_dir = run_cv(cfg, folds, labs=labs.split(",") if labs else None, refit=refit, overwrite=overwrite,
+                         log=typer.echo)
+        typer.echo(f"run directory: {run_dir}")
+
+
 app.command("score")(score)
 app.command("predict")(predict)
 app.command("bench")(bench)

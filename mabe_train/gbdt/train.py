@@ -37,6 +37,7 @@ class Rows:
     X: np.ndarray  # (n, F) float32
     y: np.ndarray  # (n, A) uint8
     mask: np.ndarray  # (n, A) bool
+    lab: np.ndarray  # (n,) str
 
 
 def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
@@ -49,17 +50,18 @@ def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
         ids = tqdm(ids, desc="features", unit="video", leave=False)
     for vid in ids:
         fps = float(store.videos["fps"][store.index(vid)])
+        lab = str(store.videos["lab_id"][store.index(vid)])
         step = max(1, round(fps / rows_per_second)) if rows_per_second > 0 else 1
         ann = store.annotations(vid)
         for r in video_features(store, vid, windows_s):
             t = len(r.X)
             keep = np.arange(0, t, step)
             y = rasterise_pair(pair_intervals(ann, r.agent, r.target, t), t)[keep] * r.mask
-            parts[r.kind].append((r.X[keep], y, np.broadcast_to(r.mask, y.shape)))
+            parts[r.kind].append((r.X[keep], y, np.broadcast_to(r.mask, y.shape), np.full(len(keep), lab)))
     out = {}
     for kind, p in parts.items():
         if p:
-            out[kind] = Rows(*(np.concatenate([q[i] for q in p]) for i in range(3)))
+            out[kind] = Rows(*(np.concatenate([q[i] for q in p]) for i in range(4)))
     return out
 
 
@@ -74,9 +76,11 @@ def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int 
                log=print) -> GbdtModel:
     """One booster per (kind, action) with positives among the rows that label it."""
     lgb = require_lightgbm()
-    model = GbdtModel(tuple(s.windows_s))
+    labs = tuple(sorted({str(x) for r in train.values() for x in np.unique(r.lab)})) if s.lab_feature else ()
+    model = GbdtModel(tuple(s.windows_s), labs=labs)
     rng = np.random.default_rng(seed)
     for kind, rows in train.items():
+        cat = {"categorical_feature": [rows.X.shape[1]]} if labs else {}
         for a in np.flatnonzero(rows.mask.any(axis=0)):
             sel = np.flatnonzero(rows.mask[:, a])
             if len(sel) > s.max_rows:
@@ -85,12 +89,12 @@ def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int 
             if y.sum() == 0:
                 continue
             t0 = time.process_time()
-            dtrain = lgb.Dataset(rows.X[sel], y, free_raw_data=True)
+            dtrain = lgb.Dataset(model.with_lab(rows.X[sel], rows.lab[sel]), y, free_raw_data=True, **cat)
             valid, callbacks = [], []
             v = val.get(kind)
             if v is not None and s.early_stopping and v.mask[:, a].any() and v.y[v.mask[:, a], a].any():
                 vs = np.flatnonzero(v.mask[:, a])
-                valid = [lgb.Dataset(v.X[vs], v.y[vs, a], reference=dtrain)]
+                valid = [lgb.Dataset(model.with_lab(v.X[vs], v.lab[vs]), v.y[vs, a], reference=dtrain, **cat)]
                 callbacks = [lgb.early_stopping(s.early_stopping, verbose=False)]
             booster = lgb.train(lgb_params(s, threads, seed), dtrain, num_boost_round=s.n_estimators,
                                 valid_sets=valid, callbacks=callbacks)

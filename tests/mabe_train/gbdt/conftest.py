@@ -1,0 +1,45 @@
+"""A learnable store with annotation intervals (the GBDT reads intervals, not frame labels)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mabe_store.constants import ACTIONS
+from mabe_store.format import write_store
+from tests.mabe_train.stores import make_video
+
+
+def intervals(actions: np.ndarray, skip=()) -> list[tuple[int, int, str, int, int]]:
+    """(1, 2, action, start, stop) rows of each planted bout; actions in `skip` left out."""
+    rows = []
+    for a in np.flatnonzero(actions.any(axis=0)):
+        if ACTIONS[a] in skip:
+            continue
+        edges = np.diff(np.concatenate([[0], actions[:, a].astype(int), [0]]))
+        rows += [(1, 2, ACTIONS[a], int(s), int(e)) for s, e in zip(np.flatnonzero(edges == 1),
+                                                                   np.flatnonzero(edges == -1), strict=True)]
+    return rows
+
+
+def make_gbdt_store(path: Path, n_videos: int = 8, length: int = 400, n_labs: int = 2,
+                    skip: dict[int, tuple[str, ...]] | None = None) -> Path:
+    """`n_videos` two-mouse videos (sniff, attack, mount bouts; `rear` labeled, never shown) over
+    `n_labs` labs; `skip` {video_id: actions} drops those actions' intervals from a video."""
+    rng = np.random.default_rng(0)
+    videos = []
+    for i in range(n_videos):
+        v = make_video(100 + i, f"Lab{i % n_labs}", length, rng)
+        v = dataclasses.replace(v, annotations=intervals(v.actions, (skip or {}).get(100 + i, ())), actions=None,
+                                width_pix=640.0, height_pix=480.0)
+        videos.append(v)
+    write_store(path, videos)
+    return path
+
+
+@pytest.fixture(scope="session")
+def gbdt_store(tmp_path_factory) -> Path:
+    return make_gbdt_store(tmp_path_factory.mktemp("gbdt-store") / "store.zarr")
