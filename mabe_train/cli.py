@@ -113,6 +113,24 @@ def cv(
         typer.echo(f"run directory: {run_dir}")
 
 
+@app.command()
+def ensemble(
+    runs: Annotated[list[Path], typer.Argument(help="run directories to blend (any kind: gbdt, cv, sequence)")],
+    out: Annotated[Path, typer.Option(help="the ensemble's run directory")],
+    weights: Annotated[str | None, typer.Option(help="fixed blend weights, comma-separated (default: tuned "
+                                                     "on out-of-fold or shared validation videos)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing ensemble at --out")] = False,
+) -> None:
+    """Blend runs' calibrated probabilities into an ensemble run directory (predict/evaluate take it)."""
+    from mabe_train.ensemble import EnsembleError, make_ensemble
+    with one_line_errors():
+        try:
+            w = [float(x) for x in weights.split(",")] if weights else None
+        except ValueError:
+            raise EnsembleError(f"--weights {weights!r}: expected numbers separated by commas") from None
+        typer.echo(f"run directory: {make_ensemble(runs, out, weights=w, overwrite=overwrite, log=typer.echo)}")
+
+
 app.command("score")(score)
 app.command("predict")(predict)
 app.command("bench")(bench)
