@@ -27,6 +27,10 @@ from mabe_store.reader import Store
 from mabe_train.decode import DEFAULT_GRID, NEVER, DecodeConfig, VideoProbs, smooth
 from mabe_train.pairs.labels import pair_intervals, rasterise_pair
 
+# decode's 0.05-0.95 grid plus its ends: a GBDT's probability for a rare action (run, defend, climb)
+# often peaks below 0.05. Semi-real GBDT cv run: OOF 0.7795 -> 0.7865, held-out 0.8269 -> 0.8297.
+GRID = tuple(sorted({*DEFAULT_GRID, 0.01, 0.02, 0.03, 0.04, 0.97, 0.98}))
+
 
 def pair_truth_raster(store: Store, video: VideoProbs) -> np.ndarray:
     """(P, T, A) bool truth of `video.pairs` from the store's intervals (labeled actions only)."""
@@ -90,7 +94,7 @@ class Counts:
 
 
 def tune_thresholds(videos: Iterable[VideoProbs], store: Store, *, config: DecodeConfig | None = None,
-                    present: set[tuple[str, str]] = frozenset(), grid: Iterable[float] = DEFAULT_GRID,
+                    present: set[tuple[str, str]] = frozenset(), grid: Iterable[float] = GRID,
                     beta: float = 1.0) -> dict[tuple[str, str], float]:
     """Per (lab, action) thresholds with the global fallback (module docstring)."""
     config = config or DecodeConfig()

@@ -36,7 +36,8 @@ def score_videos(videos, store: Store, decode_cfg: DecodeConfig, thresholds) -> 
 
 
 class ScoredValidation:
-    """`task` of a non-torch run: re-scores the validation videos with the run's thresholds."""
+    """`task` of a non-torch run: re-scores the validation videos with the run's thresholds — for a
+    `mabe-train cv` run its saved out-of-fold probabilities (its refit has seen every video)."""
 
     monitor = "score"
 
@@ -44,9 +45,10 @@ class ScoredValidation:
         self.run = run
 
     def validate(self, model=None, device=None) -> tuple[dict, dict]:
+        from mabe_train.cv import load_oof
         from mabe_train.pairs.task import per_lab_table
         run = self.run
-        videos = run.predict_probs(run.split["val"])
+        videos = load_oof(run.run_dir) or run.predict_probs(run.split["val"])
         details = score_videos(videos, run.store, run.cfg.pairs.decode, run.thresholds)
         labs = run.store.videos["lab_id"]
         n_videos = Counter(str(labs[run.store.index(v.video_id)]) for v in videos)

@@ -1,9 +1,9 @@
 """`gbdt:` — the settings of the GBDT model kind (a `task: pairs` config with `model.name: gbdt`).
 
-Why these defaults (bench/semireal.py, 2 shared CPU cores): 10 training rows per second of video
-keep every bout of >= 0.1 s while making a 30 fps lab 3x cheaper; rolling windows of 0.25-4 s span
-a sniff (median ~1 s) to a chase; 250 trees at rate 0.05 with early stopping on the validation
-videos is where the validation log-loss flattens for most actions.
+Defaults: 10 training rows per second of video keep a row in every bout of >= 0.1 s while making
+a 30 fps lab 3x cheaper; rolling windows of 0.25-4 s span a sniff to a chase; up to 250 trees at
+rate 0.05, with early stopping on the validation videos in `mabe-train run` (cv folds train the
+full count: early stopping on a fold's own videos would leak into their out-of-fold predictions).
 """
 
 from __future__ import annotations
