@@ -114,10 +114,6 @@ class AveragedModel:
     def write(run_dir: Path, members: list[str], windows_s: tuple[float, ...]) -> None:
         (run_dir / MODEL_FILE).write_text(json.dumps({"windows_s": list(windows_s), "members": members}, indent=1))
 
-    @property
-    def boosters(self) -> dict:
-        return {k: b for m in self.members for k, b in m.boosters.items()}
-
     def video_probs(self, store: Store, video_id) -> VideoProbs | None:
         rows = video_features(store, video_id, self.windows_s)
         if not rows:
