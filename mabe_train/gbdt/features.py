@@ -11,9 +11,13 @@ Two feature sets, chosen by the pair:
 - `pair` (agent != target): the agent's and the target's body features, their relation
   (distances between noses, tails and centres, the closest keypoint pair, the target in the
   agent's frame, the agent's nose in the target's frame, relative heading, bearings, approach
-  speed), and centred rolling mean/std of the relation and motion columns;
+  speed), both mice's POSE points in the agent's frame, and centred rolling mean/std of the
+  relation and motion columns;
 - `self` (agent == target): the agent's body features, the nearest other mouse (distance, its
-  speed, whether the agent faces it), and rolling mean/std of the body columns.
+  speed, whether the agent faces it), its POSE points in its own frame (posture: rear, groom, rest),
+  and rolling mean/std of the body columns.
+The POSE points were worth +0.005 mean validation score on the semi-real store (2 split seeds:
+0.8299 -> 0.8351) and +0.006 held-out for a single split.
 Keypoints are looked up by name in the store's layout (`Layout.of(store)`); a body part the lab
 does not track is NaN, which LightGBM treats as missing (a lab tracking only ears, head and
 tail base gets its nose from `head`, then from the ears' midpoint).
@@ -44,6 +48,8 @@ BODY = ("speed", "nose_speed", "tail_speed", "accel", "ang_vel", "length", "leng
 PAIR = ("d_cc", "d_nn", "d_an_tt", "d_tn_at", "d_an_tc", "d_tn_ac", "d_min", "tx", "ty", "nx", "ny",
         "rel_cos", "rel_sin", "bearing_a", "bearing_t", "approach", "v_a_to_t", "v_t_to_a", "rel_speed")
 NEAR = ("near_d_cc", "near_d_nc", "near_speed", "near_bearing", "n_mice")
+POSE = ("nose", "ear_left", "ear_right", "head", "neck", "body_center", "hip_left", "hip_right", "tail_base",
+        "tail_tip")  # posture: these points in the agent's frame (centre at 0, facing +x), NaN when absent
 PAIR_ROLLED = ("d_cc", "d_nn", "d_an_tt", "d_an_tc", "d_min", "tx", "ty", "approach", "bearing_a",
                "v_a_to_t", "a_speed", "t_speed", "a_ang_vel", "rel_cos")
 SELF_ROLLED = ("speed", "nose_speed", "tail_speed", "ang_vel", "length", "length_rel", "nose_centre",
@@ -53,11 +59,13 @@ SELF_ROLLED = ("speed", "nose_speed", "tail_speed", "ang_vel", "length", "length
 @cache
 def feature_names(kind: str, windows_s: tuple[float, ...]) -> tuple[str, ...]:
     """Column names of the `pair` or `self` matrix for these rolling windows."""
+    pose = [f"pose_{k}_{c}" for k in POSE for c in "xy"]
     if kind == "pair":
-        base = [f"a_{n}" for n in BODY] + [f"t_{n}" for n in BODY] + list(PAIR)
+        base = ([f"a_{n}" for n in BODY] + [f"t_{n}" for n in BODY] + list(PAIR) + [f"a_{n}" for n in pose]
+                + [f"t_{n}" for n in pose])
         rolled = PAIR_ROLLED
     else:
-        base, rolled = list(BODY) + list(NEAR), SELF_ROLLED
+        base, rolled = list(BODY) + list(NEAR) + pose, SELF_ROLLED
     return tuple(base + [f"{n}_{stat}_{w:g}s" for w in windows_s for n in rolled for stat in ("mean", "std")])
 
 
@@ -190,6 +198,15 @@ def body(pts: np.ndarray, layout: Layout, fps: float, arena_cm: tuple[float, flo
     return Body(pts, centre, _ffill(centre), nose, tail, u, cols)
 
 
+def pose_columns(pts: np.ndarray, layout: Layout, origin: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:
+    """The POSE points of (T, K, 2) `pts` in the frame at `origin` facing `u`: pose_<point>_<x|y>."""
+    out = {}
+    for k in POSE:
+        e = _ego(_point(pts, layout, k), origin, u)
+        out[f"pose_{k}_x"], out[f"pose_{k}_y"] = e[:, 0], e[:, 1]
+    return out
+
+
 def _min_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(T,) closest distance between any keypoint of a and any of b (T, K, 2)."""
     d = _norm(a[:, :, None] - b[:, None, :]).reshape(len(a), -1)
@@ -261,13 +278,15 @@ def video_features(store: Store, video_id, windows_s=(0.25, 0.5, 1.0, 2.0, 4.0),
     for agent, target, mask in pairs:
         a = bodies[agent]
         with np.errstate(invalid="ignore"):
+            a_pose = pose_columns(a.pts, layout, a.centre_ff, a.u)
             if agent == target:
-                base = a.cols | near_columns(a, [b for m, b in bodies.items() if m != agent], fps)
+                base = a.cols | near_columns(a, [b for m, b in bodies.items() if m != agent], fps) | a_pose
                 x = _with_rolling(base, base, SELF_ROLLED, fps, windows_s)
             else:
                 t = bodies[target]
                 base = ({f"a_{n}": c for n, c in a.cols.items()} | {f"t_{n}": c for n, c in t.cols.items()}
-                        | pair_columns(a, t, fps))
+                        | pair_columns(a, t, fps) | {f"a_{n}": c for n, c in a_pose.items()}
+                        | {f"t_{n}": c for n, c in pose_columns(t.pts, layout, a.centre_ff, a.u).items()})
                 x = _with_rolling(base, base | {"a_speed": a.cols["speed"], "t_speed": t.cols["speed"],
                                                 "a_ang_vel": a.cols["ang_vel"]}, PAIR_ROLLED, fps, windows_s)
         kind = "self" if agent == target else "pair"
