@@ -42,13 +42,16 @@ def run(
         elif config is None:
             raise ConfigError("pass --config (e.g. --config configs/v5.yaml) or --resume RUN_DIR")
         cfg = load_config(config, overrides or [])
+        if cfg.model.name == "gbdt" and (remote is not None or resume is not None):
+            raise ConfigError("a GBDT run trains locally in one pass: no --remote, nothing to --resume "
+                              "(`mabe-train cv` resumes its folds)")
         if remote is not None:
             from mabe_train.modal_app import launch
             typer.echo(launch(cfg, remote=remote, gpu=gpu, detach=detach, resume=resume))
             return
         if cfg.model.name == "gbdt":  # not a torch model: mabe_train.gbdt fits it in one pass
             from mabe_train.gbdt.train import train_gbdt
-            run_dir = train_gbdt(cfg, overwrite=overwrite or resume is not None, log=typer.echo)
+            run_dir = train_gbdt(cfg, overwrite=overwrite, log=typer.echo)
             typer.echo(f"run directory: {run_dir}")
             return
         from mabe_train.train import train

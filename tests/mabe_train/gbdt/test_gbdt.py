@@ -134,6 +134,8 @@ def test_cli_run_dispatches_on_model_name(gbdt_store, tmp_path):
                                  "gbdt.n_estimators=5", "gbdt.windows_s=[0.5]"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "c" / "gbdt.json").exists() and "run directory" in r.output
+    r = CliRunner().invoke(app, ["run", "--resume", str(tmp_path / "c")])
+    assert r.exit_code == 1 and "one pass" in r.output
 
 
 def test_settings_are_checked():
