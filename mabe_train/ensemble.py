@@ -170,9 +170,10 @@ class EnsembleRun:
         from mabe_train.gbdt.loaded import ScoredValidation
         return ScoredValidation(self)
 
-    def predict_probs(self, video_ids, *, progress: bool = False) -> list[VideoProbs]:
+    def predict_probs(self, video_ids, *, progress: bool = False, default_actions=None) -> list[VideoProbs]:
         ids = list(video_ids)
-        per = [m.predict_probs(ids, progress=progress) for m in self.members]
+        extra = {"default_actions": default_actions} if default_actions else {}
+        per = [m.predict_probs(ids, progress=progress, **extra) for m in self.members]
         thr = [m.thresholds for m in self.members]
         return [blend(list(vs), thr, self.weights) for vs in zip(*per, strict=True)]
 

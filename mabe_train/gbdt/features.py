@@ -258,9 +258,10 @@ def _with_rolling(base: dict[str, np.ndarray], source: dict[str, np.ndarray], ro
 
 
 def video_features(store: Store, video_id, windows_s=(0.25, 0.5, 1.0, 2.0, 4.0),
-                   layout: Layout | None = None) -> list[PairRows]:
-    """PairRows of every labeled ordered pair of one video (none for an unlabeled video)."""
-    pairs = video_pairs(store, video_id)
+                   layout: Layout | None = None, default_actions=None) -> list[PairRows]:
+    """PairRows of every labeled ordered pair of one video; a video that labels none gets none, or,
+    with `default_actions`, every pair of its mice for those actions (`pairs.labels.video_pairs`)."""
+    pairs = video_pairs(store, video_id, default_actions) if default_actions else video_pairs(store, video_id)
     if not pairs:
         return []
     layout = layout or Layout.of(store)

@@ -72,8 +72,9 @@ class GbdtRun:
     def task(self) -> ScoredValidation:
         return ScoredValidation(self)
 
-    def predict_probs(self, video_ids, *, progress: bool = False) -> list:
-        return self.model.predict_probs(self.store, video_ids, progress=progress)
+    def predict_probs(self, video_ids, *, progress: bool = False, default_actions=None) -> list:
+        """VideoProbs of the videos that label a triple (and of the others for `default_actions`)."""
+        return self.model.predict_probs(self.store, video_ids, progress=progress, default_actions=default_actions)
 
     @property
     def thresholds(self) -> dict[tuple[str, str], float]:

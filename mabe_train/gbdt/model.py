@@ -71,9 +71,9 @@ class GbdtModel:
         return model
 
     # -- prediction -----------------------------------------------------------------------------------
-    def video_probs(self, store: Store, video_id) -> VideoProbs | None:
-        """VideoProbs of one video, or None when it labels no triple."""
-        rows = video_features(store, video_id, self.windows_s)
+    def video_probs(self, store: Store, video_id, default_actions=None) -> VideoProbs | None:
+        """VideoProbs of one video, or None when it labels no triple (and no `default_actions`)."""
+        rows = video_features(store, video_id, self.windows_s, default_actions=default_actions)
         lab = str(store.videos["lab_id"][store.index(video_id)])
         return _video_probs(store, video_id, rows, self.rows_probs(rows, lab)) if rows else None
 
@@ -88,12 +88,13 @@ class GbdtModel:
                     probs[p, :, a] = booster.predict(self.with_lab(r.X, lab), num_threads=1)
         return probs
 
-    def predict_probs(self, store: Store, video_ids, *, progress: bool = False) -> list[VideoProbs]:
+    def predict_probs(self, store: Store, video_ids, *, progress: bool = False,
+                      default_actions=None) -> list[VideoProbs]:
         ids = list(video_ids)
         if progress:
             from tqdm.auto import tqdm
             ids = tqdm(ids, desc="predicting", unit="video", leave=False)
-        return [vp for vp in (self.video_probs(store, v) for v in ids) if vp is not None]
+        return [vp for vp in (self.video_probs(store, v, default_actions) for v in ids) if vp is not None]
 
 
 def _video_probs(store: Store, video_id, rows, probs: np.ndarray) -> VideoProbs:
@@ -114,8 +115,8 @@ class AveragedModel:
     def write(run_dir: Path, members: list[str], windows_s: tuple[float, ...]) -> None:
         (run_dir / MODEL_FILE).write_text(json.dumps({"windows_s": list(windows_s), "members": members}, indent=1))
 
-    def video_probs(self, store: Store, video_id) -> VideoProbs | None:
-        rows = video_features(store, video_id, self.windows_s)
+    def video_probs(self, store: Store, video_id, default_actions=None) -> VideoProbs | None:
+        rows = video_features(store, video_id, self.windows_s, default_actions=default_actions)
         if not rows:
             return None
         lab = str(store.videos["lab_id"][store.index(video_id)])
