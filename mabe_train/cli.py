@@ -44,9 +44,17 @@ def run(
         elif config is None:
             raise ConfigError("pass --config (e.g. --config configs/v5.yaml) or --resume RUN_DIR")
         cfg = load_config(config, overrides or [])
+        if cfg.model.name == "gbdt" and (remote is not None or resume is not None):
+            raise ConfigError("a GBDT run trains locally in one pass: no --remote, nothing to --resume "
+                              "(`mabe-train cv` resumes its folds)")
         if remote is not None:
             from mabe_train.modal_app import launch
             typer.echo(launch(cfg, remote=remote, gpu=gpu, detach=detach, resume=resume))
+            return
+        if cfg.model.name == "gbdt":  # not a torch model: mabe_train.gbdt fits it in one pass
+            from mabe_train.gbdt.train import train_gbdt
+            run_dir = train_gbdt(cfg, overwrite=overwrite, log=typer.echo)
+            typer.echo(f"run directory: {run_dir}")
             return
         from mabe_train.train import train
         run_dir = train(cfg, run_dir=resume, resume=resume is not None, overwrite=overwrite)
@@ -122,6 +130,45 @@ def modal_cancel(
     from mabe_train.modal_app import call_cancel
     with one_line_errors():
         typer.echo(call_cancel(run_name, checkpoint_dir))
+
+
+@app.command()
+def cv(
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value settings over the config file")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="a `model.name: gbdt` config")] = None,
+    folds: Annotated[int, typer.Option(help="number of video-level folds, stratified by lab")] = 4,
+    labs: Annotated[str | None, typer.Option(help="validate only these labs (comma-separated)")] = None,
+    refit: Annotated[bool, typer.Option(help="refit on every video after the folds")] = False,
+    overwrite: Annotated[bool, typer.Option(help="start again instead of resuming the run's finished folds")] = False,
+) -> None:
+    """Cross-validate: K folds, OOF probabilities, thresholds per (lab, action) tuned on all of them."""
+    from mabe_train.config import ConfigError, load_config
+    from mabe_train.cv import run_cv
+    with one_line_errors():
+        if config is None:
+            raise ConfigError("pass --config (e.g. --config configs/gbdt.yaml)")
+        cfg = load_config(config, overrides or [])
+        run_dir = run_cv(cfg, folds, labs=labs.split(",") if labs else None, refit=refit, overwrite=overwrite,
+                         log=typer.echo)
+        typer.echo(f"run directory: {run_dir}")
+
+
+@app.command()
+def ensemble(
+    runs: Annotated[list[Path], typer.Argument(help="run directories to blend (any kind: gbdt, cv, sequence)")],
+    out: Annotated[Path, typer.Option(help="the ensemble's run directory")],
+    weights: Annotated[str | None, typer.Option(help="fixed blend weights, comma-separated (default: tuned "
+                                                     "on out-of-fold or shared validation videos)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing ensemble at --out")] = False,
+) -> None:
+    """Blend runs' calibrated probabilities into an ensemble run directory (predict/evaluate take it)."""
+    from mabe_train.ensemble import EnsembleError, make_ensemble
+    with one_line_errors():
+        try:
+            w = [float(x) for x in weights.split(",")] if weights else None
+        except ValueError:
+            raise EnsembleError(f"--weights {weights!r}: expected numbers separated by commas") from None
+        typer.echo(f"run directory: {make_ensemble(runs, out, weights=w, overwrite=overwrite, log=typer.echo)}")
 
 
 app.command("score")(score)

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from mabe_train import MabeTrainError
+from mabe_train.gbdt.settings import GbdtSettings
 from mabe_train.grouped.settings import GroupedSettings
 from mabe_train.pairs.settings import PairsSettings
 
@@ -105,6 +106,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     grouped: GroupedSettings = field(default_factory=GroupedSettings)  # task: grouped only
     pairs: PairsSettings = field(default_factory=PairsSettings)  # task: pairs only
+    gbdt: GbdtSettings = field(default_factory=GbdtSettings)  # model.name: gbdt only (mabe_train.gbdt)
     name: str = "run"  # set from the YAML file's stem; names the run directory
 
     def to_dict(self) -> dict[str, Any]:
@@ -353,4 +355,4 @@ def validate(cfg: Config) -> list[str]:
         p.append(f"optim.scheduler.name must be plateau or none, got {o.scheduler.name!r}")
     if cfg.task not in TASK_SECTIONS:
         return p + [f"task must be one of {', '.join(TASK_SECTIONS)}, got {cfg.task!r}"]
-    return p + getattr(cfg, cfg.task).problems()
+    return p + getattr(cfg, cfg.task).problems() + (cfg.gbdt.problems() if cfg.model.name == "gbdt" else [])

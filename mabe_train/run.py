@@ -148,6 +148,12 @@ def save_config(cfg: Config, run_dir: Path) -> None:
     write_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
+def run_kind(run_dir: Path) -> str:
+    """run.json's `kind`: torch (sequence models, the default), gbdt or ensemble."""
+    path = run_dir / MARKER
+    return json.loads(path.read_text()).get("kind", "torch") if path.exists() else "torch"
+
+
 def run_layout(run_dir: Path) -> Layout | None:
     """The keypoint layout the run was trained on (None for a folder without run.json)."""
     path = run_dir / MARKER
@@ -224,12 +230,19 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | Non
     from mabe_train.task import build_task
 
     run_dir = require_run(run_dir)
+    kind = run_kind(run_dir)
+    if kind == "ensemble":  # members are runs: mabe_train.ensemble loads each with load_run
+        from mabe_train.ensemble import load_ensemble
+        return load_ensemble(run_dir, data_dir=data_dir, device=device, progress=progress)
     cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
-    ck = load_checkpoint(checkpoint_path(run_dir, checkpoint))
+    ck = load_checkpoint(checkpoint_path(run_dir, checkpoint)) if kind == "torch" else None
     store = open_store(cfg.data.data_dir)
     trained = run_layout(run_dir)
     if trained is not None:
         Layout.of(store).check_same(trained, f"run {run_dir}")
+    if kind == "gbdt":
+        from mabe_train.gbdt.loaded import load_gbdt_run
+        return load_gbdt_run(run_dir, cfg, store, checkpoint)
     set_threads(cfg.train.threads)
     dev = pick_device(device or cfg.train.device)
     task = build_task(cfg, store, load_split(run_dir / "split.json"), run_dir=run_dir, progress=progress)
