@@ -23,7 +23,7 @@ from mabe_store.constants import SPLITS
 from mabe_store.errors import MabeStoreError
 from mabe_store.pivot import pivot_tracking, read_annotations
 from mabe_store.report import BuildReport
-from mabe_store.sources import VideoTask, discover
+from mabe_store.sources import VideoTask, discover, max_frame, meta_notes
 from mabe_store.writer import StoreWriter, VideoRows
 
 
@@ -42,8 +42,8 @@ def build_video(task: VideoTask, cfg: BuildConfig) -> VideoRows | Skipped:
     try:
         if not task.tracking.is_file():
             return Skipped(task, f"no tracking file {task.split}_tracking/{task.lab_id}/{task.video_id}.parquet")
-        piv = pivot_tracking(task.tracking, cfg)
-        annotations, notes = [], list(piv.notes)
+        piv = pivot_tracking(task.tracking, cfg, max_frame=max_frame(task.meta))
+        annotations, notes = [], meta_notes(task.meta) + list(piv.notes)
         if task.annotation is not None and task.annotation.is_file():
             annotations, ann_notes = read_annotations(task.annotation, piv.length)
             notes += ann_notes

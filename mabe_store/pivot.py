@@ -10,8 +10,10 @@ fancy-indexed assignment per coordinate. The trade-off: duplicate rows for one (
 are not merged — the last one wins — whereas parts that share a slot on purpose (the
 `headpiece_*` points) are averaged explicitly by a group-by over just their rows.
 
-Bad rows are repaired, not fatal: rows whose mouse id is outside 1..4 or whose frame is missing or
-negative are dropped and counted in `notes`; body parts that fit no slot are counted per name in
+Bad rows are repaired, not fatal, and never silently: rows whose mouse id is outside 1..4, whose
+frame is missing or negative, or (given the video's duration) far past its last frame are dropped;
+coordinates that do not parse, are not finite or lie beyond MAX_COORD pixels are stored as
+untracked; each kind is counted in `notes`. Body parts that fit no slot are counted per name in
 `unmapped`. Anything that makes the whole file unusable raises `InputError` with a one-line reason.
 """
 
@@ -32,6 +34,8 @@ from mabe_store.errors import MabeStoreError
 TRACKING_COLUMNS = ("video_frame", "mouse_id", "bodypart", "x", "y")
 ANNOTATION_COLUMNS = ("agent_id", "target_id", "action", "start_frame", "stop_frame")
 MAX_FRAMES = 5_000_000  # ~46 h at 30 fps: a larger video_frame is corrupt data, not a video
+MAX_COORD = 1e5  # pixels: a coordinate beyond it (e.g. 1e38) is corrupt, stored as untracked
+FRAME_SLACK = 1.5  # rows past FRAME_SLACK x the metadata's duration (+ 10 s) are corrupt frame numbers
 
 
 class InputError(MabeStoreError):
@@ -134,10 +138,14 @@ def _averaged_pairs(frame, mouse, x, y, slot: np.ndarray, k: int) -> tuple[np.nd
             mean["y"].cast(pl.Float32).to_numpy())
 
 
-def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None = None) -> Pivoted:
+def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None = None,
+                max_frame: int | None = None) -> Pivoted:
     """Dense block from an already-cast long frame (see `tracking_query`): the general path, for
     files with nulls or unexpected dtypes."""
     notes = [] if notes is None else notes
+    unparsed = int(df.select((pl.col("x").is_null() | pl.col("y").is_null()).sum()).item())
+    if unparsed:
+        notes.append(f"{unparsed} rows with a missing or unparseable x/y stored as untracked")
     df = _drop_bad_rows(df, notes)
     if df.height == 0:
         raise InputError("no usable tracking rows")
@@ -148,11 +156,32 @@ def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None =
     remap[ids] = np.arange(len(ids))
     codes = remap[part.to_physical().to_numpy()]
     return pivot_arrays(df["video_frame"].to_numpy(), df["mouse_id"].to_numpy(), codes, distinct.to_list(),
-                        df["x"].to_numpy(), df["y"].to_numpy(), cfg, notes)
+                        df["x"].fill_null(np.nan).to_numpy(), df["y"].fill_null(np.nan).to_numpy(), cfg, notes,
+                        max_frame=max_frame)
 
 
-def pivot_arrays(frame, mouse, codes, names: list[str], x, y, cfg: BuildConfig, notes: list[str]) -> Pivoted:
-    """The pivot proper, on clean rows: frame >= 0, mouse in 1..4, `codes` indexing `names`."""
+def _impossible(frame, x, y, notes: list[str], max_frame: int | None):
+    """Rows past `max_frame` dropped (a mask or None); an infinite or huge x or y set to NaN
+    (NaN itself is an untracked coordinate, kept as it is)."""
+    bad_x, bad_y = np.abs(x) > MAX_COORD, np.abs(y) > MAX_COORD  # inf included; NaN compares False
+    if (n := int((bad_x | bad_y).sum())):
+        notes.append(f"{n} rows with an infinite or impossible (|value| > {MAX_COORD:.0e} px) x/y: stored "
+                     "as untracked")
+        x, y = np.where(bad_x, np.nan, x).astype(np.float32), np.where(bad_y, np.nan, y).astype(np.float32)
+    keep = None
+    if max_frame is not None and (past := frame > max_frame).any():
+        notes.append(f"dropped {int(past.sum())} rows with video_frame past {max_frame} (the metadata's "
+                     f"duration x {FRAME_SLACK} + 10 s; largest {int(frame.max())})")
+        keep = ~past
+    return x, y, keep
+
+
+def pivot_arrays(frame, mouse, codes, names: list[str], x, y, cfg: BuildConfig, notes: list[str],
+                 max_frame: int | None = None) -> Pivoted:
+    """The pivot proper, on rows with frame >= 0 and mouse in 1..4, `codes` indexing `names`."""
+    x, y, keep = _impossible(frame, x, y, notes, max_frame)
+    if keep is not None:
+        frame, mouse, codes, x, y = frame[keep], mouse[keep], codes[keep], x[keep], y[keep]
     if len(frame) == 0:
         raise InputError("no usable tracking rows")
     length = int(frame.max()) + 1
@@ -234,7 +263,7 @@ def _drop_bad_numeric(frame, mouse, notes: list[str]):
     return ~(bad_frame | bad_mouse) if n_frame or n_mouse else None
 
 
-def pivot_tracking(path: str | Path, cfg: BuildConfig) -> Pivoted:
+def pivot_tracking(path: str | Path, cfg: BuildConfig, max_frame: int | None = None) -> Pivoted:
     """Read one tracking parquet (the five columns only) and pivot it.
 
     Files as Kaggle writes them take the Arrow path: `bodypart` is read as the parquet
@@ -248,12 +277,12 @@ def pivot_tracking(path: str | Path, cfg: BuildConfig) -> Pivoted:
     except (pa.ArrowException, ValueError):
         arrays = None
     if arrays is None:
-        return pivot_frame(_collect(tracking_query(lf), path), cfg)
+        return pivot_frame(_collect(tracking_query(lf), path), cfg, max_frame=max_frame)
     notes: list[str] = []
     keep = _drop_bad_numeric(arrays[0], arrays[1], notes)
     if keep is not None:
         arrays = tuple(a if isinstance(a, list) else a[keep] for a in arrays)
-    return pivot_arrays(*arrays, cfg, notes)
+    return pivot_arrays(*arrays, cfg, notes, max_frame=max_frame)
 
 
 def read_annotations(path: str | Path, length: int) -> tuple[list[tuple[int, int, str, int, int]], list[str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from mabe_store.errors import MabeStoreError
 class SourceError(MabeStoreError):
     """The raw directory cannot be used at all (no metadata); the message says what to do."""
 
+
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a lab_id is a folder name, never a path
 
 @dataclass(frozen=True)
 class VideoTask:
@@ -58,6 +61,39 @@ def _stat(path: Path | None) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
+def row_problem(row: dict) -> str | None:
+    """Why a metadata row cannot be built (the video is skipped with this reason), or None."""
+    lab = str(row.get("lab_id") or "")
+    if not PLAIN_NAME.match(lab):
+        return f"lab_id {lab!r} is not a plain folder name"
+    fps = _float(row.get("frames_per_second"))
+    if not (math.isfinite(fps) and fps > 0):
+        return f"frames_per_second {row.get('frames_per_second')!r} is not a positive number (every time scale needs it)"
+    return None
+
+
+def meta_notes(meta: dict) -> list[str]:
+    """Repairs of a usable row, noted with the video: an unknown scale is stored as NaN."""
+    notes = []
+    ppc = meta.get("pix_per_cm", math.nan)
+    if not (math.isfinite(ppc) and ppc > 0):
+        meta["pix_per_cm"] = math.nan
+        notes.append("pix_per_cm_approx is missing or not a positive number: stored as NaN, so the models "
+                     "cannot put this video's coordinates in cm (give --pix-per-cm at import)")
+    if not meta.get("labeled_column", True):
+        notes.append("the metadata has no behaviors_labeled column: stored as unlabeled")
+    return notes
+
+
+def max_frame(meta: dict) -> int | None:
+    """The last plausible video_frame from the metadata's duration (None when it gives none)."""
+    from mabe_store.pivot import FRAME_SLACK
+    duration, fps = meta.get("duration_s", math.nan), meta.get("fps", math.nan)
+    if not (math.isfinite(duration) and duration > 0 and math.isfinite(fps) and fps > 0):
+        return None
+    return int((duration * FRAME_SLACK + 10) * fps)
+
+
 def _task(raw: Path, split: str, row: dict) -> VideoTask:
     vid, lab = int(row["video_id"]), str(row["lab_id"])
     tracking = raw / f"{split}_tracking" / lab / f"{vid}.parquet"
@@ -66,6 +102,8 @@ def _task(raw: Path, split: str, row: dict) -> VideoTask:
         "fps": _float(row.get("frames_per_second")), "pix_per_cm": _float(row.get("pix_per_cm_approx")),
         "width_pix": _float(row.get("video_width_pix")), "height_pix": _float(row.get("video_height_pix")),
         "n_mice": _n_mice(row), "behaviors_labeled": row.get("behaviors_labeled") or "",
+        "duration_s": _float(row.get("video_duration_sec")),
+        "labeled_column": "behaviors_labeled" in row,
     }
     key = json.dumps([sorted(row.items()), _stat(tracking), _stat(annotation)], default=str)
     return VideoTask(vid, lab, split, tracking, annotation, meta, hashlib.sha1(key.encode()).hexdigest()[:16])
@@ -77,9 +115,10 @@ def read_metadata(path: Path) -> list[dict]:
         df = pl.read_csv(path, infer_schema=False)
     except Exception as e:
         raise SourceError(f"{path}: unreadable csv ({type(e).__name__}) — re-download it") from None
-    missing = [c for c in ("lab_id", "video_id") if c not in df.columns]
+    missing = [c for c in ("lab_id", "video_id", "frames_per_second") if c not in df.columns]
     if missing:
-        raise SourceError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise SourceError(f"{path}: missing column(s) {', '.join(missing)} — every video needs its lab, id "
+                          "and frame rate")
     return df.to_dicts()
 
 
@@ -95,6 +134,10 @@ def discover(raw: str | Path, splits: tuple[str, ...] = SPLITS) -> tuple[list[Vi
     tasks, rejected, seen = [], [], set()
     for split, csv in csvs.items():
         for i, row in enumerate(read_metadata(csv)):
+            problem = row_problem(row)
+            if problem is not None:
+                rejected.append((f"{csv.name} row {i + 2} (video {row.get('video_id')})", problem))
+                continue
             try:
                 task = _task(raw, split, row)
             except (TypeError, ValueError):
