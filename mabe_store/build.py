@@ -9,10 +9,15 @@ source rebuilds the store afresh, since the store never rewrites rows in place (
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +29,7 @@ from mabe_store.errors import MabeStoreError
 from mabe_store.pivot import pivot_tracking, read_annotations
 from mabe_store.report import BuildReport
 from mabe_store.sources import VideoTask, discover, max_frame, meta_notes
-from mabe_store.writer import StoreWriter, VideoRows
+from mabe_store.writer import StoreWriter, VideoRows, compatible, store_attrs, written_by_us
 
 
 class BuildError(MabeStoreError):
@@ -86,19 +91,83 @@ def _orphans(raw: Path, tasks: list[VideoTask], splits: tuple[str, ...]) -> list
             if (split, p.name) not in listed]
 
 
+def _staging(out: Path) -> tuple[Path, Path]:
+    """Where a rebuild writes the new store, and where the old one waits during the swap."""
+    return out.with_name(out.name + ".rebuilding"), out.with_name(out.name + ".replaced")
+
+
+def _recover(out: Path, log) -> None:
+    """A rebuild killed between its two renames left the old store aside: put it back."""
+    new, old = _staging(out)
+    if not out.exists() and old.exists():
+        os.replace(old, out)
+        log(f"restored {out} from an interrupted rebuild")
+    if new.exists():
+        shutil.rmtree(new)  # an interrupted rebuild's partial store: ours by name, started again
+
+
 def _open(out: Path, cfg: BuildConfig, raw: Path, tasks: list[VideoTask], splits: tuple[str, ...], log,
           flush: dict) -> StoreWriter:
+    """The writer to use: resuming `out`, a fresh `out` when there is none, or a rebuild written
+    beside it (`_staging`) and swapped in by `_swap` once complete, so the old store stays whole
+    until then. A folder that is not a store, or a store this project did not write, is refused."""
+    _recover(out, log)
     if out.exists() and not (out / "zarr.json").exists() and (not out.is_dir() or any(out.iterdir())):
         raise BuildError(f"{out} exists and is not a Zarr store — pass another --out, or delete it yourself")
+    attrs = store_attrs(out)
+    if attrs is None and (out / "zarr.json").exists() or attrs is not None and not written_by_us(attrs):
+        raise BuildError(f"{out} is a Zarr store that mabe-store did not write — refusing to replace it; "
+                         "pass another --out")
     source = {"raw": str(raw.resolve()), "builder": "mabe-store build", "splits": list(splits)}
-    writer = StoreWriter(out, cfg, source, **flush)
-    wanted = {t.video_id: t.fingerprint for t in tasks}
-    stale = [v for v, fp in writer.built.items() if wanted.get(v) != fp]
-    if stale:
+    if attrs is None:
+        return StoreWriter(out, cfg, source, fresh=True, **flush)
+    if compatible(out, cfg):
+        writer = StoreWriter(out, cfg, source, **flush)
+        wanted = {t.video_id: t.fingerprint for t in tasks}
+        stale = [v for v, fp in writer.built.items() if wanted.get(v) != fp]
+        if not stale:
+            return writer
         log(f"{len(stale)} built videos changed or left the raw data or --split {'/'.join(splits)} "
-            f"(e.g. {stale[0]}) — rebuilding afresh")
-        writer = StoreWriter(out, cfg, source, fresh=True, **flush)
-    return writer
+            f"(e.g. {stale[0]}) — rebuilding afresh beside it; the old store stays until the new one is complete")
+    else:
+        log("the store was built with another format or build config — rebuilding afresh beside it")
+    return StoreWriter(_staging(out)[0], cfg, source, fresh=True, **flush)
+
+
+def _swap(writer: StoreWriter, out: Path) -> None:
+    """Put a completed rebuild in place of the old store: two renames, then the old one goes."""
+    new, old = _staging(out)
+    if writer.path != new:
+        return
+    if old.exists():
+        shutil.rmtree(old)
+    os.replace(out, old)
+    os.replace(new, out)
+    shutil.rmtree(old)
+
+
+@contextmanager
+def build_lock(out: Path):
+    """One writer per store: an exclusive OS lock on `.<name>.lock` beside it, held for the whole
+    build (released by the OS if the process dies). A second build is one line naming the holder."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.with_name(f".{out.name}.lock")
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise BuildError(f"{out} is being built by {holder} — wait for it to finish "
+                             f"(one build per store)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _consume(results, writer: StoreWriter, report: BuildReport, bar, t0: float) -> None:
@@ -125,10 +194,16 @@ def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = N
     cfg, raw, out, t0 = cfg or BuildConfig(), Path(raw), Path(out), time.perf_counter()
     tasks, rejected = discover(raw, splits)
     try:
-        writer = _open(out, cfg, raw, tasks, splits, log, {"flush_rows": flush_rows, "flush_seconds": flush_seconds})
+        with build_lock(out):
+            return _build_locked(raw, out, cfg, tasks, rejected, splits, jobs, progress, log,
+                                 {"flush_rows": flush_rows, "flush_seconds": flush_seconds}, t0)
     except OSError as e:
         raise BuildError(f"cannot create the store at {out} ({e.strerror}) — pass --out a path in a "
                          "writable folder") from None
+
+
+def _build_locked(raw, out, cfg, tasks, rejected, splits, jobs, progress, log, flush, t0) -> BuildReport:
+    writer = _open(out, cfg, raw, tasks, splits, log, flush)
     todo = [t for t in tasks if t.video_id not in writer.built]
     report = BuildReport(already_built=len(tasks) - len(todo), fresh=writer.fresh)
     report.skipped += [f"{w}: {r}" for w, r in rejected] + _orphans(raw, tasks, splits)
@@ -139,4 +214,5 @@ def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = N
     report.repaired = [f"video {v}: {n}" for v, notes in writer.notes.items() for n in notes]
     report.unmapped = writer.unmapped
     writer.finish(report.to_dict())
+    _swap(writer, out)
     return report

@@ -10,6 +10,7 @@ from mabe_store.errors import MabeStoreError
 
 FORMAT_VERSION = 2  # see mabe_store/format.py for what changed
 N_MICE = 4
+GENERATION_FILE = "generation"  # a fresh build's id, beside zarr.json: readers notice a rebuild under them
 N_COORDS = 2  # x, y
 
 # The 37 actions of the competition, in the store's `actions` column order (alphabetical).

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from mabe_store.constants import FORMAT_VERSION
+from mabe_store.constants import FORMAT_VERSION, GENERATION_FILE
 from mabe_store.errors import MabeStoreError, zarr_codec_notice_silenced
 
 
@@ -79,6 +79,7 @@ class Store:
         if version != FORMAT_VERSION:
             raise StoreError(f"{self.path}: format_version {version!r}, this reader knows "
                              f"{FORMAT_VERSION} — rebuild it with `mabe-store build`")
+        self.generation: str | None = self.attrs.get("generation")
         self.keypoints: list[str] = list(self.attrs["keypoints"])
         self.action_names: list[str] = list(self.attrs["actions"])
         # A store being built (or killed mid-build) may hold rows past its last commit: ignore them.
@@ -102,6 +103,19 @@ class Store:
     def n_frames(self) -> int:
         return int(self.videos["length"].sum())
 
+    def check_generation(self) -> None:
+        """StoreError when the store at `path` was rebuilt since this reader opened it: the offsets
+        it holds would read other rows. A few bytes read per call (the GENERATION_FILE)."""
+        if self.generation is None:
+            return
+        try:
+            now = (self.path / GENERATION_FILE).read_text().strip()
+        except OSError:
+            now = None
+        if now != self.generation:
+            raise StoreError(f"{self.path} was rebuilt while this process read it (generation "
+                             f"{self.generation[:8]} -> {(now or 'none')[:8]}) — start again on the new store")
+
     def index(self, video_id) -> int:
         try:
             return self._index[int(video_id)]
@@ -110,6 +124,7 @@ class Store:
                              f"({self.n_videos} videos; `mabe-store inspect` lists them)") from None
 
     def _rows(self, video_id) -> slice:
+        self.check_generation()
         i = self.index(video_id)
         start = int(self.videos["offset"][i])
         return slice(start, start + int(self.videos["length"][i]))
@@ -175,6 +190,7 @@ class Store:
             s, ln = int(starts[j]), int(lengths[j])
             feats[s:s + ln] = self._features[off:off + ln]
             acts[s:s + ln] = self._actions[off:off + ln]
+        self.check_generation()  # every row above came from the generation this reader opened
         return Staged(idx, starts, lengths, feats, acts)
 
 def open_store(path: str | Path) -> Store:

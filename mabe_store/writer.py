@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import zarr
 from mabe_store.behaviors import labeled_triples
 from mabe_store.build_config import BuildConfig
 from mabe_store.codecs import array_codecs, direct_shards, encode_shard
-from mabe_store.constants import ACTION_INDEX, ACTIONS, FORMAT_VERSION, N_MICE
+from mabe_store.constants import ACTION_INDEX, ACTIONS, FORMAT_VERSION, GENERATION_FILE, N_MICE
 from mabe_store.errors import zarr_codec_notice_silenced
 from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS
 
@@ -77,6 +78,28 @@ def rasterise_into(out: np.ndarray, annotations, video_start: int, length: int, 
             out[lo - out_start:hi - out_start, ACTION_INDEX[action]] = 1
 
 
+def store_attrs(path: Path) -> dict | None:
+    """The root attrs of the Zarr group at `path`, or None when there is none (or it is unreadable)."""
+    if not (Path(path) / "zarr.json").exists():
+        return None
+    try:
+        return dict(zarr.open_group(str(path), mode="r").attrs)
+    except Exception:
+        return None
+
+
+def written_by_us(attrs: dict | None) -> bool:
+    """A store `StoreWriter` created (whatever its format version): it may be replaced by a rebuild."""
+    return attrs is not None and "build_config" in attrs and "keypoints" in attrs and "actions" in attrs
+
+
+def compatible(path: Path, cfg: BuildConfig) -> bool:
+    """The store at `path` is complete enough to resume with `cfg` (same format and build config)."""
+    attrs = store_attrs(path)
+    return (attrs is not None and attrs.get("format_version") == FORMAT_VERSION and "committed" in attrs
+            and attrs.get("build_config", {}).get("hash") == cfg.config_hash)
+
+
 class StoreWriter:
     """Opens (resuming) or creates the store at `path` for config `cfg`.
 
@@ -108,12 +131,7 @@ class StoreWriter:
 
     # -- opening ------------------------------------------------------------------------------
     def _compatible(self) -> bool:
-        try:
-            attrs = zarr.open_group(str(self.path), mode="r").attrs
-        except Exception:  # absent or unreadable: start afresh
-            return False
-        return (attrs.get("format_version") == FORMAT_VERSION and "committed" in attrs
-                and attrs.get("build_config", {}).get("hash") == self.cfg.config_hash)
+        return compatible(self.path, self.cfg)
 
     def _create(self, source: dict) -> None:
         if self.path.exists():
@@ -131,10 +149,12 @@ class StoreWriter:
                 g.create_array(col, shape=(0,), dtype=_np_dtype(dtype), chunks=(TABLE_CHUNKS[name],))
         root["videos"].create_array("labeled_actions", shape=(0, a), dtype="uint8",
                                     chunks=(TABLE_CHUNKS["videos"], a))
+        generation = uuid.uuid4().hex
+        (self.path / GENERATION_FILE).write_text(generation)
         root.attrs.update({  # last: a store without `committed` is incomplete and gets recreated
             "format_version": FORMAT_VERSION, "n_mice": N_MICE, "keypoints": list(cfg.keypoints),
             "actions": list(ACTIONS), "build_config": {**cfg.to_dict(), "hash": cfg.config_hash},
-            "source": source, "committed": dict(EMPTY_COMMIT),
+            "source": source, "committed": dict(EMPTY_COMMIT), "generation": generation,
         })
 
     def _arrays(self):

@@ -140,7 +140,8 @@ def make_run_dir(cfg: Config, overwrite: bool = False) -> Path:
 
 def write_marker(run_dir: Path, cfg: Config, store: Store) -> None:
     write_atomic(run_dir / MARKER, json.dumps({
-        "task": cfg.task, "store": str(store.path), **Layout.of(store).to_dict(),
+        "task": cfg.task, "store": str(store.path), "store_generation": store.generation,
+        **Layout.of(store).to_dict(),
         "created": datetime.now().isoformat(timespec="seconds")}, indent=1))
 
 
@@ -152,6 +153,15 @@ def run_kind(run_dir: Path) -> str:
     """run.json's `kind`: torch (sequence models, the default), gbdt or ensemble."""
     path = run_dir / MARKER
     return json.loads(path.read_text()).get("kind", "torch") if path.exists() else "torch"
+
+
+def check_store_generation(run_dir: Path, store: Store) -> None:
+    """RunError when the store was rebuilt since the run started: its rows may have moved."""
+    path = run_dir / MARKER
+    trained = json.loads(path.read_text()).get("store_generation") if path.exists() else None
+    if trained and store.generation and trained != store.generation:
+        raise RunError(f"{store.path} was rebuilt since {run_dir} started (generation {trained[:8]} -> "
+                       f"{store.generation[:8]}) — start a new run on it instead of resuming this one")
 
 
 def run_layout(run_dir: Path) -> Layout | None:

@@ -34,6 +34,7 @@ from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import make_feeder
 from mabe_train.run import (
     append_history,
+    check_store_generation,
     copy_atomic,
     load_checkpoint,
     make_run_dir,
@@ -134,6 +135,7 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
         run_dir = Path(run_dir)
         if (trained := run_layout(run_dir)) is not None:
             Layout.of(store).check_same(trained, f"run {run_dir}")
+        check_store_generation(run_dir, store)
         split = load_split(run_dir / "split.json")
     else:
         split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)

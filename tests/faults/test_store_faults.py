@@ -98,3 +98,64 @@ def test_row10_missing_scale_and_labels_columns_are_noted(handmade_raw, tmp_path
     _edit_meta(handmade_raw, lambda df: df.drop("frames_per_second"))
     r = CliRunner().invoke(app, ["build", "--raw", str(handmade_raw), "--out", str(tmp_path / "t.zarr")])
     assert r.exit_code == 1 and "missing column(s) frames_per_second" in r.output
+
+
+# -- rows 2-4: one writer, atomic rebuilds, stores that are not ours ------------------------------
+def test_row2_a_second_build_of_one_store_refuses_while_the_first_holds_it(handmade_raw, tmp_path):
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "s.zarr"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from mabe_store.build import build_lock\n"
+        f"with build_lock(Path({str(out)!r})):\n    print('held', flush=True); time.sleep(30)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = CliRunner().invoke(app, ["build", "--raw", str(handmade_raw), "--out", str(out)])
+        assert r.exit_code == 1 and f"is being built by pid {holder.pid}" in r.output
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)  # the OS released the dead holder's lock
+    r = CliRunner().invoke(app, ["build", "--raw", str(handmade_raw), "--out", str(out)])
+    assert r.exit_code in (0, 1) and "being built" not in r.output  # 1: the hand-made set skips a video
+    assert "OK" in _verify(out, handmade_raw)
+
+
+def test_row3_a_killed_rebuild_leaves_the_old_store_whole_and_readers_notice_a_swap(handmade_raw, tmp_path,
+                                                                                    monkeypatch):
+    import mabe_store.build as build_mod
+    out = tmp_path / "s.zarr"
+    build_store(handmade_raw, out, progress=False, log=lambda _: None)
+    before = open_store(out)
+    old_101 = before.features(101).copy()
+    _edit_tracking(handmade_raw, 102, lambda df: df.head(len(df) - 3))  # a changed source: rebuild afresh
+    real = build_mod._consume
+
+    def killed(results, writer, report, bar, t0):
+        next(iter(results))
+        raise KeyboardInterrupt  # as a Ctrl-C / kill mid-rebuild
+    monkeypatch.setattr(build_mod, "_consume", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build_store(handmade_raw, out, progress=False, log=lambda _: None)
+    np.testing.assert_array_equal(open_store(out).features(101), old_101)  # the old store is whole
+    np.testing.assert_array_equal(before.features(101), old_101)  # and a reader of it goes on
+    monkeypatch.setattr(build_mod, "_consume", real)
+    report = build_store(handmade_raw, out, progress=False, log=lambda _: None)
+    assert report.fresh and "OK" in _verify(out, handmade_raw)
+    assert not out.with_name(out.name + ".rebuilding").exists() and not out.with_name(out.name + ".replaced").exists()
+    with pytest.raises(Exception, match="was rebuilt while this process read it"):
+        before.features(101)  # the old reader's offsets would read the new store's rows
+
+
+def test_row4_a_zarr_store_this_project_did_not_write_is_never_replaced(handmade_raw, tmp_path):
+    import zarr
+    other = tmp_path / "theirs.zarr"
+    g = zarr.open_group(str(other), mode="w")
+    g.create_array("precious", shape=(3,), dtype="int32")
+    g.attrs["owner"] = "another project"
+    r = CliRunner().invoke(app, ["build", "--raw", str(handmade_raw), "--out", str(other)])
+    assert r.exit_code == 1 and "did not write — refusing to replace it" in r.output
+    assert dict(zarr.open_group(str(other), mode="r").attrs) == {"owner": "another project"}

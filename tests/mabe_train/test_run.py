@@ -76,3 +76,16 @@ def test_trim_history_keeps_the_checkpointed_epochs(tmp_path):
     trim_history(tmp_path, 2)
     assert [json.loads(ln)["epoch"] for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_run_refuses_to_resume_on_a_store_rebuilt_under_it(train_store, tmp_path):
+    import shutil
+    store = tmp_path / "store.zarr"
+    shutil.copytree(train_store, store)
+    killed = train(_cfg(store, tmp_path / "runs", "train.run_name=k", "train.ckpt_every_steps=1"), stop_after_steps=1)
+    (store / "generation").write_text("f" * 32)  # what a rebuild from scratch does
+    store_attrs = json.loads((store / "zarr.json").read_text())
+    store_attrs["attributes"]["generation"] = "f" * 32
+    (store / "zarr.json").write_text(json.dumps(store_attrs))
+    with pytest.raises(RunError, match="was rebuilt since .* started"):
+        train(_cfg(store, tmp_path / "runs"), run_dir=killed, resume=True)
