@@ -111,20 +111,21 @@ def raw_figures(raw: Path) -> dict:
 
 
 def store_figures(store: Path) -> dict:
-    from mabe_store import open_store
-
-    s = open_store(store)
+    """Sizes and object counts, read from the files (any format version)."""
+    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
+    meta = json.loads((store / "videos" / "video_id" / "zarr.json").read_text())
+    frames = json.loads((store / "features" / "zarr.json").read_text())["shape"][0]
     n_files = sum(1 for p in store.rglob("*") if p.is_file())
-    cfg = s.attrs["build_config"]
+    cfg = attrs["build_config"]
     shard = cfg.get("shard_rows") or cfg["chunk_rows"]
     big = sum(1 for p in store.glob("features/c/**/*") if p.is_file()) + \
         sum(1 for p in store.glob("actions/c/**/*") if p.is_file())
     small = n_files - big
     # at full size: feature/label files grow with frames, table chunk files with rows (few), the
     # rest (metadata) stays; objects per shard-row of features as measured (absent mice skipped)
-    per_row_block = big / max(1, -(-s.n_frames // shard))
+    per_row_block = big / max(1, -(-frames // shard))
     full_blocks = -(-FULL_SET["frames"] // shard)
-    return {"frames": s.n_frames, "videos": s.n_videos, "bytes": dir_bytes(store),
+    return {"frames": frames, "videos": meta["shape"][0], "bytes": dir_bytes(store),
             "features_bytes": dir_bytes(store, "features"), "actions_bytes": dir_bytes(store, "actions"),
             "objects": n_files, "objects_full_set": round(small + per_row_block * full_blocks),
             "shard_rows": shard, "codec": {k: cfg.get(k) for k in ("codec", "clevel", "shuffle", "transpose")}}
@@ -170,6 +171,7 @@ def main() -> None:
         if args.baseline:
             kinds["baseline_build"] = (work / "baseline.zarr", args.baseline)
         result["runs"] = alternating(kinds, raw, args.repeats)
+        print(json.dumps(result["runs"]), flush=True)
         stores = {"store": (work / "store.zarr", REPO)}
         if args.baseline:
             stores["baseline"] = (work / "baseline.zarr", args.baseline)

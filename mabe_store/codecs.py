@@ -2,11 +2,14 @@
 
 Default chain per inner chunk: `TransposeCodec((1, 0))` (each column's values become contiguous
 along time) -> bytes -> `Shuffle(itemsize)` (byte planes: the sign/exponent bytes of nearby pixel
-coordinates repeat) -> `ZstdCodec(1)`. Measured through zarr on 3-decimal coordinates with
-realistic jitter (bench/bench_store.py --codecs): 0.81 x the bytes of zstd-1 alone at about
-the same write speed; zstd-3/9 gain nothing, bitshuffle and lz4 are larger. Not offered:
-`PCodec` after `TransposeCodec`, which with zarr 3.1.6 / numcodecs 0.16.6 silently returns wrong
-values (tests/mabe_store/test_codecs.py round-trips every chain offered here).
+coordinates repeat) -> `ZstdCodec(1)`. Measured by bench/bench_store.py on the kaggle-shaped
+synthetic set (3-decimal coordinates, 2.24M frames): features 236.9 MB = 0.83 x plain zstd-1 on
+the same rows (287.1 MB); on a 3-decimal random walk with 0.8 px jitter 0.88 x; blosc-zstd with
+shuffle only 0.94 x, shuffle without transpose 0.91 x. The cost is on reading: decoding
+transpose + shuffle makes per-video reads of `features` ~1.6 x slower than zstd-1 alone (5.2 vs
+3.1 s for all 186 videos). Not offered: `PCodec` after `TransposeCodec`, which with zarr 3.1.6 /
+numcodecs 0.16.6 silently returns wrong values (tests/mabe_store/test_writer.py round-trips
+every chain offered here).
 """
 
 from __future__ import annotations
@@ -43,12 +46,16 @@ MISSING = 2**64 - 1  # zarr's sharding index entry of an inner chunk that is not
 
 
 def _encode_chunk(chunk: np.ndarray, cfg: BuildConfig, itemsize: int) -> bytes:
-    data = np.ascontiguousarray(chunk.T if cfg.transpose else chunk)
-    if cfg.codec == "none":
-        return data.tobytes()
-    if cfg.shuffle == "shuffle" and itemsize > 1:
-        data = numcodecs.Shuffle(elementsize=itemsize).encode(data)
-    return numcodecs.Zstd(level=cfg.clevel).encode(data)
+    """Transpose -> bytes -> shuffle -> zstd, as zarr would. Transpose and byte shuffle are one
+    strided copy here: byte plane b of element (c, r) of the transposed chunk is byte b of
+    `chunk[r, c]` (numcodecs.Shuffle's layout), which saves a pass over the data."""
+    if cfg.shuffle == "shuffle" and itemsize > 1 and cfg.codec != "none":
+        planes = chunk.view(np.uint8).reshape(*chunk.shape, itemsize)  # (rows, cols, byte)
+        data = planes.transpose((2, 1, 0) if cfg.transpose else (2, 0, 1))
+    else:
+        data = chunk.T if cfg.transpose else chunk
+    data = np.ascontiguousarray(data)
+    return data.tobytes() if cfg.codec == "none" else numcodecs.Zstd(level=cfg.clevel).encode(data)
 
 
 def direct_shards(cfg: BuildConfig) -> bool:
@@ -56,22 +63,26 @@ def direct_shards(cfg: BuildConfig) -> bool:
     return cfg.codec in ("zstd", "none")
 
 
-def encode_shard(block: np.ndarray, chunks: tuple[int, int], cfg: BuildConfig) -> bytes | None:
+def encode_shard(block: np.ndarray, chunks: tuple[int, int], cfg: BuildConfig,
+                 written: np.ndarray | None = None) -> bytes | None:
     """One whole shard file of a 2-D array, byte for byte what zarr's ShardingCodec with
     `array_codecs(cfg)` reads: the stored inner chunks, then the index ((offset, nbytes) uint64
     little-endian per inner chunk, row-major; MISSING where a chunk is all fill and not stored)
     and its crc32c. None when every chunk is fill (no file). Encoding here rather than through
     `arr[...] = block` halves the CPU of a shard write (zarr's per-chunk machinery costs as much
-    as the compression itself); tests/mabe_store/test_writer.py reads every shard back via zarr."""
+    as the compression itself); tests/mabe_store/test_writer.py reads every shard back via zarr.
+    `written` (grid-shaped bool), when given, names the inner chunks that may hold data: the
+    others are known to be fill and are not even scanned."""
     rows, cols = chunks
     grid = (block.shape[0] // rows, block.shape[1] // cols)
     index = np.full((*grid, 2), MISSING, dtype="<u8")
     parts, pos = [], 0
     for i in range(grid[0]):
         for j in range(grid[1]):
+            if written is not None and not written[i, j]:
+                continue
             chunk = block[i * rows:(i + 1) * rows, j * cols:(j + 1) * cols]
-            empty = np.isnan(chunk).all() if chunk.dtype.kind == "f" else not chunk.any()
-            if empty:
+            if written is None and (np.isnan(chunk).all() if chunk.dtype.kind == "f" else not chunk.any()):
                 continue
             data = _encode_chunk(chunk, cfg, chunk.dtype.itemsize)
             index[i, j] = (pos, len(data))

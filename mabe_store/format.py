@@ -108,7 +108,8 @@ def write_store(path: str | Path, videos: list[VideoData], *, cfg=None, source: 
             raise ValueError(f"video {v.video_id}: features {feats.shape}, expected (T, {cfg.n_features})")
         meta = {"fps": v.fps, "pix_per_cm": v.pix_per_cm, "width_pix": v.width_pix, "height_pix": v.height_pix,
                 "behaviors_labeled": v.behaviors_labeled}
-        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats, np.arange(cfg.n_features),
-                                list(v.annotations), meta, v.n_mice, source="memory"))
+        used = np.flatnonzero(~np.isnan(feats).all(axis=0))  # as the builder: untracked columns not stored
+        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats[:, used], used, list(v.annotations), meta,
+                                v.n_mice, source="memory"))
     writer.finish()
     return Path(path)

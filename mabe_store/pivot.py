@@ -216,7 +216,7 @@ def _fast_arrays(table: pa.Table):
         return None
     part = t["bodypart"].unify_dictionaries()
     names = part.chunk(0).dictionary.to_pylist()
-    codes = np.concatenate([c.indices.to_numpy() for c in part.chunks]).astype(np.int32)
+    codes = np.concatenate([c.indices.to_numpy() for c in part.chunks]).astype(np.int32, copy=False)
     return (t["video_frame"].to_numpy(), t["mouse_id"].to_numpy(), codes, names,
             t["x"].to_numpy().astype(np.float32, copy=False), t["y"].to_numpy().astype(np.float32, copy=False))
 

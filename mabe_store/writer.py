@@ -158,9 +158,13 @@ class StoreWriter:
         self._shard_start = rows // s * s
         self._feats = np.full((s, self.cfg.n_features), np.nan, dtype=np.float32)
         self._acts = np.zeros((s, len(ACTIONS)), dtype=np.uint8)
+        grid = (s // self.cfg.chunk_rows, self.cfg.n_features // self.cfg.feature_chunk_cols)
+        self._written = np.zeros(grid, dtype=bool)  # inner feature chunks holding any value
         if rows > self._shard_start:
             self._feats[:rows - self._shard_start] = self.features[self._shard_start:rows]
             self._acts[:rows - self._shard_start] = self.actions[self._shard_start:rows]
+            blocks = self._feats.reshape(grid[0], self.cfg.chunk_rows, grid[1], self.cfg.feature_chunk_cols)
+            self._written[:] = ~np.isnan(blocks).all(axis=(1, 3))
         self.rows = rows
 
     # -- appending ----------------------------------------------------------------------------
@@ -172,6 +176,8 @@ class StoreWriter:
             at = start + done - self._shard_start
             n = min(length - done, self.cfg.shard_rows - at)
             self._feats[at:at + n, video.columns] = video.values[done:done + n]
+            chunk_rows = slice(at // self.cfg.chunk_rows, (at + n - 1) // self.cfg.chunk_rows + 1)
+            self._written[chunk_rows, np.unique(video.columns // self.cfg.feature_chunk_cols)] = True
             rasterise_into(self._acts[at:at + n], video.annotations, start, length, start + done)
             done += n
             if at + n == self.cfg.shard_rows:
@@ -179,6 +185,7 @@ class StoreWriter:
                 self._shard_start += self.cfg.shard_rows
                 self._feats.fill(np.nan)
                 self._acts.fill(0)
+                self._written[:] = False
         self.rows += length
         self._queue(video, start)
         since = self.rows - self.committed["rows"]
@@ -195,7 +202,7 @@ class StoreWriter:
             if not direct_shards(self.cfg):
                 arr[lo:hi] = buf[:n]
                 continue
-            data = encode_shard(buf, arr.chunks, self.cfg)
+            data = encode_shard(buf, arr.chunks, self.cfg, self._written if buf is self._feats else None)
             path = self.path / arr.basename / "c" / str(lo // self.cfg.shard_rows) / "0"
             if data is None:
                 path.unlink(missing_ok=True)

@@ -4,14 +4,16 @@ Why: the store, the trainer and the metric must be exercised on data shaped exac
 competition's without the 2.6 GB download. Videos are generated in a process pool (one task per
 video, seeded by (seed, video_id), so output bytes do not depend on the number of workers); the
 csv files are written afterwards, because the quirky labs' `behaviors_labeled` lists the triples
-that actually occur in each video. Measured: 1.0M frames (`--profile kaggle --videos 15`) in
-4-10 s on 2 shared cores (100-240k frames/s); the full kaggle shape (~72M frames) in ~5-12 min.
+that actually occur in each video. Workers are spawned, not forked (see `synthesize`). Measured:
+2.24M frames (`--profile kaggle --scale 0.02`, files written by Polars with 3-decimal
+coordinates) in 34.8 s with one worker at load ~4 on 2 cores (64k frames/s).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import time
@@ -127,7 +129,9 @@ def _generate(specs: list[VideoSpec], seed: int, out: Path, progress: bool, work
                 results[i] = _one(t)
                 bar.update(results[i][0])
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            # spawn, not fork: the workers write with Polars, whose thread pool a forked child of
+            # a process that already used Polars (a test session, a notebook) inherits locked
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = {pool.submit(_one, t): i for i, t in enumerate(tasks)}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
