@@ -91,10 +91,20 @@ def _slim_checkpoint(src: Path, dst: Path) -> None:
 
 
 def copy_run(run_dir: Path, dst: Path) -> None:
-    """The run's prediction files into `dst` (see the module docstring)."""
+    """The run's prediction files into `dst` (see the module docstring). An ensemble's member runs
+    are copied into `dst/members/` and its run.json points there, so it loads wherever it lands."""
     dst.mkdir(parents=True)
+    meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    if meta.get("kind") == "ensemble":
+        members = []
+        for i, m in enumerate(meta["members"]):
+            src = Path(m) if Path(m).is_absolute() else run_dir / m
+            rel = Path("members") / f"{i}-{src.name}"
+            copy_run(src, dst / rel)
+            members.append(str(rel))
+        (dst / "run.json").write_text(json.dumps({**meta, "members": members}, indent=1))
     for src in sorted(run_dir.iterdir()):
-        if _skipped(src.name):
+        if _skipped(src.name) or (meta.get("kind") == "ensemble" and src.name in ("run.json", "members")):
             continue
         if src.is_dir():
             shutil.copytree(src, dst / src.name, ignore=lambda _d, names: [n for n in names if _skipped(n)])

@@ -17,7 +17,8 @@ never a video it trained on). Weights: a grid over the simplex (step 0.1 for 2 m
 3+), each candidate scored with the official metric after its own threshold tuning; without
 shared evidence, equal weights and every member's thresholds centred at 0.5.
 
-    E/run.json        kind: ensemble, members (absolute paths), weights
+    E/run.json        kind: ensemble, members (absolute paths, or relative to E: a bundle copies
+                      them into E/members/), weights
     E/config.yaml     the first member's config (decoding settings, store)
     E/split.json      the first member's split;  E/thresholds.json  the ensemble's thresholds
 `load_run(E)` gives an object with the LoadedRun interface, so predict, evaluate and bundles take it.
@@ -188,6 +189,7 @@ def load_ensemble(run_dir: Path, *, data_dir=None, device=None, progress: bool =
     from mabe_train.run import load_run
     from mabe_train.split import load_split
     meta = json.loads((run_dir / "run.json").read_text())
+    meta["members"] = [str(run_dir / m) if not Path(m).is_absolute() else m for m in meta["members"]]
     missing = [m for m in meta["members"] if not Path(m).is_dir()]
     if missing:
         raise EnsembleError(f"ensemble {run_dir}: member run(s) {', '.join(missing)} are gone — "

@@ -97,3 +97,24 @@ def test_ensemble_cli(members, tmp_path):
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["ensemble", *map(str, runs), "--out", str(tmp_path / "d"), "--weights", "x"])
     assert r.exit_code == 1 and "--weights" in r.output
+
+
+def test_a_bundled_ensemble_carries_its_members_and_predicts_alike_once_the_originals_are_gone(members, tmp_path):
+    """A Kaggle notebook has only the bundle: the ensemble's members must travel inside it."""
+    import shutil
+
+    from mabe_train.bundle import copy_run
+    from mabe_train.ensemble import make_ensemble
+    from mabe_train.predict import predict_run
+    root, store, runs = members
+    copies = [tmp_path / "m" / r.name for r in runs]
+    for r, c in zip(runs, copies, strict=True):
+        shutil.copytree(r, c)
+    ens = make_ensemble(copies, tmp_path / "e", weights=[0.5, 0.5], log=lambda *_: None)
+    want = predict_run(ens, store, tmp_path / "want.csv", split="val", progress=False)
+    copy_run(ens, tmp_path / "bundle" / "e")
+    shutil.rmtree(tmp_path / "m")  # the members' original folders are not on Kaggle
+    members_json = json.loads((tmp_path / "bundle" / "e" / "run.json").read_text())["members"]
+    assert all(not m.startswith("/") for m in members_json)
+    got = predict_run(tmp_path / "bundle" / "e", store, tmp_path / "got.csv", split="val", progress=False)
+    assert got.score == want.score and (tmp_path / "got.csv").read_text() == (tmp_path / "want.csv").read_text()
