@@ -13,7 +13,12 @@ training video, so "absent" means absent from the whole lab.
 
 Counts are frame counts over labeled (pair, action) cells after the decoder's smoothing, from one
 histogram per (video, action) for all grid values at once (no argmax, no bout cleaning: the same
-trade-off as decode.tune_thresholds). Truth comes from the store's annotation intervals.
+trade-off as decode.tune_thresholds). Truth is `decode.truth_raster` of the store's annotations.
+Two tuning policies exist: `decode.tune_thresholds` (a sequence run's own validation: NEVER where
+its validation videos lack an action, false negatives counted as the metric does, over every
+ground-truth row) and this one (out-of-fold evidence, the global fallback, false negatives over the
+labeled cells); merging them would change the pair model's validation figures, so it waits for the
+sequence models to get out-of-fold predictions too.
 """
 
 from __future__ import annotations
@@ -24,20 +29,12 @@ import numpy as np
 
 from mabe_store.constants import ACTIONS
 from mabe_store.reader import Store
-from mabe_train.decode import DEFAULT_GRID, NEVER, DecodeConfig, VideoProbs, smooth
-from mabe_train.pairs.labels import pair_intervals, rasterise_pair
+from mabe_train.decode import DEFAULT_GRID, NEVER, DecodeConfig, VideoProbs, smooth, truth_raster
+from mabe_train.submission import solution_from_store
 
 # decode's 0.05-0.95 grid plus its ends: a GBDT's probability for a rare action (run, defend, climb)
 # often peaks below 0.05. Semi-real GBDT cv run: OOF 0.7795 -> 0.7865, held-out 0.8269 -> 0.8297.
 GRID = tuple(sorted({*DEFAULT_GRID, 0.01, 0.02, 0.03, 0.04, 0.97, 0.98}))
-
-
-def pair_truth_raster(store: Store, video: VideoProbs) -> np.ndarray:
-    """(P, T, A) bool truth of `video.pairs` from the store's intervals (labeled actions only)."""
-    t = video.probs.shape[1]
-    ann = store.annotations(video.video_id)
-    out = np.stack([rasterise_pair(pair_intervals(ann, a, g, t), t).astype(bool) for a, g in video.pairs])
-    return out & video.labeled[:, None, :]
 
 
 def present_actions(store: Store, video_ids: Iterable) -> set[tuple[str, str]]:
@@ -99,8 +96,10 @@ def tune_thresholds(videos: Iterable[VideoProbs], store: Store, *, config: Decod
     """Per (lab, action) thresholds with the global fallback (module docstring)."""
     config = config or DecodeConfig()
     counts = Counts(np.asarray(sorted(grid), dtype=np.float64))
+    videos = list(videos)
+    solution = solution_from_store(store, [v.video_id for v in videos])
     for v in videos:
-        counts.add(v, pair_truth_raster(store, v), config.smooth)
+        counts.add(v, truth_raster(v, solution), config.smooth)  # Counts reads labeled cells only
     by_action: dict[int, list] = {}
     for key in counts.all:
         by_action.setdefault(key[1], []).append(key)
