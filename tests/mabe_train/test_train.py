@@ -8,11 +8,12 @@ import torch
 
 from mabe_store.reader import open_store
 from mabe_train.config import load_config
+from mabe_train.epoch_meter import EpochMeter, split_time
 from mabe_train.grouped.labels import IGNORE_INDEX
 from mabe_train.grouped.task import grouped_sampler, stage_grouped
 from mabe_train.run import RunError, load_checkpoint, pick_device
 from mabe_train.task import build_task
-from mabe_train.train import TrainError, TrainState, _EpochMeter, _split_time, train, warmup_lr
+from mabe_train.train import TrainError, TrainState, train, warmup_lr
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"
 
@@ -139,7 +140,7 @@ def test_class_weights_must_match_the_classes(train_store, tmp_path):  # noqa: F
 def test_loss_sum_stays_on_the_device_and_reads_back_the_python_float_chain():
     losses = torch.rand(25, dtype=torch.float32)
     sums = {**TrainState().sums, "loss": 0.1}
-    meter = _EpochMeter(sums, torch.device("cpu"), log_every=10)
+    meter = EpochMeter(sums, torch.device("cpu"), log_every=10)
     expected = 0.1
     for i, loss in enumerate(losses):
         meter.add(loss, (0.0, 0.0, 0.5, 2.0), timed=meter.timed(i, 25))
@@ -148,16 +149,16 @@ def test_loss_sum_stays_on_the_device_and_reads_back_the_python_float_chain():
     meter.flush()
     assert sums["loss"] == expected  # bit-identical to summing float(loss) per step
     assert sums["steps"] == sums["timed_steps"] == 25 and sums["untimed_s"] == 0.0
-    assert _split_time(sums) == (sums["data_s"], sums["compute_s"]) == (12.5, 37.5)  # exact off CUDA
+    assert split_time(sums) == (sums["data_s"], sums["compute_s"]) == (12.5, 37.5)  # exact off CUDA
 
 
 def test_on_cuda_only_logged_steps_are_timed_and_the_rest_is_shared_out():
-    meter = _EpochMeter({"loss": 0.0, "steps": 0, "data_s": 0.0, "compute_s": 0.0}, torch.device("cpu"), 4)
+    meter = EpochMeter({"loss": 0.0, "steps": 0, "data_s": 0.0, "compute_s": 0.0}, torch.device("cpu"), 4)
     assert all(meter.timed(i, 10) for i in range(10))  # a sync is free off CUDA: every step timed
     meter.device = torch.device("cuda")  # the decision only (no CUDA here)
     assert [i for i in range(10) if meter.timed(i, 10)] == [3, 7, 9]  # every 4th step and the last
     sums = {"data_s": 1.0, "compute_s": 3.0, "untimed_s": 4.0}
-    assert _split_time(sums) == (2.0, 6.0)  # 8 s of wall time in the timed steps' 1:3 proportion
+    assert split_time(sums) == (2.0, 6.0)  # 8 s of wall time in the timed steps' 1:3 proportion
 
 
 def test_a_non_finite_loss_stops_the_run_before_anything_is_saved(train_store, tmp_path, monkeypatch):  # noqa: F811
