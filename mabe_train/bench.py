@@ -15,17 +15,18 @@ not timed. Inference times `model(task.inputs(batch))` in eval mode under no_gra
 autocast. Peak memory is `torch.cuda.max_memory_allocated` on CUDA and the process's peak RSS
 on a CPU (which includes the staged data: it is a high-water mark, not a per-phase figure).
 
-Without a store (`store=None` and no `data.data_dir` on disk) the bench writes a synthetic store
-of random-walk mice with labeled bouts into a temporary folder (on /dev/shm, i.e. RAM, when there
-is one) and deletes it afterwards: throughput does not depend on what the coordinates mean, only
-on the shapes, so no data is needed to compare machines or configs.
+Without a store (`store=None` and no `data.data_dir` on disk) the bench has `mabe-store synth` and
+`mabe-store build` make a small synthetic store in a temporary folder (on /dev/shm, i.e. RAM, when
+there is one) and deletes it afterwards: throughput does not depend on what the coordinates mean,
+only on the shapes, so no data is needed to compare machines or configs.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -34,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
+from mabe_train import MabeTrainError
 from mabe_train.config import Config
 from mabe_train.models import build_model, count_parameters
 from mabe_train.prefetch import FEEDERS, FeederError, make_feeder
@@ -45,31 +46,26 @@ from mabe_train.task import build_task
 from mabe_train.train import autocast, build_optimizer, resolve_amp, train_step
 from mabe_train.windows import WindowSampler
 
-SYNTH_ACTIONS = ("sniff", "attack", "mount")
-SYNTH_LABELED = json.dumps([f"mouse1,mouse2,{a}" for a in SYNTH_ACTIONS] + ["mouse1,self,rear"])
+
+class BenchError(MabeTrainError):
+    """The bench cannot get a store to time; the message says why."""
+
+
 
 
 # -- synthetic store --------------------------------------------------------------------------------
-def _synthetic_video(video_id: int, lab: str, length: int, rng: np.random.Generator) -> VideoData:
-    """Two mice on random walks (pixels, a few NaN) with 20-200 frame bouts of the SYNTH_ACTIONS."""
-    centre = np.cumsum(rng.normal(0, 2.0, (length, 2, 2)), axis=0) + rng.uniform(100, 500, (1, 2, 2))
-    feats = np.full((length, 4, 18, 2), np.nan, dtype=np.float32)
-    feats[:, :2] = centre[:, :, None, :] + rng.normal(0, 15, (1, 2, 18, 2)) + rng.normal(0, 0.5, (length, 2, 18, 2))
-    feats[:, :2][rng.random((length, 2, 18)) < 0.05] = np.nan
-    annotations, t = [], int(rng.integers(0, 100))
-    while t < length:
-        stop = min(t + int(rng.integers(20, 200)), length)
-        annotations.append((1, 2, str(rng.choice(SYNTH_ACTIONS)), t, stop))
-        t = stop + int(rng.integers(20, 300))
-    return VideoData(video_id=video_id, lab_id=lab, features=feats.reshape(length, 144), fps=30.0,
-                     pix_per_cm=10.0, n_mice=2, behaviors_labeled=SYNTH_LABELED, annotations=annotations)
-
-
-def write_synthetic_store(path: str | Path, n_videos: int = 16, length: int = 3000, seed: int = 0) -> Path:
-    """A labeled store of `n_videos` two-mouse videos in 2 labs (for benches and tests)."""
-    rng = np.random.default_rng(seed)
-    write_store(path, [_synthetic_video(1000 + i, f"SynthLab{i % 2}", length, rng) for i in range(n_videos)])
-    return Path(path)
+def write_synthetic_store(path: str | Path, n_videos: int = 16, scale: float = 0.3, seed: int = 0) -> Path:
+    """A labeled store made by the store's own tools — `mabe-store synth` (the small profile: 6 labs)
+    and `mabe-store build`, in a subprocess — so mabe_train never writes a store itself."""
+    path = Path(path)
+    raw = path.with_name(path.name + ".raw")
+    for args in (["synth", "--out", raw, "--videos", n_videos, "--scale", scale, "--seed", seed, "--force"],
+                 ["build", "--raw", raw, "--out", path, "--no-progress"]):
+        r = subprocess.run([sys.executable, "-m", "mabe_store.cli", *map(str, args)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BenchError(f"mabe-store {args[0]} failed for the synthetic bench store: "
+                             f"{(r.stderr or r.stdout).strip().splitlines()[-1:]}")
+    return path
 
 
 @contextmanager
@@ -81,10 +77,9 @@ def _store_for(cfg: Config, store: str | Path | None, synthetic_frames: int):
         return
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(prefix="mabe-bench-", dir=shm if shm.is_dir() else None) as tmp:
-        n_videos = 16
-        frames = max(synthetic_frames, 0) or n_videos * 3000
-        yield (write_synthetic_store(Path(tmp) / "store.zarr", n_videos, max(frames // n_videos, 1)),
-               f"synthetic ({n_videos} videos x {frames // n_videos} frames, temporary)")
+        frames = max(synthetic_frames, 0) or 50_000
+        st = open_store(write_synthetic_store(Path(tmp) / "store.zarr", 16, scale=frames / 160_000))
+        yield st.path, f"synthetic ({st.n_videos} videos, {st.n_frames:,} frames, `mabe-store synth`, temporary)"
 
 
 # -- timing -----------------------------------------------------------------------------------------

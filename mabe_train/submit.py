@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -140,21 +142,27 @@ _SCHEMA = {"video_id": pl.Int64, "agent_id": pl.Utf8, "target_id": pl.Utf8, "act
 
 # -- the steps ----------------------------------------------------------------------------------
 def build_test_store(comp: Path, scratch: Path, bundle: Path, summary: Summary, log, jobs: int):
-    """(the test-only store, {video: why it was not built}); (None, reasons) when the build fails."""
-    from mabe_store.build import build_store
-    from mabe_store.build_config import load_config
+    """(the test-only store, {video: why it was not built}); (None, reasons) when the build fails.
+
+    The store is made by `mabe-store build --split test` in a subprocess — mabe_train reads stores,
+    it never writes one — and the skipped videos come from the build report in the store's attrs."""
     from mabe_store.reader import open_store
     cfg_path = bundle / STORE_CONFIG
     out = scratch / "test.zarr"
+    args = ["build", "--raw", comp, "--out", out, "--split", "test", "--jobs", jobs, "--no-progress",
+            *(["--config", cfg_path] if cfg_path.is_file() else [])]
     try:
-        report = build_store(comp, out, cfg=load_config(cfg_path if cfg_path.is_file() else None),
-                             jobs=jobs, splits=("test",), progress=False, log=log)
-        store = open_store(out)
+        r = subprocess.run([sys.executable, "-m", "mabe_store.cli", *map(str, args)], capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            log(line)
+        store = open_store(out)  # exit 1 only says some video was skipped: the store is there
+        report = store.attrs.get("build_report") or {}
     except Exception as e:  # noqa: BLE001 — the notebook must still write a file
-        summary.notes.append(f"test store build failed: {type(e).__name__}: {e}")
+        tail = (r.stderr.strip().splitlines() or [""])[-1] if "r" in locals() else ""
+        summary.notes.append(f"test store build failed: {type(e).__name__}: {e} {tail}".strip())
         return None, {}
-    log(f"test store: {report.built} videos, {report.frames:,} frames in {report.seconds:.1f} s")
-    return store, {_int(s.split(" ")[1], -1): s for s in report.skipped if s.startswith("video ")}
+    log(f"test store: {store.n_videos} videos, {store.n_frames:,} frames")
+    return store, {_int(s.split(" ")[1], -1): s for s in report.get("skipped", []) if s.startswith("video ")}
 
 
 def load_runs(bundle: Path, store_path: Path, device: str, threads: int, summary: Summary, log) -> list:

@@ -38,15 +38,16 @@ def test_bench_command_on_a_store_writes_table_and_json(train_store, tmp_path): 
 def test_bench_without_a_store_uses_a_synthetic_one(tmp_path):
     cfg = load_config(CONFIGS / "debug.yaml", [f"data.data_dir={tmp_path / 'none.zarr'}", *SMALL])
     res = run_bench(cfg, steps=1, warmup=0)
-    assert res["store"].startswith("synthetic (16 videos") and res["train"]["windows_per_s"] > 0
+    assert res["store"].startswith("synthetic (") and "mabe-store synth" in res["store"] and res["train"]["windows_per_s"] > 0
     assert "windows/s" in format_table(res)
 
 
-def test_synthetic_store_is_labeled_and_split_ready(tmp_path):
-    st = open_store(write_synthetic_store(tmp_path / "s.zarr", n_videos=4, length=500))
-    assert st.n_videos == 4 and st.n_frames == 2000
-    assert st.videos["labeled_actions"].any(axis=1).all()
-    assert st.actions(1000).any() and len(set(st.videos["lab_id"].tolist())) == 2
+def test_synthetic_store_is_made_by_the_store_tools_labeled_and_split_ready(tmp_path):
+    st = open_store(write_synthetic_store(tmp_path / "s.zarr", n_videos=6, scale=0.05))
+    train = st.videos["split"] == "train"
+    assert train.sum() == 6 and st.n_frames > 1000 and st.attrs["source"]["builder"] == "mabe-store build"
+    assert st.videos["labeled_actions"][train].any(axis=1).sum() >= 2
+    assert st.actions(int(st.videos["video_id"][train][0])).shape[1] == 37 and len(set(st.videos["lab_id"].tolist())) >= 2
 
 
 def test_bench_errors_are_one_line(tmp_path):
