@@ -76,9 +76,16 @@ def _problems(cfg: BuildConfig) -> list[str]:
     if len(set(cfg.keypoints)) != len(cfg.keypoints) or not cfg.keypoints:
         out.append("keypoints must be a non-empty list of distinct names")
     for key in ("mean_groups", "aliases"):
-        for slot in getattr(cfg, key):
+        groups = getattr(cfg, key)
+        if not isinstance(groups, dict):
+            out.append(f"{key} must map a slot to a list of names, got {groups!r}")
+            continue
+        for slot, names in groups.items():
             if slot not in cfg.keypoints:
                 out.append(f"{key}: {slot!r} is not one of the keypoints")
+            if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
+                # a bare string would be matched letter by letter: "t" would catch every name with a t
+                out.append(f"{key}.{slot} must be a list of names, e.g. [{names!r}], got {names!r}")
     if not isinstance(cfg.chunk_rows, int) or cfg.chunk_rows < 256:
         out.append(f"chunk_rows must be an integer >= 256, got {cfg.chunk_rows!r}")
     if cfg.chunk_cols is not None and (not isinstance(cfg.chunk_cols, int) or cfg.chunk_cols < 1):

@@ -159,3 +159,24 @@ def test_row4_a_zarr_store_this_project_did_not_write_is_never_replaced(handmade
     r = CliRunner().invoke(app, ["build", "--raw", str(handmade_raw), "--out", str(other)])
     assert r.exit_code == 1 and "did not write — refusing to replace it" in r.output
     assert dict(zarr.open_group(str(other), mode="r").attrs) == {"owner": "another project"}
+
+
+@pytest.mark.parametrize("values, fragment", [
+    ({"mean_groups": {"headpiece": "headpiece_*"}}, "mean_groups.headpiece must be a list of names"),
+    ({"aliases": {"nose": "t"}}, "aliases.nose must be a list of names"),
+    ({"aliases": ["nose"]}, "aliases must map a slot to a list of names")])
+def test_row15_a_group_or_alias_given_as_a_string_is_refused(values, fragment):
+    from mabe_store.build_config import ConfigError, make_config
+    with pytest.raises(ConfigError, match=fragment):
+        make_config(**values)
+
+
+def test_row12_unwritable_outputs_are_one_line_before_any_work(tmp_path):
+    from mabe_train.cli import app as train_app
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    r = CliRunner().invoke(app, ["synth", "--out", str(blocker / "raw")])
+    assert r.exit_code == 1 and r.output.startswith("error: ") and len(r.output.strip().splitlines()) == 1
+    r = CliRunner().invoke(train_app, ["predict", "--run", str(tmp_path / "no-run"), "--store", str(tmp_path),
+                                       "--out", str(blocker / "sub.csv")])
+    assert r.exit_code == 1 and "pass --out a path in a writable folder" in r.output  # checked before the run
