@@ -72,10 +72,9 @@ def _api():
             from kaggle.api.kaggle_api_extended import KaggleApi
             api = KaggleApi()
             api.authenticate()
-    except ModuleNotFoundError as e:
-        if (e.name or "").split(".")[0] in ("kaggle", "kagglesdk"):
-            raise DownloadError(INSTALL) from None
-        raise
+    except ModuleNotFoundError as e:  # the client, or a package it imports without declaring (six)
+        raise DownloadError(INSTALL if (e.name or "").split(".")[0] in ("kaggle", "kagglesdk") else
+                            f"the Kaggle client cannot import `{e.name}` — pip install 'mabe[kaggle]'") from None
     except (Exception, SystemExit):
         if not has_credentials():
             raise DownloadError(HOW) from None

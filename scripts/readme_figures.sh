@@ -10,7 +10,11 @@ trap 'rm -rf "$work"' EXIT
 git clone -q "$src" "$work/mabe"
 cd "$work/mabe"
 
-seconds() { local t0=$SECONDS; "$@" >"$work/$1-$2.log" 2>&1 || { tail -20 "$work/$1-$2.log"; exit 1; }; echo $((SECONDS - t0)); }
+seconds() {  # prints the seconds `$@` took; on failure its log's tail goes to stderr and the script stops
+  local t0=$SECONDS
+  "$@" >"$work/$1-$2.log" 2>&1 || { echo "'$*' failed:" >&2; tail -30 "$work/$1-$2.log" >&2; return 1; }
+  echo $((SECONDS - t0))
+}
 
 setup_s=$(seconds make setup)
 demo_s=$(seconds make demo)
