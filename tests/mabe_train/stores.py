@@ -67,3 +67,28 @@ def make_train_store(path: Path, n_videos: int = 8, length: int = 400, seed: int
     videos += [make_video(900 + i, "Lab0", length, rng, labeled=False) for i in range(n_unlabeled)]
     write_store(path, videos)
     return path
+
+
+PAIRS_DEBUG = ["sequence_length=32", "batch_size=16", "model.conv_channels=[16]", "lstm_hidden=16",
+               "train.epochs=1", "train.steps_per_epoch=6", "train.max_val_videos=3", "train.progress=false"]
+
+
+def pairs_debug_cfg(root: Path, name: str, *extra: str):
+    """configs/pairs_demo.yaml at debug size on the store `root/s.zarr`, runs under `root/runs`."""
+    from mabe_train.config import load_config
+    return load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}",
+                                                   f"train.checkpoint_dir={root / 'runs'}",
+                                                   f"train.run_name={name}", *PAIRS_DEBUG, *extra])
+
+
+def make_pairs_run(root: Path) -> Path:
+    """`mabe-store synth` (8 videos) -> `build` -> a debug-size pairs run `root/runs/p`."""
+    from typer.testing import CliRunner
+
+    from mabe_store.cli import app
+    from mabe_train.train import train
+    for args in (["synth", "--out", root / "raw", "--videos", 8, "--scale", 0.25],
+                 ["build", "--raw", root / "raw", "--out", root / "s.zarr", "--no-progress"]):
+        r = CliRunner().invoke(app, [str(a) for a in args])
+        assert r.exit_code == 0, r.output
+    return train(pairs_debug_cfg(root, "p"))

@@ -15,23 +15,8 @@ for _m in ("pandas", "tables", "h5py"):
 from mabe_store.cli import app as store_app  # noqa: E402
 from mabe_store.reader import open_store  # noqa: E402
 from mabe_train.cli import app as train_app  # noqa: E402
-from mabe_train.config import load_config  # noqa: E402
-from mabe_train.train import train  # noqa: E402
 
 pytestmark = pytest.mark.slow
-DEBUG = ["sequence_length=32", "batch_size=16", "model.conv_channels=[16]", "lstm_hidden=16",
-         "train.epochs=1", "train.steps_per_epoch=6", "train.max_val_videos=3", "train.progress=false"]
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A synthetic store and a debug-size pairs run trained on it (as tests/mabe_train/pairs/test_e2e.py)."""
-    root = tmp_path_factory.mktemp("own_e2e")
-    _ok(store_app, "synth", "--out", root / "raw", "--videos", 8, "--scale", 0.25)
-    _ok(store_app, "build", "--raw", root / "raw", "--out", root / "s.zarr", "--no-progress")
-    cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={root / 'runs'}",
-                                                  "train.run_name=p", *DEBUG])
-    return root, train(cfg)
 
 
 def _ok(app, *args):
@@ -40,8 +25,8 @@ def _ok(app, *args):
     return r.output
 
 
-def test_dlc_file_to_report_predicts_like_the_original_video(run, tmp_path):
-    root, run_dir = run
+def test_dlc_file_to_report_predicts_like_the_original_video(pairs_run, tmp_path):
+    root, run_dir = pairs_run
     s = open_store(root / "s.zarr")
     test_ids = [int(v) for v in s.videos["video_id"][s.videos["split"] == "test"]]
     _ok(train_app, "predict", "--run", run_dir, "--store", root / "s.zarr", "--out", tmp_path / "orig.csv")
@@ -72,10 +57,10 @@ def test_dlc_file_to_report_predicts_like_the_original_video(run, tmp_path):
     assert (tmp_path / "rep" / "1" / "ethogram.png").stat().st_size > 5000
 
 
-def test_a_store_that_labels_nothing_predicts_every_pair_with_split_all(run, tmp_path):
+def test_a_store_that_labels_nothing_predicts_every_pair_with_split_all(pairs_run, tmp_path):
     """No --behaviors at import: `--split all` predicts every pair of the mice for the actions the
     run knows (or `--actions`), in a lab the run never saw (median thresholds), readable by report."""
-    root, run_dir = run
+    root, run_dir = pairs_run
     s = open_store(root / "s.zarr")
     vid = int(s.videos["video_id"][s.videos["split"] == "test"][0])
     _ok(store_app, "export", vid, "--store", root / "s.zarr", "--format", "dlc", "--out", tmp_path / "m.h5")
@@ -98,8 +83,8 @@ def test_a_store_that_labels_nothing_predicts_every_pair_with_split_all(run, tmp
     assert (tmp_path / "rep" / "summary.csv").exists()
 
 
-def test_report_predicts_with_a_run_in_one_command(run, tmp_path):
-    root, run_dir = run
+def test_report_predicts_with_a_run_in_one_command(pairs_run, tmp_path):
+    root, run_dir = pairs_run
     out = _ok(train_app, "report", "--run", run_dir, "--store", root / "s.zarr", "--actions", "sniff",
               "--out", tmp_path / "rep")
     assert "predicted" in out and (tmp_path / "rep" / "predictions.csv").exists()

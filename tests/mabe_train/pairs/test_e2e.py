@@ -8,35 +8,15 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mabe_store.cli import app as store_app
 from mabe_store.reader import open_store
 from mabe_train.cli import app as train_app
-from mabe_train.config import load_config
 from mabe_train.metric import score
 from mabe_train.run import load_run
 from mabe_train.submission import labeled_entries, solution_from_store
 from mabe_train.train import train
+from tests.mabe_train.stores import pairs_debug_cfg
 
 pytestmark = pytest.mark.slow
-DEBUG = ["sequence_length=32", "batch_size=16", "model.conv_channels=[16]", "lstm_hidden=16",
-         "train.epochs=1", "train.steps_per_epoch=6", "train.max_val_videos=3", "train.progress=false"]
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pairs_e2e")
-    runner = CliRunner()
-    r = runner.invoke(store_app, ["synth", "--out", str(root / "raw"), "--videos", "8", "--scale", "0.25"])
-    assert r.exit_code == 0, r.output
-    r = runner.invoke(store_app, ["build", "--raw", str(root / "raw"), "--out", str(root / "s.zarr")])
-    assert r.exit_code == 0, r.output
-    return root, train(_cfg(root, "p"))
-
-
-def _cfg(root, name, *extra):
-    return load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}",
-                                                   f"train.checkpoint_dir={root / 'runs'}",
-                                                   f"train.run_name={name}", *DEBUG, *extra])
 
 
 def _check_rows(csv, store, split):
@@ -52,8 +32,8 @@ def _check_rows(csv, store, split):
     return sub
 
 
-def test_predict_test_split_writes_a_valid_submission(run):
-    root, run_dir = run
+def test_predict_test_split_writes_a_valid_submission(pairs_run):
+    root, run_dir = pairs_run
     assert (run_dir / "thresholds.json").exists() and (run_dir / "best.pt").exists()
     saved = json.loads((run_dir / "thresholds.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -70,8 +50,8 @@ def test_predict_test_split_writes_a_valid_submission(run):
     assert sub.height > 0
 
 
-def test_predict_train_split_scores_without_error(run):
-    root, run_dir = run
+def test_predict_train_split_scores_without_error(pairs_run):
+    root, run_dir = pairs_run
     out = root / "train.csv"
     r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
                                        "--split", "train", "--out", str(out)])
@@ -85,8 +65,8 @@ def test_predict_train_split_scores_without_error(run):
     assert again == pytest.approx(reported) and 0 <= again <= 1
 
 
-def test_predict_val_split_writes_a_solution_the_score_command_agrees_with(run):
-    root, run_dir = run
+def test_predict_val_split_writes_a_solution_the_score_command_agrees_with(pairs_run):
+    root, run_dir = pairs_run
     out, sol = root / "val.csv", root / "val_solution.csv"
     r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
                                        "--split", "val", "--out", str(out), "--solution-out", str(sol)])
@@ -99,8 +79,8 @@ def test_predict_val_split_writes_a_solution_the_score_command_agrees_with(run):
     assert r.output.strip().splitlines()[-1] == reported
 
 
-def test_predict_errors_are_one_line(run):
-    root, run_dir = run
+def test_predict_errors_are_one_line(pairs_run):
+    root, run_dir = pairs_run
     r = CliRunner().invoke(train_app, ["predict", "--run", str(root / "nope"), "--store", str(root / "s.zarr")])
     assert r.exit_code == 1 and "not a run directory" in r.output
     r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(root / "s.zarr"),
@@ -108,16 +88,16 @@ def test_predict_errors_are_one_line(run):
     assert r.exit_code == 1 and "no `valid` videos" in r.output
 
 
-def test_evaluate_reports_the_official_score_per_lab(run):
-    _, run_dir = run
+def test_evaluate_reports_the_official_score_per_lab(pairs_run):
+    _, run_dir = pairs_run
     r = CliRunner().invoke(train_app, ["evaluate", str(run_dir)])
     assert r.exit_code == 0, r.output
     assert "score" in r.output and "lab" in r.output
     assert (run_dir / "eval" / "report.json").exists()
 
 
-def test_evaluate_leaves_the_runs_thresholds_alone(run, tmp_path):
-    _, run_dir = run
+def test_evaluate_leaves_the_runs_thresholds_alone(pairs_run, tmp_path):
+    _, run_dir = pairs_run
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     path = copy / "thresholds.json"
@@ -130,9 +110,9 @@ def test_evaluate_leaves_the_runs_thresholds_alone(run, tmp_path):
     assert path.read_text() == before
 
 
-def test_killed_pairs_run_resumes_to_the_same_weights(run):
-    root, run_dir = run
-    cfg = _cfg(root, "killed", "train.ckpt_every_steps=3")
+def test_killed_pairs_run_resumes_to_the_same_weights(pairs_run):
+    root, run_dir = pairs_run
+    cfg = pairs_debug_cfg(root, "killed", "train.ckpt_every_steps=3")
     killed = train(cfg, stop_after_steps=3)
     assert not (killed / "best.pt").exists()  # stopped mid-epoch, before any validation
     train(cfg, run_dir=killed, resume=True)
