@@ -26,9 +26,11 @@ from tqdm.auto import tqdm
 from mabe_store.build_config import BuildConfig
 from mabe_store.constants import SPLITS
 from mabe_store.errors import MabeStoreError
+from mabe_store.location import is_url, locate
 from mabe_store.pivot import pivot_tracking, read_annotations
 from mabe_store.report import BuildReport
 from mabe_store.sources import VideoTask, discover, max_frame, meta_notes
+from mabe_store.sync import default_mirror, pull, push
 from mabe_store.writer import StoreWriter, VideoRows, compatible, store_attrs, written_by_us
 
 
@@ -185,18 +187,28 @@ def _consume(results, writer: StoreWriter, report: BuildReport, bar, t0: float) 
 
 def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = None, jobs: int = 1,
                 splits: tuple[str, ...] = SPLITS, progress: bool = True, log: Callable[[str], None] = print,
-                flush_rows: int | None = None, flush_seconds: float = 30.0) -> BuildReport:
+                flush_rows: int | None = None, flush_seconds: float = 30.0,
+                storage_options: dict | None = None, mirror: str | Path | None = None) -> BuildReport:
     """Build or complete the store at `out` from the raw Kaggle layout at `raw`.
 
     `splits` selects what is read: ("test",) opens no train file at all (not even train.csv), which
     a Kaggle notebook needs when the hidden test set is rerun beside ~10 GB of train tracking.
-    The store holds exactly the selected splits; videos of others in an existing store rebuild it."""
-    cfg, raw, out, t0 = cfg or BuildConfig(), Path(raw), Path(out), time.perf_counter()
+    The store holds exactly the selected splits; videos of others in an existing store rebuild it.
+    An `out` URL (s3://, gs://, memory://) is built in the local `mirror` and uploaded, the commit
+    last (mabe_store/sync.py)."""
+    cfg, raw, t0 = cfg or BuildConfig(), Path(raw), time.perf_counter()
+    remote = locate(out, storage_options) if is_url(str(out)) else None
+    out = Path(mirror) if mirror else default_mirror(remote) if remote else Path(out)
     tasks, rejected = discover(raw, splits)
     try:
         with build_lock(out):
-            return _build_locked(raw, out, cfg, tasks, rejected, splits, jobs, progress, log,
-                                 {"flush_rows": flush_rows, "flush_seconds": flush_seconds}, t0)
+            if remote is not None:
+                pull(remote, out, log)
+            report = _build_locked(raw, out, cfg, tasks, rejected, splits, jobs, progress, log,
+                                   {"flush_rows": flush_rows, "flush_seconds": flush_seconds}, t0)
+            if remote is not None:
+                push(out, remote, log)
+            return report
     except OSError as e:
         raise BuildError(f"cannot create the store at {out} ({e.strerror}) — pass --out a path in a "
                          "writable folder") from None

@@ -17,6 +17,7 @@ import typer
 from mabe_store.cli_synth import synth
 from mabe_store.constants import split_choice
 from mabe_store.errors import MabeStoreError
+from mabe_store.location import parse_options
 from mabe_store.reader import open_store
 
 
@@ -46,7 +47,11 @@ app = _OneLineErrors(help="MABe raw parquet -> one Zarr tensor store; inspect an
 
 app.command("synth")(synth)
 
-StoreOpt = Annotated[Path, typer.Option("--store", help="the Zarr store directory")]
+StoreOpt = Annotated[str, typer.Option("--store", help="the Zarr store: a directory, or an s3://, gs:// or "
+                                                       "memory:// URL (see --storage-option)")]
+OptionsOpt = Annotated[list[str] | None, typer.Option(
+    "--storage-option", help="KEY=VALUE fsspec storage option of a store URL, repeatable "
+                             "(e.g. endpoint_url=http://127.0.0.1:9000, anon=true); never printed")]
 
 
 def _fail(message: str) -> None:
@@ -57,20 +62,25 @@ def _fail(message: str) -> None:
 @app.command()
 def build(
     raw: Annotated[Path, typer.Option(help="raw Kaggle-layout directory (train.csv, *_tracking/, ...)")] = Path("data/raw"),
-    out: Annotated[Path, typer.Option(help="store to create or complete")] = Path("data/store.zarr"),
+    out: Annotated[str, typer.Option(help="store to create or complete: a directory, or an s3://, gs:// or "
+                                          "memory:// URL (built in --mirror, then uploaded)")] = "data/store.zarr",
     jobs: Annotated[int, typer.Option(min=1, help="threads pivoting videos in parallel (the main thread writes)")] = 2,
     config: Annotated[Path | None, typer.Option(help="build settings YAML (default: built-in, = configs/store.yaml)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     split: Annotated[str, typer.Option(help="which videos to read: train, test or all. `--split test` opens "
                                        "no train file (not even train.csv): the Kaggle notebook's build "
                                        "of the hidden test set beside ~10 GB of train tracking")] = "all",
+    storage_option: OptionsOpt = None,
+    mirror: Annotated[Path | None, typer.Option(help="local working copy of a URL --out (default "
+                                                     "~/.cache/mabe-store/<scheme>/<bucket>/<path>)")] = None,
 ) -> None:
     """Pivot every raw video into the store; reruns skip videos already built from the same files."""
     from mabe_store.build import build_store
     from mabe_store.build_config import load_config
 
     report = build_store(raw, out, cfg=load_config(config), jobs=jobs, splits=split_choice(split),
-                         progress=progress, log=typer.echo)
+                         progress=progress, log=typer.echo, storage_options=parse_options(storage_option),
+                         mirror=mirror)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
@@ -79,14 +89,15 @@ def build(
 
 @app.command()
 def inspect(
-    store: StoreOpt = Path("data/store.zarr"),
+    store: StoreOpt = "data/store.zarr",
     video_id: Annotated[str | None, typer.Argument(help="a video id; leave out for the store summary")] = None,
     plot: Annotated[Path | None, typer.Option(help="write trajectories + ethogram of VIDEO_ID to this PNG")] = None,
+    storage_option: OptionsOpt = None,
 ) -> None:
     """Summarise the store, or one video (keypoints, missing fractions, behaviours)."""
     from mabe_store.inspect import plot_video, summary_lines, video_lines
 
-    s = open_store(store)
+    s = open_store(store, parse_options(storage_option))
     lines = summary_lines(s) if video_id is None else video_lines(s, video_id)
     if plot is not None:
         if video_id is None:
@@ -98,14 +109,15 @@ def inspect(
 
 @app.command()
 def verify(
-    store: StoreOpt = Path("data/store.zarr"),
+    store: StoreOpt = "data/store.zarr",
     raw: Annotated[Path | None, typer.Option(help="raw directory to spot-check the store against")] = None,
     sample: Annotated[int, typer.Option(min=0, help="videos to re-derive from raw (plus one per lab)")] = 8,
+    storage_option: OptionsOpt = None,
 ) -> None:
     """Check the store against its contract (and the raw files); exit 1 on any mismatch."""
     from mabe_store.verify import check_contract, check_raw
 
-    s = open_store(store)
+    s = open_store(store, parse_options(storage_option))
     problems = check_contract(s)
     if raw is not None and not problems:
         problems += check_raw(s, raw, sample=sample)
@@ -160,14 +172,15 @@ def import_(
 @app.command()
 def export(
     video_id: Annotated[str, typer.Argument(help="the video to write out")],
-    store: StoreOpt = Path("data/store.zarr"),
+    store: StoreOpt = "data/store.zarr",
     fmt: Annotated[str, typer.Option("--format", help="movement (netCDF) or dlc (.h5 or .csv by --out's suffix)")] = "movement",
     out: Annotated[Path, typer.Option(help="file to write")] = Path("video.nc"),
+    storage_option: OptionsOpt = None,
 ) -> None:
     """Write one store video as a movement netCDF or a DeepLabCut table (mice -> individuals)."""
     from mabe_store.export import export_video
 
-    typer.echo(f"wrote {export_video(open_store(store), video_id, fmt, out)}")
+    typer.echo(f"wrote {export_video(open_store(store, parse_options(storage_option)), video_id, fmt, out)}")
 
 
 if __name__ == "__main__":

@@ -17,10 +17,6 @@ from mabe_store.constants import mouse_name
 from mabe_store.reader import Store
 
 
-def _dir_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
 def _raw_bytes(store: Store) -> int | None:
     raw = Path(store.attrs.get("source", {}).get("raw", ""))
     if not raw.is_dir():
@@ -39,7 +35,7 @@ def summary_lines(store: Store) -> list[str]:
             sel = (v["lab_id"] == lab) & (v["split"] == split)
             if sel.any():
                 out.append(f"  {lab:<24}{split:<7}{int(sel.sum()):>8}{int(v['length'][sel].sum()):>14,}")
-    size, raw = _dir_bytes(store.path), _raw_bytes(store)
+    size, raw = store.location.nbytes(), _raw_bytes(store)
     ratio = f" = {size / raw:.2f} x the raw tracking parquet ({raw / 1e6:,.1f} MB)" if raw else ""
     out.append(f"  size on disk {size / 1e6:,.1f} MB{ratio}")
     out += _balance_lines(store)

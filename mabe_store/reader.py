@@ -1,6 +1,7 @@
 """Read a store with numpy + zarr only (no Polars, no torch at import).
 
-`open_store(path)` gives a `Store`: its video table in memory (V is small), per-video views of
+`open_store(path)` gives a `Store` (a local folder, or an `s3://`/`gs://`/`memory://` URL with
+fsspec storage options: mabe_store/location.py): its video table in memory (V is small), per-video views of
 features, frame labels and annotation intervals, and `load()` to stage many videos into one
 contiguous block for training (one sequential read per video, no per-window I/O), in RAM or,
 when it does not fit, memory-mapped from local .npy files.
@@ -19,6 +20,7 @@ import zarr
 
 from mabe_store.constants import FORMAT_VERSION, GENERATION_FILE
 from mabe_store.errors import MabeStoreError, zarr_codec_notice_silenced
+from mabe_store.location import Location, locate
 
 
 class StoreError(MabeStoreError):
@@ -68,12 +70,13 @@ def _alloc(shape, dtype, out: Path | None, name: str) -> np.ndarray:
 class Store:
     """A built store. `videos` maps column name -> (V,) numpy array (see mabe_store.format)."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not (self.path / "zarr.json").exists():
+    def __init__(self, path: str | Path | Location, storage_options: dict | None = None):
+        self.location = locate(path, storage_options)
+        self.path = self.location.path  # a Path, or the URL of a store in object storage
+        if not self.location.exists("zarr.json"):
             raise StoreError(f"no store at {self.path} — run `make build-store` "
                              f"(or `mabe-store build --raw data/raw --out {self.path}`)")
-        self.root = zarr.open_group(str(self.path), mode="r")
+        self.root = self.location.open_group()
         self.attrs = dict(self.root.attrs)
         version = self.attrs.get("format_version")
         if version != FORMAT_VERSION:
@@ -108,10 +111,8 @@ class Store:
         it holds would read other rows. A few bytes read per call (the GENERATION_FILE)."""
         if self.generation is None:
             return
-        try:
-            now = (self.path / GENERATION_FILE).read_text().strip()
-        except OSError:
-            now = None
+        data = self.location.read_bytes(GENERATION_FILE)
+        now = data.decode().strip() if data is not None else None
         if now != self.generation:
             raise StoreError(f"{self.path} was rebuilt while this process read it (generation "
                              f"{self.generation[:8]} -> {(now or 'none')[:8]}) — start again on the new store")
@@ -193,6 +194,6 @@ class Store:
         self.check_generation()  # every row above came from the generation this reader opened
         return Staged(idx, starts, lengths, feats, acts)
 
-def open_store(path: str | Path) -> Store:
-    """Open a built store for reading; raises StoreError with the fix when there is none."""
-    return Store(path)
+def open_store(path: str | Path | Location, storage_options: dict | None = None) -> Store:
+    """Open a built store (a folder or a URL) for reading; raises StoreError with the fix when there is none."""
+    return Store(path, storage_options)

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from mabe_store.location import is_url, public_options
 from mabe_train import MabeTrainError
 from mabe_train.gbdt.settings import GbdtSettings
 from mabe_train.grouped.settings import GroupedSettings
@@ -38,7 +39,10 @@ class ConfigError(MabeTrainError, ValueError):
 
 @dataclass
 class DataConfig:
-    data_dir: str = "data/store.zarr"  # the Zarr store built by `mabe-store build`
+    data_dir: str = "data/store.zarr"  # the Zarr store built by `mabe-store build`: a folder or s3:// gs:// URL
+    # fsspec options of a URL data_dir (endpoint_url, anon, ...); keys that look like credentials
+    # (key, secret, token, ...) are used but never written into the run (Config.to_dict drops them)
+    storage_options: dict[str, Any] = field(default_factory=dict)
     sequence_length: int = 100  # window length in (sub-sampled) frames
     batch_size: int = 64
     val_fraction: float = 0.2  # share of each lab's videos held out for validation
@@ -110,8 +114,9 @@ class Config:
     name: str = "run"  # set from the YAML file's stem; names the run directory
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting of the run, with only its own task's section."""
+        """Every setting of the run, with only its own task's section and no storage credential."""
         d = dataclasses.asdict(self)
+        d["data"]["storage_options"] = public_options(self.data.storage_options)
         for other in TASK_SECTIONS.keys() - {self.task}:
             d.pop(other)
         return d
@@ -139,6 +144,8 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
             return None
         (item,) = typing.get_args(tp)
         return [_coerce(v, item, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if tp is Any:
+        return value
     if origin is dict:
         if not isinstance(value, dict):
             problems.append(f"{where}: expected a mapping, got {value!r}")
@@ -353,6 +360,8 @@ def validate(cfg: Config) -> list[str]:
         p.append(f"train.device must be auto, cpu, cuda[:N] or mps, got {t.device!r}")
     if o.scheduler.name not in ("plateau", "none"):
         p.append(f"optim.scheduler.name must be plateau or none, got {o.scheduler.name!r}")
+    if d.storage_options and not is_url(d.data_dir):
+        p.append(f"data.storage_options applies to a URL data.data_dir (s3://, gs://), not {d.data_dir!r}")
     if cfg.task not in TASK_SECTIONS:
         return p + [f"task must be one of {', '.join(TASK_SECTIONS)}, got {cfg.task!r}"]
     return p + getattr(cfg, cfg.task).problems() + (cfg.gbdt.problems() if cfg.model.name == "gbdt" else [])

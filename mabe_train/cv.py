@@ -138,7 +138,7 @@ def run_cv(cfg, k: int, *, labs: list[str] | None = None, refit: bool = False, o
         raise GbdtError(f"mabe-train cv fits `model.name: gbdt` configs (configs/gbdt.yaml); {cfg.model.name!r} "
                         "runs are trained with `mabe-train run`")
     require_lightgbm()
-    store = open_store(cfg.data.data_dir)
+    store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     folds = assign_folds(store, k, cfg.data.split_seed, labs)
     run_dir = _start_run(cfg, store, folds, overwrite, resume)
     split = json.loads((run_dir / "split.json").read_text())

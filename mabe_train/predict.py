@@ -101,7 +101,8 @@ def entries_of(videos) -> dict[str, set[str]]:
 
 def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
                 checkpoint: str = "best", device: str = "cpu", progress: bool = True,
-                solution_out: str | Path | None = None, actions: list[str] | None = None) -> Prediction:
+                solution_out: str | Path | None = None, actions: list[str] | None = None,
+                storage_options: dict | None = None) -> Prediction:
     """Write `out` (Kaggle CSV) for every video of `split`; see the module docstring.
 
     `solution_out`, when given and the split has annotations, also writes the solution CSV that
@@ -114,7 +115,8 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
         pick_device(device)
     except RunError as e:  # name the option the user typed
         raise PairsError(str(e).replace("device", "--device", 1)) from None
-    run = load_run(run_dir, checkpoint, device=device, data_dir=store_path, progress=progress)
+    run = load_run(run_dir, checkpoint, device=device, data_dir=store_path, progress=progress,
+                   storage_options=storage_options)
     thresholds, store = run.thresholds, run.store
     ids = split_video_ids(store, split, run_dir)
     own = split == "all" or bool(actions)

@@ -234,8 +234,10 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | None = None,
-             data_dir: str | Path | None = None, progress: bool = True) -> LoadedRun:
-    """A trained run ready to validate or predict; `data_dir` reads another store than the run's."""
+             data_dir: str | Path | None = None, progress: bool = True,
+             storage_options: dict | None = None) -> LoadedRun:
+    """A trained run ready to validate or predict; `data_dir` reads another store than the run's,
+    `storage_options` are added to the run's own (which hold no credentials: Config.to_dict)."""
     from mabe_train.models import build_model
     from mabe_train.task import build_task
 
@@ -245,8 +247,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | Non
         from mabe_train.ensemble import load_ensemble
         return load_ensemble(run_dir, data_dir=data_dir, device=device, progress=progress)
     cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
+    cfg.data.storage_options = {**cfg.data.storage_options, **(storage_options or {})}
     ck = load_checkpoint(checkpoint_path(run_dir, checkpoint)) if kind == "torch" else None
-    store = open_store(cfg.data.data_dir)
+    store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     trained = run_layout(run_dir)
     if trained is not None:
         Layout.of(store).check_same(trained, f"run {run_dir}")

@@ -131,7 +131,7 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
     """Store, split and run directory; the folder is made only once the store and split are good."""
     if resume and (run_dir is None or not (Path(run_dir) / "last.pt").exists()):
         raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
-    store = open_store(cfg.data.data_dir)
+    store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     if resume:
         run_dir = Path(run_dir)
         if (trained := run_layout(run_dir)) is not None:

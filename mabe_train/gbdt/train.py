@@ -132,7 +132,7 @@ def train_gbdt(cfg, *, overwrite: bool = False, log=print) -> Path:
     from mabe_train.split import save_split, split_videos
 
     require_lightgbm()
-    store = open_store(cfg.data.data_dir)
+    store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     d = cfg.data
     split = split_videos(store, d.val_fraction, d.split_seed, d.max_videos)
     run_dir = make_run_dir(cfg, overwrite)
