@@ -246,7 +246,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | Non
     if kind == "ensemble":  # members are runs: mabe_train.ensemble loads each with load_run
         from mabe_train.ensemble import load_ensemble
         return load_ensemble(run_dir, data_dir=data_dir, device=device, progress=progress)
-    cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
+    cfg = load_config(run_dir / "config.yaml")
+    if data_dir and str(data_dir) != cfg.data.data_dir:  # the run's storage options were its store's
+        cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}", "data.storage_options={}"])
     cfg.data.storage_options = {**cfg.data.storage_options, **(storage_options or {})}
     ck = load_checkpoint(checkpoint_path(run_dir, checkpoint)) if kind == "torch" else None
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
