@@ -4,7 +4,7 @@
 into something zarr opens: a local path stays a `Path` (zarr's LocalStore, the store's local
 crash-safety protocol unchanged), a URL becomes a read-only `zarr.storage.FsspecStore`. The store's
 own side files (`generation`) are read through the same file system, so a reader notices a rebuild
-in a bucket as on disk. `s3://` needs `s3fs` and `gs://` needs `gcsfs` (`pip install 'mabe[cloud]'`);
+in a bucket as on disk. `s3://` needs `s3fs` (`pip install 'mabe[cloud]'`), `gs://` needs `gcsfs`;
 `memory://` needs only fsspec (a dependency of zarr): one process's in-memory file system.
 
 Storage options (`endpoint_url`, `anon`, `key`/`secret`, `token`, ...) go to the file system as
@@ -29,7 +29,8 @@ from mabe_store.errors import MabeStoreError
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 SECRET = re.compile(r"key|secret|token|password|passwd|credential|sas|signature|auth", re.IGNORECASE)
-PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
+PACKAGES = {"s3": "s3fs (pip install 'mabe[cloud]')", "s3a": "s3fs (pip install 'mabe[cloud]')",
+            "gs": "gcsfs (pip install gcsfs)", "gcs": "gcsfs (pip install gcsfs)"}
 
 
 class LocationError(MabeStoreError):
@@ -74,9 +75,9 @@ def remote_errors(url: str, doing: str):
         yield
     except MabeStoreError:
         raise
-    except ImportError as e:
+    except ImportError:
         pkg = PACKAGES.get(url.split("://", 1)[0], "the fsspec package for this protocol")
-        raise LocationError(f"{url}: {doing} needs {pkg} — pip install 'mabe[cloud]' ({e})") from None
+        raise LocationError(f"{url}: cannot {doing}: it needs {pkg}") from None
     except Exception as e:  # botocore/aiohttp/gcsfs errors: one line, the type says which
         text = (str(e).strip().splitlines() or [""])[0][:200]
         raise LocationError(f"{url}: cannot {doing} ({type(e).__name__}: {text}) — check the URL, "

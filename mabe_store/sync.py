@@ -35,6 +35,7 @@ from pathlib import Path
 from mabe_store.constants import GENERATION_FILE
 from mabe_store.errors import MabeStoreError
 from mabe_store.location import Location, remote_errors
+from mabe_store.writer import written_by_us
 
 ROOT = "zarr.json"
 
@@ -91,6 +92,9 @@ def pull(remote: Location, local: Path, log) -> None:
     root = remote.read_bytes(ROOT)
     if root is None and _remote_files(remote):
         raise MabeStoreError(f"{remote} holds objects but no Zarr store — pass another --out, or empty it yourself")
+    if root is not None and not written_by_us(json.loads(root).get("attributes")):
+        raise MabeStoreError(f"{remote} is a Zarr store that mabe-store did not write — refusing to replace it; "
+                             "pass another --out")
     manifest = _read_manifest(local)
     if manifest.get("url") == remote.url and manifest.get("root") == _digest(root) and (root is None or local.is_dir()):
         return
@@ -103,7 +107,7 @@ def pull(remote: Location, local: Path, log) -> None:
         fs, key = remote.fs()
         with remote_errors(remote.url, "download the store"):
             fs.get(key.rstrip("/") + "/", str(local) + "/", recursive=True)
-        generation = (remote.read_bytes(GENERATION_FILE) or b"").decode().strip()
+        generation = (remote.read_bytes(GENERATION_FILE) or b"").decode().strip() or None
         if generation != _generation_of_root(root):
             log(f"{remote} was left mid-upload by an interrupted rebuild — rebuilding it afresh")
             shutil.rmtree(local)

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from mabe_store.build import build_store
+from tests.s3_server import new_bucket, s3_server  # noqa: F401 (a local S3 server for the object-store tests)
 
 META_COLUMNS = ["lab_id", "video_id"] + [f"mouse{m}_{f}" for m in range(1, 5) for f in (
     "strain", "color", "sex", "id", "age", "condition")] + [

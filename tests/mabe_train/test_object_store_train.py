@@ -14,7 +14,7 @@ from mabe_train.cli import app as train_app
 from mabe_train.config import ConfigError, load_config
 from mabe_train.run import check_store_generation
 from tests.mabe_train.stores import PAIRS_DEBUG
-from tests.s3_server import FAKE_SECRET, new_bucket, s3_server  # noqa: F401 (fixtures)
+from tests.s3_server import FAKE_SECRET
 
 
 def options_args(opts: dict) -> list[str]:
