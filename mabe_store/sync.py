@@ -35,7 +35,7 @@ from pathlib import Path
 from mabe_store.constants import GENERATION_FILE
 from mabe_store.errors import MabeStoreError
 from mabe_store.location import Location, remote_errors
-from mabe_store.writer import written_by_us
+from mabe_store.writer import store_attrs, written_by_us
 
 ROOT = "zarr.json"
 
@@ -98,6 +98,10 @@ def pull(remote: Location, local: Path, log) -> None:
     manifest = _read_manifest(local)
     if manifest.get("url") == remote.url and manifest.get("root") == _digest(root) and (root is None or local.is_dir()):
         return
+    if local.exists() and not manifest and (not local.is_dir() or any(local.iterdir())) \
+            and not written_by_us(store_attrs(local)):
+        raise MabeStoreError(f"--mirror {local} holds something that is not a mabe-store mirror — "
+                             "pass an empty or new folder")
     for path in (local, local.with_name(local.name + ".rebuilding"), local.with_name(local.name + ".replaced")):
         if path.exists():
             shutil.rmtree(path)

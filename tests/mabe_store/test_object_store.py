@@ -196,6 +196,15 @@ def test_build_refuses_a_zarr_store_it_did_not_write(local_build, tmp_path):
     assert dict(zarr.open_group(url, mode="r").attrs) == {"owner": "someone else"}
 
 
+def test_a_mirror_folder_that_holds_other_files_is_left_alone(local_build, tmp_path):
+    mirror = tmp_path / "mine"
+    mirror.mkdir()
+    (mirror / "thesis.tex").write_text("keep me")
+    with pytest.raises(MabeStoreError, match="not a mabe-store mirror"):
+        build_store(local_build[0], f"memory://mabe-test-{tmp_path.name}/s.zarr", mirror=mirror, **QUIET)
+    assert (mirror / "thesis.tex").read_text() == "keep me"
+
+
 def test_build_refuses_a_bucket_prefix_that_holds_something_else(s3_server, new_bucket, tmp_path, local_build):
     import s3fs
 
