@@ -13,9 +13,10 @@ or ~/.aws for s3fs, application-default credentials for gcsfs); when passed as o
 never printed or written: `str(location)` is the URL alone and `public_options` drops every key
 that looks secret (SECRET) before a run records its settings.
 
-Reading is zarr's: every chunk read is one GET (a shard index and its chunk ranges, ~4 MB per shard
-of `features`); `Store.load` reads each video's rows in one slice, as on disk. Not measured against
-a real cloud bucket.
+Reading is zarr's: a slice of a sharded array is one ranged GET for each shard's index and one per
+inner chunk it touches; `Store.load` reads each video's rows in one slice, as on disk. Opening the
+hand-made 5-video test store from moto on 127.0.0.1 took 0.7-1.3 s (the tables' metadata, one
+request each; 2 shared cores at load ~7); speed against a real cloud bucket is not measured.
 """
 
 from __future__ import annotations
