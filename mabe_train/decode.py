@@ -11,12 +11,9 @@ wasted rows at best). Decoding, per pair:
      so the overlap error cannot fire by construction);
   4. background gaps of at most `max_gap` frames between two bouts of one action are filled,
      then bouts shorter than `min_bout` frames are dropped.
-`tune_thresholds` picks each (lab, action) threshold on validation videos from a grid, to
-maximise that action's pooled F. The trade-off: it scores each action independently on the
-smoothed, thresholded frames (no argmax, no gap/bout cleaning), which makes the search one pair of
-histograms per video and all grid points at once, at the price of ignoring interactions between
-actions; an action the lab's truth never shows gets NEVER (emitting it could only add an F = 0
-action to the lab's mean: the metric's rule 6 in the README).
+The thresholds come from `mabe_train.calibrate.tune_thresholds` (the one tuning policy of every
+run kind); NEVER is the threshold of an action a lab never shows (emitting it could only add an
+F = 0 action to the lab's mean: the metric's rule 6 in the README).
 """
 
 from __future__ import annotations
@@ -29,11 +26,9 @@ import polars as pl
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train import MabeTrainError
-from mabe_train.metric import truth_frames
 from mabe_train.submission import mouse_text
 
 NEVER = 2.0  # a threshold no probability reaches
-DEFAULT_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 Thresholds = Mapping[tuple[str, str], float]
 
 
@@ -169,7 +164,7 @@ def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
     return pl.concat(parts) if parts else pl.DataFrame(schema=INTERVAL_SCHEMA)
 
 
-# -- threshold tuning -------------------------------------------------------------------------
+# -- truth and thresholds ----------------------------------------------------------------------
 def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
     """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`.
 
@@ -183,54 +178,6 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
         p = index.get((str(a), str(g)))
         if p is not None and action in ACTION_INDEX:
             out[p, max(int(s), 0):min(int(e), t), ACTION_INDEX[action]] = True
-    return out
-
-
-def _histograms(video: VideoProbs, truth: np.ndarray, window: int, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(A, G) counts of labeled frames (all, true) whose smoothed prob reaches each grid value."""
-    n = len(grid) + 1
-    all_c = np.zeros((len(ACTIONS), n))
-    pos_c = np.zeros((len(ACTIONS), n))
-    for p, a in zip(*np.nonzero(video.labeled), strict=True):
-        s = smooth(video.probs[p:p + 1, :, a:a + 1], window)[0, :, 0]
-        bins = np.searchsorted(grid, s, side="right")  # number of grid values <= s
-        all_c[a] += np.bincount(bins, minlength=n)
-        pos_c[a] += np.bincount(bins, weights=truth[p, :, a], minlength=n)
-
-    def at_least(c: np.ndarray) -> np.ndarray:  # count(s >= grid[j]) for every j
-        return np.cumsum(c[:, ::-1], axis=1)[:, ::-1][:, 1:]
-
-    return at_least(all_c), at_least(pos_c)
-
-
-def tune_thresholds(videos: Iterable[VideoProbs], solution: pl.DataFrame, *, truths: list[np.ndarray] | None = None,
-                    config: DecodeConfig = DecodeConfig(), grid: Iterable[float] = DEFAULT_GRID,
-                    beta: float = 1.0) -> dict[tuple[str, str], float]:
-    """Per (lab, action) threshold from `grid` maximising the action's pooled F on these videos.
-
-    truths: each video's `truth_raster` when the caller already has them (validation shares them
-    with its loss); rasterised here otherwise."""
-    grid = np.asarray(sorted(grid), dtype=np.float64)
-    videos = list(videos)
-    truths = truths if truths is not None else [truth_raster(v, solution) for v in videos]
-    acc: dict[str, list[np.ndarray]] = {}
-    for v, truth in zip(videos, truths, strict=True):
-        pp, tp = _histograms(v, truth, config.smooth, grid)
-        seen = v.labeled.any(axis=0)
-        prev = acc.setdefault(v.lab_id, [np.zeros_like(pp), np.zeros_like(tp), np.zeros(len(ACTIONS), bool)])
-        prev[0] += pp
-        prev[1] += tp
-        prev[2] |= seen
-    totals = {(lab, act): n for lab, act, n in truth_frames(solution).iter_rows()}
-    out, b2 = {}, beta * beta
-    for lab, (pp, tp, seen) in acc.items():
-        for ai in np.flatnonzero(seen):
-            total = totals.get((lab, ACTIONS[ai]), 0)
-            if total == 0:
-                out[(lab, ACTIONS[ai])] = NEVER
-                continue
-            f = (1 + b2) * tp[ai] / ((1 + b2) * tp[ai] + b2 * (total - tp[ai]) + (pp[ai] - tp[ai]))
-            out[(lab, ACTIONS[ai])] = float(grid[int(np.argmax(f))]) if f.max() > 0 else config.threshold
     return out
 
 

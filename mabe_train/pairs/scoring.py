@@ -5,7 +5,8 @@ One path serves validation during training, `evaluate_pairs` after it and `mabe-
 helper's decoder (`mabe_train.decode`) turns probabilities into intervals with per-(lab, action)
 thresholds, and `mabe_train.metric` scores them against the store's annotations. Thresholds are
 tuned on the same validation videos that are scored, so the validation score is optimistic by the
-tuning's variance (one threshold per lab-action from a 19-point grid); a held-out split scored with
+tuning's variance (mabe_train.calibrate: one threshold per lab-action from a 25-point grid, the
+action's global threshold where these videos lack an action the lab shows); a held-out split scored with
 thresholds from validation — what bench/semireal.py reports — is the honest figure.
 
 The tuned thresholds are the validation's artefact `thresholds.json` ({epoch, score, thresholds}):
@@ -20,6 +21,7 @@ import polars as pl
 import torch
 
 from mabe_store.reader import Store
+from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.decode import (
     DecodeConfig,
     VideoProbs,
@@ -27,7 +29,6 @@ from mabe_train.decode import (
     thresholds_from_rows,
     thresholds_to_rows,
     truth_raster,
-    tune_thresholds,
 )
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
@@ -78,7 +79,9 @@ def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeCon
     truth rasters): the truth is rasterised once and shared with the validation loss."""
     solution = solution_from_store(store, [v.video_id for v in videos])
     truths = [truth_raster(v, solution) for v in videos]
-    thresholds = tune_thresholds(videos, solution, truths=truths, config=decode_cfg) if solution.height else {}
+    present = present_actions(store, store.videos["video_id"])  # every split: what each lab shows
+    thresholds = (tune_thresholds(videos, solution, truths=truths, config=decode_cfg, present=present)
+                  if solution.height else {})
     sub, details = score_probs(videos, solution, decode_cfg, thresholds)
     return thresholds, sub, details, truths
 
