@@ -30,7 +30,7 @@ import polars as pl
 
 from mabe_store.constants import ACTIONS
 from mabe_store.reader import Store
-from mabe_train.decode import NEVER, DecodeConfig, VideoProbs, smooth, truth_raster
+from mabe_train.decode import NEVER, DecodeConfig, TunedThresholds, VideoProbs, smooth, truth_raster
 from mabe_train.metric import truth_frames
 from mabe_train.submission import solution_from_store
 
@@ -53,6 +53,24 @@ def present_actions(store: Store, video_ids: Iterable) -> set[tuple[str, str]]:
             if (a, g, act) in triples:
                 out.add((lab, act))
     return out
+
+
+def bout_seconds(store: Store, video_ids: Iterable, quantile: float) -> dict[str, float]:
+    """{action: the `quantile` of its bout durations in seconds} over the annotated intervals of
+    labeled triples in these videos (each interval's frames divided by its video's fps)."""
+    durations: dict[str, list[float]] = {}
+    for vid in video_ids:
+        i = store.index(vid)
+        fps = float(store.videos["fps"][i])
+        labeled = store.labeled_triples(vid)
+        triples = set(zip(labeled["agent"].tolist(), labeled["target"].tolist(), labeled["action"].tolist(),
+                          strict=True))
+        ann = store.annotations(vid)
+        for a, g, act, s, e in zip(ann["agent_id"].tolist(), ann["target_id"].tolist(), ann["action"].tolist(),
+                                   ann["start_frame"].tolist(), ann["stop_frame"].tolist(), strict=True):
+            if (a, g, act) in triples and e > s:
+                durations.setdefault(act, []).append((e - s) / fps)
+    return {act: float(np.quantile(d, quantile)) for act, d in sorted(durations.items())}
 
 
 class Counts:
@@ -119,19 +137,26 @@ def _truth(videos: list[VideoProbs], source: Store | pl.DataFrame,
 def tune_thresholds(videos: Iterable[VideoProbs], source: Store | pl.DataFrame, *,
                     truths: list[np.ndarray] | None = None, config: DecodeConfig | None = None,
                     present: set[tuple[str, str]] | None = None, grid: Iterable[float] = GRID,
-                    beta: float = 1.0) -> dict[tuple[str, str], float]:
+                    beta: float = 1.0, bout_s: dict[str, float] | None = None) -> TunedThresholds:
     """Per (lab, action) thresholds with the global fallback (module docstring).
 
     source: the store whose annotations are the truth, or the solution table of these videos.
     truths: each video's `decode.truth_raster` when the caller already has them (validation shares
-    them with its loss). present: (lab, action) pairs the labs show anywhere (default: see _truth)."""
+    them with its loss). present: (lab, action) pairs the labs show anywhere (default: see _truth).
+    bout_s: per-action bouts for config.per_action (default from a store source: `bout_seconds` of
+    its train-split videos other than these); they are returned with the thresholds."""
     config = config or DecodeConfig()
     counts = Counts(np.asarray(sorted(grid), dtype=np.float64))
     videos = list(videos)
     solution, present = _truth(videos, source, present)
+    if config.per_action and bout_s is None and isinstance(source, Store):
+        tuned = {v.video_id for v in videos}
+        ids = [v for v, split in zip(source.videos["video_id"], source.videos["split"], strict=True)
+               if split == "train" and v not in tuned]
+        bout_s = bout_seconds(source, ids, config.bout_quantile)
     truths = truths if truths is not None else [truth_raster(v, solution) for v in videos]
     for v, truth in zip(videos, truths, strict=True):
-        counts.add(v, truth, np.full(len(ACTIONS), config.smooth))  # Counts reads labeled cells only
+        counts.add(v, truth, config.frames(v.fps, bout_s).smooth)  # Counts reads labeled cells only
     counts.set_totals(solution)
     by_action: dict[int, list] = {}
     for key in counts.all:
@@ -145,4 +170,4 @@ def tune_thresholds(videos: Iterable[VideoProbs], source: Store | pl.DataFrame, 
         elif thr is None:
             thr = global_thr[a] if global_thr[a] is not None else config.threshold
         out[(lab, ACTIONS[a])] = thr
-    return out
+    return TunedThresholds(out, bout_s if config.per_action else None)

@@ -38,31 +38,72 @@ class DecodeError(MabeTrainError, ValueError):
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Decoding settings; frames are the video's own frames."""
+    """Decoding settings; frames are the video's own frames.
+
+    per_action: smoothing, minimum bout and gap filling per action from the training set's bout
+    durations in seconds (`bout_seconds`: the `bout_quantile` of each action's bouts), converted per
+    video with its fps: min_bout = that duration, smooth and max_gap = `bout_fraction` of it. The
+    frame values above remain for actions without training bouts."""
 
     smooth: int = 1  # moving-average window in frames (1: none)
     threshold: float = 0.5  # for (lab, action) pairs without a tuned threshold
     min_bout: int = 1  # drop bouts shorter than this
     max_gap: int = 0  # fill background gaps up to this long between bouts of one action
+    per_action: bool = False  # the three values per action, in seconds, from training bouts
+    bout_quantile: float = 0.1  # which quantile of an action's bout durations is its minimum bout
+    bout_fraction: float = 0.5  # smooth and max_gap as a fraction of that minimum bout
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be >= {lo}, got {getattr(self, name)}"
                     for name, lo in (("smooth", 1), ("min_bout", 1), ("max_gap", 0), ("threshold", 0))
                     if getattr(self, name) < lo]
+        problems += [f"{name} must be in [0, 1], got {getattr(self, name)}"
+                     for name in ("bout_quantile", "bout_fraction") if not 0 <= getattr(self, name) <= 1]
         if problems:
             raise DecodeError("bad decode settings: " + "; ".join(problems))
+
+    def frames(self, fps: float | None, bout_s: Mapping[str, float] | None) -> ActionFrames:
+        """Per-action (smooth, min_bout, max_gap) in frames for one video of this fps."""
+        a = len(ACTIONS)
+        out = ActionFrames(np.full(a, self.smooth), np.full(a, self.min_bout), np.full(a, self.max_gap))
+        if not self.per_action:
+            return out
+        if bout_s is None:
+            raise DecodeError("pairs.decode.per_action needs the run's per-action bouts (thresholds.json "
+                              "`bout_s`, written by tuning with per_action on) — retune, or set per_action false")
+        if not fps or fps <= 0:
+            raise DecodeError("per-action decoding (pairs.decode.per_action) needs each video's fps")
+        for action, seconds in bout_s.items():
+            i = ACTION_INDEX.get(action)
+            if i is not None:
+                n = seconds * fps
+                out.min_bout[i] = max(1, round(n))
+                out.smooth[i] = max(1, round(self.bout_fraction * n))
+                out.max_gap[i] = round(self.bout_fraction * n)
+        return out
+
+
+@dataclass(frozen=True)
+class ActionFrames:
+    """(A,) int arrays in ACTIONS order: smoothing window, minimum bout, maximum filled gap."""
+
+    smooth: np.ndarray
+    min_bout: np.ndarray
+    max_gap: np.ndarray
 
 
 @dataclass
 class VideoProbs:
     """One video's probabilities: probs (P, T, A) over pairs (agent, target), 1-based ids, target ==
-    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in ACTIONS order."""
+    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in ACTIONS order;
+    fps: the video's frame rate (per-action decoding in seconds needs it)."""
 
     video_id: int | str
     lab_id: str
     pairs: list[tuple[int, int]]
     probs: np.ndarray
     labeled: np.ndarray
+    fps: float | None = None
 
     def __post_init__(self) -> None:
         p, a = len(self.pairs), len(ACTIONS)
@@ -86,6 +127,15 @@ def smooth(probs: np.ndarray, window: int) -> np.ndarray:
     lo = np.clip(np.arange(t) - window // 2, 0, t)
     hi = np.clip(np.arange(t) - window // 2 + window, 0, t)
     return ((c[:, hi] - c[:, lo]) / (hi - lo)[None, :, None]).astype(np.float32)
+
+
+def smooth_columns(probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """`smooth` of (P, T, A') with one window per column (windows (A',)), one pass per distinct window."""
+    out = np.empty(probs.shape, dtype=np.float32)
+    for w in np.unique(windows):
+        cols = np.flatnonzero(windows == w)
+        out[:, :, cols] = smooth(probs[:, :, cols], int(w))
+    return out
 
 
 def threshold_vector(lab_id: str, thresholds: Thresholds | None, default: float) -> np.ndarray:
@@ -122,17 +172,25 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return labels[starts], starts, stops
 
 
-def clean_track(labels: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
-    """Fill short background gaps inside one action, then drop short bouts (1-D track)."""
+def clean_track(labels: np.ndarray, min_bout, max_gap) -> np.ndarray:
+    """Fill short background gaps inside one action, then drop short bouts (1-D track).
+
+    min_bout, max_gap: one value, or one per label value (arrays indexed by the track's labels)."""
     if len(labels) == 0:
         return labels
     vals, starts, stops = _runs(labels)
     inner = np.zeros(len(vals), dtype=bool)
     inner[1:-1] = (vals[1:-1] == -1) & (vals[:-2] == vals[2:]) & (vals[:-2] >= 0)
-    vals = np.where(inner & (stops - starts <= max_gap), np.roll(vals, 1), vals)
+    before = np.roll(vals, 1)
+    vals = np.where(inner & (stops - starts <= _of(max_gap, before)), before, vals)
     vals, starts, stops = _runs(np.repeat(vals, stops - starts))
-    vals = np.where((vals >= 0) & (stops - starts < min_bout), -1, vals)
+    vals = np.where((vals >= 0) & (stops - starts < _of(min_bout, vals)), -1, vals)
     return np.repeat(vals, stops - starts)
+
+
+def _of(value, labels: np.ndarray):
+    """`value` itself, or its entry for each label (labels < 0 read entry 0; callers mask them)."""
+    return value if np.ndim(value) == 0 else np.asarray(value)[np.maximum(labels, 0)]
 
 
 # -- intervals --------------------------------------------------------------------------------
@@ -141,16 +199,20 @@ INTERVAL_SCHEMA = {"video_id": pl.Utf8, "agent_id": pl.Utf8, "target_id": pl.Utf
 
 
 def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
-                 thresholds: Thresholds | None = None) -> pl.DataFrame:
-    """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video."""
+                 thresholds: Thresholds | None = None, bout_s: Mapping[str, float] | None = None) -> pl.DataFrame:
+    """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video.
+
+    bout_s: per-action minimum bouts in seconds for config.per_action (default: the thresholds' own,
+    `TunedThresholds.bout_s`)."""
     cols = np.flatnonzero(video.labeled.any(axis=0))  # only labeled actions are ever emitted
     if cols.size == 0 or video.probs.shape[1] == 0:
         return pl.DataFrame(schema=INTERVAL_SCHEMA)
     thr = threshold_vector(video.lab_id, thresholds, config.threshold)[cols]
-    labels = frame_labels(smooth(video.probs[:, :, cols], config.smooth), video.labeled[:, cols], thr)
+    fr = config.frames(video.fps, bout_s if bout_s is not None else getattr(thresholds, "bout_s", None))
+    labels = frame_labels(smooth_columns(video.probs[:, :, cols], fr.smooth[cols]), video.labeled[:, cols], thr)
     rows = []
     for (agent, target), track in zip(video.pairs, labels, strict=True):
-        vals, starts, stops = _runs(clean_track(track, config.min_bout, config.max_gap))
+        vals, starts, stops = _runs(clean_track(track, fr.min_bout[cols], fr.max_gap[cols]))
         a_txt, t_txt = mouse_text(agent, target)
         rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[cols[v]], int(s), int(e))
                  for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0]
@@ -158,9 +220,9 @@ def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
 
 
 def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
-           thresholds: Thresholds | None = None) -> pl.DataFrame:
+           thresholds: Thresholds | None = None, bout_s: Mapping[str, float] | None = None) -> pl.DataFrame:
     """decode_video over many videos, concatenated."""
-    parts = [decode_video(v, config, thresholds) for v in videos]
+    parts = [decode_video(v, config, thresholds, bout_s) for v in videos]
     return pl.concat(parts) if parts else pl.DataFrame(schema=INTERVAL_SCHEMA)
 
 
@@ -181,6 +243,17 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
     return out
 
 
+class TunedThresholds(dict):
+    """Per-(lab, action) thresholds plus the per-action bouts (seconds) they were tuned with.
+
+    The bouts travel with the thresholds (thresholds.json's `bout_s`), so predict, bundles, submit
+    and ensembles decode with the values tuning used; None for frame-count decoding."""
+
+    def __init__(self, values=(), bout_s: Mapping[str, float] | None = None):
+        super().__init__(values)
+        self.bout_s = dict(bout_s) if bout_s else None
+
+
 def thresholds_to_rows(thresholds: Thresholds) -> list[dict]:
     """JSON-ready rows {lab_id, action, threshold}, sorted (the run's thresholds.json holds them)."""
     return [{"lab_id": lab, "action": act, "threshold": float(t)} for (lab, act), t in sorted(thresholds.items())]
@@ -189,3 +262,16 @@ def thresholds_to_rows(thresholds: Thresholds) -> list[dict]:
 def thresholds_from_rows(rows: Iterable[Mapping]) -> dict[tuple[str, str], float]:
     """The inverse of `thresholds_to_rows`."""
     return {(r["lab_id"], r["action"]): float(r["threshold"]) for r in rows}
+
+
+def thresholds_artefact(thresholds: Thresholds, score: float) -> dict:
+    """The JSON-ready `thresholds.json` content: {score, thresholds rows[, bout_s]}."""
+    out = {"score": float(score), "thresholds": thresholds_to_rows(thresholds)}
+    if getattr(thresholds, "bout_s", None):
+        out["bout_s"] = dict(sorted(thresholds.bout_s.items()))
+    return out
+
+
+def thresholds_from_artefact(artefact: Mapping) -> TunedThresholds:
+    """The inverse of `thresholds_artefact` (a thresholds.json without `bout_s` decodes in frames)."""
+    return TunedThresholds(thresholds_from_rows(artefact["thresholds"]), artefact.get("bout_s"))

@@ -21,15 +21,15 @@ import polars as pl
 import torch
 
 from mabe_store.reader import Store
-from mabe_train.calibrate import present_actions, tune_thresholds
+from mabe_train.calibrate import tune_thresholds
 from mabe_train.decode import (
     DecodeConfig,
     VideoProbs,
     decode,
-    thresholds_from_rows,
-    thresholds_to_rows,
+    thresholds_from_artefact,
     truth_raster,
 )
+from mabe_train.decode import thresholds_artefact as decode_artefact
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
 from mabe_train.pairs import PairsError
@@ -79,9 +79,7 @@ def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeCon
     truth rasters): the truth is rasterised once and shared with the validation loss."""
     solution = solution_from_store(store, [v.video_id for v in videos])
     truths = [truth_raster(v, solution) for v in videos]
-    present = present_actions(store, store.videos["video_id"])  # every split: what each lab shows
-    thresholds = (tune_thresholds(videos, solution, truths=truths, config=decode_cfg, present=present)
-                  if solution.height else {})
+    thresholds = tune_thresholds(videos, store, truths=truths, config=decode_cfg) if solution.height else {}
     sub, details = score_probs(videos, solution, decode_cfg, thresholds)
     return thresholds, sub, details, truths
 
@@ -101,8 +99,9 @@ def bce_of_probs(videos: list[VideoProbs], truths: list[np.ndarray]) -> float:
 
 # -- thresholds artefact -------------------------------------------------------------------------
 def thresholds_artefact(thresholds, score: float) -> dict:
-    """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch)."""
-    return {"score": float(score), "thresholds": thresholds_to_rows(thresholds)}
+    """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch); with
+    the per-action bouts when tuning used them (decode.thresholds_artefact)."""
+    return decode_artefact(thresholds, score)
 
 
 def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
@@ -110,4 +109,4 @@ def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
     if THRESHOLDS_FILE not in artefacts:
         raise PairsError(f"the checkpoint of {run_dir} carries no thresholds — they come from a validation "
                          "of a `task: pairs` run; train at least one epoch")
-    return thresholds_from_rows(artefacts[THRESHOLDS_FILE]["thresholds"])
+    return thresholds_from_artefact(artefacts[THRESHOLDS_FILE])
