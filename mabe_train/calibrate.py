@@ -55,13 +55,15 @@ def present_actions(store: Store, video_ids: Iterable) -> set[tuple[str, str]]:
     return out
 
 
-def bout_seconds(store: Store, video_ids: Iterable, quantile: float) -> dict[str, float]:
+def bout_seconds(store: Store, video_ids: Iterable, quantile: float,
+                 label_frame_scale: dict[str, float] | None = None) -> dict[str, float]:
     """{action: the `quantile` of its bout durations in seconds} over the annotated intervals of
-    labeled triples in these videos (each interval's frames divided by its video's fps)."""
+    labeled triples in these videos (each interval's frames divided by its video's fps, times the
+    lab's label_frame_scale: annotation frames per tracking frame)."""
     durations: dict[str, list[float]] = {}
     for vid in video_ids:
         i = store.index(vid)
-        fps = float(store.videos["fps"][i])
+        fps = float(store.videos["fps"][i]) * (label_frame_scale or {}).get(str(store.videos["lab_id"][i]), 1.0)
         labeled = store.labeled_triples(vid)
         triples = set(zip(labeled["agent"].tolist(), labeled["target"].tolist(), labeled["action"].tolist(),
                           strict=True))
@@ -153,8 +155,8 @@ def tune_thresholds(videos: Iterable[VideoProbs], source: Store | pl.DataFrame, 
         tuned = {v.video_id for v in videos}
         ids = [v for v, split in zip(source.videos["video_id"], source.videos["split"], strict=True)
                if split == "train" and v not in tuned]
-        bout_s = bout_seconds(source, ids, config.bout_quantile)
-    truths = truths if truths is not None else [truth_raster(v, solution) for v in videos]
+        bout_s = bout_seconds(source, ids, config.bout_quantile, config.label_frame_scale)
+    truths = truths if truths is not None else [truth_raster(v, solution, config.scale(v.lab_id)) for v in videos]
     for v, truth in zip(videos, truths, strict=True):
         counts.add(v, truth, config.frames(v.fps, bout_s).smooth)  # Counts reads labeled cells only
     counts.set_totals(solution)

@@ -19,14 +19,14 @@ F = 0 action to the lab's mean: the metric's rule 6 in the README).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train import MabeTrainError
-from mabe_train.submission import mouse_text
+from mabe_train.submission import mouse_text, to_label_frames, to_tracking_frames
 
 NEVER = 2.0  # a threshold no probability reaches
 Thresholds = Mapping[tuple[str, str], float]
@@ -43,7 +43,13 @@ class DecodeConfig:
     per_action: smoothing, minimum bout and gap filling per action from the training set's bout
     durations in seconds (`bout_seconds`: the `bout_quantile` of each action's bouts), converted per
     video with its fps: min_bout = that duration, smooth and max_gap = `bout_fraction` of it. The
-    frame values above remain for actions without training bouts."""
+    frame values above remain for actions without training bouts.
+
+    label_frame_scale: {lab_id: annotation frames per tracking frame} for a lab whose labels count
+    other frames than its tracking (the 2nd-place team reported AdaptableSnail tracked at 25 fps,
+    labelled at 30: 1.2; unverified here). Annotations are divided by it before rasterising (training
+    targets, tuning truth) and decoded intervals multiplied by it before they are written, so the
+    model works in tracking frames and submissions in label frames. Default: no lab scaled."""
 
     smooth: int = 1  # moving-average window in frames (1: none)
     threshold: float = 0.5  # for (lab, action) pairs without a tuned threshold
@@ -52,6 +58,7 @@ class DecodeConfig:
     per_action: bool = False  # the three values per action, in seconds, from training bouts
     bout_quantile: float = 0.1  # which quantile of an action's bout durations is its minimum bout
     bout_fraction: float = 0.5  # smooth and max_gap as a fraction of that minimum bout
+    label_frame_scale: dict[str, float] = field(default_factory=dict)  # lab -> label frames per tracked frame
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be >= {lo}, got {getattr(self, name)}"
@@ -59,8 +66,14 @@ class DecodeConfig:
                     if getattr(self, name) < lo]
         problems += [f"{name} must be in [0, 1], got {getattr(self, name)}"
                      for name in ("bout_quantile", "bout_fraction") if not 0 <= getattr(self, name) <= 1]
+        problems += [f"label_frame_scale.{lab} must be > 0, got {s}" for lab, s in self.label_frame_scale.items()
+                     if not s > 0]
         if problems:
             raise DecodeError("bad decode settings: " + "; ".join(problems))
+
+    def scale(self, lab_id: str) -> float:
+        """Annotation frames per tracking frame of this lab (1.0 unless label_frame_scale names it)."""
+        return float(self.label_frame_scale.get(str(lab_id), 1.0))
 
     def frames(self, fps: float | None, bout_s: Mapping[str, float] | None) -> ActionFrames:
         """Per-action (smooth, min_bout, max_gap) in frames for one video of this fps."""
@@ -210,12 +223,13 @@ def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
     thr = threshold_vector(video.lab_id, thresholds, config.threshold)[cols]
     fr = config.frames(video.fps, bout_s if bout_s is not None else getattr(thresholds, "bout_s", None))
     labels = frame_labels(smooth_columns(video.probs[:, :, cols], fr.smooth[cols]), video.labeled[:, cols], thr)
-    rows = []
+    rows, scale = [], config.scale(video.lab_id)
     for (agent, target), track in zip(video.pairs, labels, strict=True):
         vals, starts, stops = _runs(clean_track(track, fr.min_bout[cols], fr.max_gap[cols]))
+        starts, stops = to_label_frames(starts, scale), to_label_frames(stops, scale)
         a_txt, t_txt = mouse_text(agent, target)
         rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[cols[v]], int(s), int(e))
-                 for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0]
+                 for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0 and e > s]
     return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
 
 
@@ -227,8 +241,9 @@ def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
 
 
 # -- truth and thresholds ----------------------------------------------------------------------
-def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
-    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`.
+def truth_raster(video: VideoProbs, solution: pl.DataFrame, scale: float = 1.0) -> np.ndarray:
+    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`;
+    scale: the lab's annotation frames per tracking frame (DecodeConfig.scale).
 
     The one rasteriser of annotations for scoring: threshold tuning and the pairs validation loss
     share its output (training targets come packed from `pairs.labels`)."""
@@ -236,6 +251,8 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
     out = np.zeros(video.probs.shape, dtype=bool)
     index = {mouse_text(a, g): i for i, (a, g) in enumerate(video.pairs)}
     rows = solution.filter(pl.col("video_id").cast(pl.Utf8) == str(video.video_id))
+    rows = rows.with_columns(pl.Series("start_frame", to_tracking_frames(rows["start_frame"], scale)),
+                             pl.Series("stop_frame", to_tracking_frames(rows["stop_frame"], scale)))
     for a, g, action, s, e in rows.select("agent_id", "target_id", "action", "start_frame", "stop_frame").iter_rows():
         p = index.get((str(a), str(g)))
         if p is not None and action in ACTION_INDEX:

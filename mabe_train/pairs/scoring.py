@@ -78,7 +78,7 @@ def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeCon
     """(thresholds tuned on these videos, their submission, its ScoreDetails, the videos' (P, T, A)
     truth rasters): the truth is rasterised once and shared with the validation loss."""
     solution = solution_from_store(store, [v.video_id for v in videos])
-    truths = [truth_raster(v, solution) for v in videos]
+    truths = [truth_raster(v, solution, decode_cfg.scale(v.lab_id)) for v in videos]
     thresholds = tune_thresholds(videos, store, truths=truths, config=decode_cfg) if solution.height else {}
     sub, details = score_probs(videos, solution, decode_cfg, thresholds)
     return thresholds, sub, details, truths
