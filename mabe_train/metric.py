@@ -100,9 +100,24 @@ def _as_text(df: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
 
 # -- whitelist --------------------------------------------------------------------------------
 def _whitelist(solution: pl.DataFrame) -> pl.DataFrame:
-    """(lab_id, video_id, entry): the entries of each video's first solution row, verbatim."""
+    """(lab_id, video_id, entry): the entries of each video's first solution row, verbatim.
+
+    Parsed by Polars in one pass (a Python json.loads per video took a quarter of the score's time
+    on the real annotations); any text Polars cannot read as a list of strings goes through
+    json.loads, which names the bad video."""
     first = solution.group_by("lab_id", "video_id", maintain_order=True).agg(
         pl.col("behaviors_labeled").first())
+    try:
+        parsed = first.with_columns(pl.col("behaviors_labeled").str.json_decode(pl.List(pl.Utf8)).alias("entry"))
+    except pl.exceptions.PolarsError:
+        parsed = None
+    if parsed is None or parsed["entry"].null_count():
+        return _whitelist_python(first)
+    return (parsed.select("lab_id", "video_id", "entry").explode("entry").drop_nulls("entry")
+            .unique(maintain_order=True))
+
+
+def _whitelist_python(first: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for lab, video, text in first.iter_rows():
         try:

@@ -371,3 +371,16 @@ def test_score_is_invariant_to_a_shift_of_every_frame():
     _, _, s, p = _case(11, clash=False)
     shifted = [x.with_columns(pl.col("start_frame", "stop_frame") + (1 << 40)) for x in (s, p)]
     assert score(*shifted) == score(s, p)
+
+
+@pytest.mark.parametrize("text", ["nope", '{"a": 1}', "null", "[1, "])
+def test_a_whitelist_that_is_not_a_json_list_names_the_video(text):
+    s = sol((7, "mouse1", "mouse2", "sniff", 0, 10), labeled=text)
+    with pytest.raises(MetricError, match="behaviors_labeled of video 7 is not a JSON list"):
+        score(s, sub((7, "mouse1", "mouse2", "sniff", 0, 10)))
+
+
+def test_non_text_whitelist_entries_never_match():
+    s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), labeled=json.dumps([1, "mouse1,mouse2,sniff", None]))
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10))
+    assert score(s, p) == official_score(s.to_pandas(), p.to_pandas()) == 1.0
