@@ -139,10 +139,10 @@ def counted_rows(solution: pl.DataFrame, submission: pl.DataFrame) -> pl.DataFra
     Both tables must already hold text ids and Int64 frames, as score_details prepares them.
     """
     entry = pl.concat_str([pl.col("agent_id"), pl.col("target_id"), pl.col("action")], separator=",")
-    video_lab = solution.select("video_id", "lab_id").unique()
-    return (submission.join(video_lab, on="video_id", how="inner")
-            .with_columns(entry.alias("entry"))
-            .join(_whitelist(solution), on=["lab_id", "video_id", "entry"], how="semi")
+    # one join: the whitelist holds one row per (lab, video, entry), so a row of a video in several
+    # labs comes back once per lab that whitelists it
+    return (submission.with_columns(entry.alias("entry"))
+            .join(_whitelist(solution), on=["video_id", "entry"], how="inner")
             .drop("entry"))
 
 

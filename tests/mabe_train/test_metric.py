@@ -384,3 +384,13 @@ def test_non_text_whitelist_entries_never_match():
     s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), labeled=json.dumps([1, "mouse1,mouse2,sniff", None]))
     p = sub((1, "mouse1", "mouse2", "sniff", 0, 10))
     assert score(s, p) == official_score(s.to_pandas(), p.to_pandas()) == 1.0
+
+
+def test_a_video_in_two_labs_counts_for_each_lab_that_whitelists_the_row():
+    only_sniff = json.dumps(["mouse1,mouse2,sniff"])
+    s = pl.concat([sol((1, "mouse1", "mouse2", "sniff", 0, 10), lab="A"),
+                   sol((1, "mouse1", "mouse2", "attack", 0, 10), lab="B", labeled=only_sniff)])
+    p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse1", "mouse2", "attack", 20, 30))
+    d = score_details(s, p)
+    assert d.score == pytest.approx(official_score(s.to_pandas(), p.to_pandas()), abs=1e-12)
+    assert d.per_lab.select("lab_id", "n_actions").rows() == [("A", 2), ("B", 2)]
