@@ -136,6 +136,31 @@ def _truth(videos: list[VideoProbs], source: Store | pl.DataFrame,
     return source, present
 
 
+def _training_bouts(store: Store, videos: list[VideoProbs], config: DecodeConfig) -> dict[str, float]:
+    """`bout_seconds` of the store's train-split videos other than the tuning ones."""
+    tuned = {v.video_id for v in videos}
+    ids = [v for v, split in zip(store.videos["video_id"], store.videos["split"], strict=True)
+           if split == "train" and v not in tuned]
+    return bout_seconds(store, ids, config.bout_quantile, config.label_frame_scale)
+
+
+def _choose(counts: Counts, present: set[tuple[str, str]], beta: float, default: float) -> dict:
+    """The policy of the module docstring over the counted (lab, action) pairs."""
+    by_action: dict[int, list] = {}
+    for key in counts.all:
+        by_action.setdefault(key[1], []).append(key)
+    global_thr = {a: counts.best(keys, beta)[0] for a, keys in by_action.items()}
+    out = {}
+    for (lab, a) in counts.all:
+        thr, _ = counts.best([(lab, a)], beta)
+        if thr is None and counts.total[(lab, a)] == 0 and (lab, ACTIONS[a]) not in present:
+            thr = NEVER
+        elif thr is None:
+            thr = global_thr[a] if global_thr[a] is not None else default
+        out[(lab, ACTIONS[a])] = thr
+    return out
+
+
 def tune_thresholds(videos: Iterable[VideoProbs], source: Store | pl.DataFrame, *,
                     truths: list[np.ndarray] | None = None, config: DecodeConfig | None = None,
                     present: set[tuple[str, str]] | None = None, grid: Iterable[float] = GRID,
@@ -152,24 +177,10 @@ def tune_thresholds(videos: Iterable[VideoProbs], source: Store | pl.DataFrame, 
     videos = list(videos)
     solution, present = _truth(videos, source, present)
     if config.per_action and bout_s is None and isinstance(source, Store):
-        tuned = {v.video_id for v in videos}
-        ids = [v for v, split in zip(source.videos["video_id"], source.videos["split"], strict=True)
-               if split == "train" and v not in tuned]
-        bout_s = bout_seconds(source, ids, config.bout_quantile, config.label_frame_scale)
+        bout_s = _training_bouts(source, videos, config)
     truths = truths if truths is not None else [truth_raster(v, solution, config.scale(v.lab_id)) for v in videos]
     for v, truth in zip(videos, truths, strict=True):
         counts.add(v, truth, config.frames(v.fps, bout_s).smooth)  # Counts reads labeled cells only
     counts.set_totals(solution)
-    by_action: dict[int, list] = {}
-    for key in counts.all:
-        by_action.setdefault(key[1], []).append(key)
-    global_thr = {a: counts.best(keys, beta)[0] for a, keys in by_action.items()}
-    out = {}
-    for (lab, a) in counts.all:
-        thr, _ = counts.best([(lab, a)], beta)
-        if thr is None and counts.total[(lab, a)] == 0 and (lab, ACTIONS[a]) not in present:
-            thr = NEVER
-        elif thr is None:
-            thr = global_thr[a] if global_thr[a] is not None else config.threshold
-        out[(lab, ACTIONS[a])] = thr
+    out = _choose(counts, present, beta, config.threshold)
     return TunedThresholds(out, bout_s if config.per_action else None)
