@@ -9,8 +9,8 @@ stable sort and one cumulative sum give, for each (lab, video, agent, target, ac
 stretches where the prediction and the ground truth are active, and TP/FP/FN are sums of stretch
 lengths. Time is O(intervals log intervals), independent of video length. CPU seconds per call
 (bench/bench_metric.py, 2 shared cores): a dense 20-video lab of 50k-frame videos (207k intervals
-each side) 0.18 s against 3.3 s for the official code; the real annotations (19 labs, 84k
-intervals) against the truth shifted by 5 frames 0.09 s against 2.2-2.5 s.
+each side) 0.17 s against 3.3-3.5 s for the official code; the real annotations (19 labs, 84k
+intervals) against the truth shifted by 5 frames 0.09 s against 2.2-2.3 s.
 
 The rules, as implemented (numbers refer to the README's "The official metric"):
 - empty input, a missing column, a null, start > stop: MetricError (1);
