@@ -29,9 +29,11 @@ def average_probs(per_run: Sequence[Iterable[VideoProbs]]) -> list[VideoProbs]:
     """
     sums: dict[object, dict[tuple[int, int], list]] = {}
     lab: dict[object, str] = {}
+    fps: dict[object, float | None] = {}
     for videos in per_run:
         for v in videos:
             lab.setdefault(v.video_id, v.lab_id)
+            fps.setdefault(v.video_id, v.fps)
             pairs = sums.setdefault(v.video_id, {})
             for k, pair in enumerate(v.pairs):
                 p = v.probs[k].astype(np.float32)
@@ -50,7 +52,7 @@ def average_probs(per_run: Sequence[Iterable[VideoProbs]]) -> list[VideoProbs]:
         keys = list(pairs)
         probs = np.stack([pairs[k][0] / pairs[k][2] for k in keys])
         labeled = np.stack([pairs[k][1] for k in keys])
-        out.append(VideoProbs(vid, lab[vid], keys, probs, labeled))
+        out.append(VideoProbs(vid, lab[vid], keys, probs, labeled, fps[vid]))
     return out
 
 

@@ -65,7 +65,7 @@ def save_oof(folder: Path, videos: list[VideoProbs]) -> None:
     for vp in videos:
         np.savez_compressed(folder / f"{vp.video_id}.npz", probs=vp.probs.astype(np.float16),
                             labeled=vp.labeled, pairs=np.asarray(vp.pairs, dtype=np.int64),
-                            lab_id=np.asarray(vp.lab_id))
+                            lab_id=np.asarray(vp.lab_id), fps=np.asarray(vp.fps or 0.0))
 
 
 def load_oof(run_dir: str | Path) -> list[VideoProbs]:
@@ -73,8 +73,9 @@ def load_oof(run_dir: str | Path) -> list[VideoProbs]:
     out = []
     for path in sorted(Path(run_dir).glob(f"{CV_DIR}/fold_*/oof/*.npz")):
         z = np.load(path)
+        fps = float(z["fps"]) if "fps" in z else 0.0
         out.append(VideoProbs(int(path.stem), str(z["lab_id"]), [tuple(map(int, p)) for p in z["pairs"]],
-                              z["probs"].astype(np.float32), z["labeled"]))
+                              z["probs"].astype(np.float32), z["labeled"], fps or None))
     return out
 
 

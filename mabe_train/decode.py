@@ -11,29 +11,24 @@ wasted rows at best). Decoding, per pair:
      so the overlap error cannot fire by construction);
   4. background gaps of at most `max_gap` frames between two bouts of one action are filled,
      then bouts shorter than `min_bout` frames are dropped.
-`tune_thresholds` picks each (lab, action) threshold on validation videos from a grid, to
-maximise that action's pooled F. The trade-off: it scores each action independently on the
-smoothed, thresholded frames (no argmax, no gap/bout cleaning), which makes the search one pair of
-histograms per video and all grid points at once, at the price of ignoring interactions between
-actions; an action the lab's truth never shows gets NEVER (emitting it could only add an F = 0
-action to the lab's mean: the metric's rule 6 in the README).
+The thresholds come from `mabe_train.calibrate.tune_thresholds` (the one tuning policy of every
+run kind); NEVER is the threshold of an action a lab never shows (emitting it could only add an
+F = 0 action to the lab's mean: the metric's rule 6 in the README).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train import MabeTrainError
-from mabe_train.metric import truth_frames
-from mabe_train.submission import mouse_text
+from mabe_train.submission import mouse_text, to_label_frames, to_tracking_frames
 
 NEVER = 2.0  # a threshold no probability reaches
-DEFAULT_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 Thresholds = Mapping[tuple[str, str], float]
 
 
@@ -43,31 +38,85 @@ class DecodeError(MabeTrainError, ValueError):
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Decoding settings; frames are the video's own frames."""
+    """Decoding settings; frames are the video's own frames.
+
+    per_action: smoothing, minimum bout and gap filling per action from the training set's bout
+    durations in seconds (`bout_seconds`: the `bout_quantile` of each action's bouts), converted per
+    video with its fps: min_bout = that duration, smooth and max_gap = `bout_fraction` of it. The
+    frame values above remain for actions without training bouts.
+
+    label_frame_scale: {lab_id: annotation frames per tracking frame} for a lab whose labels count
+    other frames than its tracking (the 2nd-place team reported AdaptableSnail tracked at 25 fps,
+    labelled at 30: 1.2; unverified here). Annotations are divided by it before rasterising (training
+    targets, tuning truth) and decoded intervals multiplied by it before they are written, so the
+    model works in tracking frames and submissions in label frames. Default: no lab scaled."""
 
     smooth: int = 1  # moving-average window in frames (1: none)
     threshold: float = 0.5  # for (lab, action) pairs without a tuned threshold
     min_bout: int = 1  # drop bouts shorter than this
     max_gap: int = 0  # fill background gaps up to this long between bouts of one action
+    per_action: bool = False  # the three values per action, in seconds, from training bouts
+    bout_quantile: float = 0.1  # which quantile of an action's bout durations is its minimum bout
+    bout_fraction: float = 0.5  # smooth and max_gap as a fraction of that minimum bout
+    label_frame_scale: dict[str, float] = field(default_factory=dict)  # lab -> label frames per tracked frame
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be >= {lo}, got {getattr(self, name)}"
                     for name, lo in (("smooth", 1), ("min_bout", 1), ("max_gap", 0), ("threshold", 0))
                     if getattr(self, name) < lo]
+        problems += [f"{name} must be in [0, 1], got {getattr(self, name)}"
+                     for name in ("bout_quantile", "bout_fraction") if not 0 <= getattr(self, name) <= 1]
+        problems += [f"label_frame_scale.{lab} must be > 0, got {s}" for lab, s in self.label_frame_scale.items()
+                     if not s > 0]
         if problems:
             raise DecodeError("bad decode settings: " + "; ".join(problems))
+
+    def scale(self, lab_id: str) -> float:
+        """Annotation frames per tracking frame of this lab (1.0 unless label_frame_scale names it)."""
+        return float(self.label_frame_scale.get(str(lab_id), 1.0))
+
+    def frames(self, fps: float | None, bout_s: Mapping[str, float] | None) -> ActionFrames:
+        """Per-action (smooth, min_bout, max_gap) in frames for one video of this fps."""
+        a = len(ACTIONS)
+        out = ActionFrames(np.full(a, self.smooth), np.full(a, self.min_bout), np.full(a, self.max_gap))
+        if not self.per_action:
+            return out
+        if bout_s is None:
+            raise DecodeError("pairs.decode.per_action needs the run's per-action bouts (thresholds.json "
+                              "`bout_s`, written by tuning with per_action on) — retune, or set per_action false")
+        if not fps or fps <= 0:
+            raise DecodeError("per-action decoding (pairs.decode.per_action) needs each video's fps")
+        for action, seconds in bout_s.items():
+            i = ACTION_INDEX.get(action)
+            if i is not None:
+                n = seconds * fps
+                out.min_bout[i] = max(1, round(n))
+                out.smooth[i] = max(1, round(self.bout_fraction * n))
+                out.max_gap[i] = round(self.bout_fraction * n)
+        return out
+
+
+@dataclass(frozen=True)
+class ActionFrames:
+    """(A,) int arrays in ACTIONS order: smoothing window, minimum bout, maximum filled gap."""
+
+    smooth: np.ndarray
+    min_bout: np.ndarray
+    max_gap: np.ndarray
 
 
 @dataclass
 class VideoProbs:
     """One video's probabilities: probs (P, T, A) over pairs (agent, target), 1-based ids, target ==
-    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in ACTIONS order."""
+    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in ACTIONS order;
+    fps: the video's frame rate (per-action decoding in seconds needs it)."""
 
     video_id: int | str
     lab_id: str
     pairs: list[tuple[int, int]]
     probs: np.ndarray
     labeled: np.ndarray
+    fps: float | None = None
 
     def __post_init__(self) -> None:
         p, a = len(self.pairs), len(ACTIONS)
@@ -91,6 +140,15 @@ def smooth(probs: np.ndarray, window: int) -> np.ndarray:
     lo = np.clip(np.arange(t) - window // 2, 0, t)
     hi = np.clip(np.arange(t) - window // 2 + window, 0, t)
     return ((c[:, hi] - c[:, lo]) / (hi - lo)[None, :, None]).astype(np.float32)
+
+
+def smooth_columns(probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """`smooth` of (P, T, A') with one window per column (windows (A',)), one pass per distinct window."""
+    out = np.empty(probs.shape, dtype=np.float32)
+    for w in np.unique(windows):
+        cols = np.flatnonzero(windows == w)
+        out[:, :, cols] = smooth(probs[:, :, cols], int(w))
+    return out
 
 
 def threshold_vector(lab_id: str, thresholds: Thresholds | None, default: float) -> np.ndarray:
@@ -127,17 +185,25 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return labels[starts], starts, stops
 
 
-def clean_track(labels: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
-    """Fill short background gaps inside one action, then drop short bouts (1-D track)."""
+def clean_track(labels: np.ndarray, min_bout, max_gap) -> np.ndarray:
+    """Fill short background gaps inside one action, then drop short bouts (1-D track).
+
+    min_bout, max_gap: one value, or one per label value (arrays indexed by the track's labels)."""
     if len(labels) == 0:
         return labels
     vals, starts, stops = _runs(labels)
     inner = np.zeros(len(vals), dtype=bool)
     inner[1:-1] = (vals[1:-1] == -1) & (vals[:-2] == vals[2:]) & (vals[:-2] >= 0)
-    vals = np.where(inner & (stops - starts <= max_gap), np.roll(vals, 1), vals)
+    before = np.roll(vals, 1)
+    vals = np.where(inner & (stops - starts <= _of(max_gap, before)), before, vals)
     vals, starts, stops = _runs(np.repeat(vals, stops - starts))
-    vals = np.where((vals >= 0) & (stops - starts < min_bout), -1, vals)
+    vals = np.where((vals >= 0) & (stops - starts < _of(min_bout, vals)), -1, vals)
     return np.repeat(vals, stops - starts)
+
+
+def _of(value, labels: np.ndarray):
+    """`value` itself, or its entry for each label (labels < 0 read entry 0; callers mask them)."""
+    return value if np.ndim(value) == 0 else np.asarray(value)[np.maximum(labels, 0)]
 
 
 # -- intervals --------------------------------------------------------------------------------
@@ -146,32 +212,38 @@ INTERVAL_SCHEMA = {"video_id": pl.Utf8, "agent_id": pl.Utf8, "target_id": pl.Utf
 
 
 def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
-                 thresholds: Thresholds | None = None) -> pl.DataFrame:
-    """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video."""
+                 thresholds: Thresholds | None = None, bout_s: Mapping[str, float] | None = None) -> pl.DataFrame:
+    """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video.
+
+    bout_s: per-action minimum bouts in seconds for config.per_action (default: the thresholds' own,
+    `TunedThresholds.bout_s`)."""
     cols = np.flatnonzero(video.labeled.any(axis=0))  # only labeled actions are ever emitted
     if cols.size == 0 or video.probs.shape[1] == 0:
         return pl.DataFrame(schema=INTERVAL_SCHEMA)
     thr = threshold_vector(video.lab_id, thresholds, config.threshold)[cols]
-    labels = frame_labels(smooth(video.probs[:, :, cols], config.smooth), video.labeled[:, cols], thr)
-    rows = []
+    fr = config.frames(video.fps, bout_s if bout_s is not None else getattr(thresholds, "bout_s", None))
+    labels = frame_labels(smooth_columns(video.probs[:, :, cols], fr.smooth[cols]), video.labeled[:, cols], thr)
+    rows, scale = [], config.scale(video.lab_id)
     for (agent, target), track in zip(video.pairs, labels, strict=True):
-        vals, starts, stops = _runs(clean_track(track, config.min_bout, config.max_gap))
+        vals, starts, stops = _runs(clean_track(track, fr.min_bout[cols], fr.max_gap[cols]))
+        starts, stops = to_label_frames(starts, scale), to_label_frames(stops, scale)
         a_txt, t_txt = mouse_text(agent, target)
         rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[cols[v]], int(s), int(e))
-                 for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0]
+                 for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0 and e > s]
     return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
 
 
 def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
-           thresholds: Thresholds | None = None) -> pl.DataFrame:
+           thresholds: Thresholds | None = None, bout_s: Mapping[str, float] | None = None) -> pl.DataFrame:
     """decode_video over many videos, concatenated."""
-    parts = [decode_video(v, config, thresholds) for v in videos]
+    parts = [decode_video(v, config, thresholds, bout_s) for v in videos]
     return pl.concat(parts) if parts else pl.DataFrame(schema=INTERVAL_SCHEMA)
 
 
-# -- threshold tuning -------------------------------------------------------------------------
-def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
-    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`.
+# -- truth and thresholds ----------------------------------------------------------------------
+def truth_raster(video: VideoProbs, solution: pl.DataFrame, scale: float = 1.0) -> np.ndarray:
+    """(P, T, A) bool: frames of the video's solution intervals, for the pairs in `video.pairs`;
+    scale: the lab's annotation frames per tracking frame (DecodeConfig.scale).
 
     The one rasteriser of annotations for scoring: threshold tuning and the pairs validation loss
     share its output (training targets come packed from `pairs.labels`)."""
@@ -179,6 +251,8 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
     out = np.zeros(video.probs.shape, dtype=bool)
     index = {mouse_text(a, g): i for i, (a, g) in enumerate(video.pairs)}
     rows = solution.filter(pl.col("video_id").cast(pl.Utf8) == str(video.video_id))
+    rows = rows.with_columns(pl.Series("start_frame", to_tracking_frames(rows["start_frame"], scale)),
+                             pl.Series("stop_frame", to_tracking_frames(rows["stop_frame"], scale)))
     for a, g, action, s, e in rows.select("agent_id", "target_id", "action", "start_frame", "stop_frame").iter_rows():
         p = index.get((str(a), str(g)))
         if p is not None and action in ACTION_INDEX:
@@ -186,52 +260,15 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame) -> np.ndarray:
     return out
 
 
-def _histograms(video: VideoProbs, truth: np.ndarray, window: int, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(A, G) counts of labeled frames (all, true) whose smoothed prob reaches each grid value."""
-    n = len(grid) + 1
-    all_c = np.zeros((len(ACTIONS), n))
-    pos_c = np.zeros((len(ACTIONS), n))
-    for p, a in zip(*np.nonzero(video.labeled), strict=True):
-        s = smooth(video.probs[p:p + 1, :, a:a + 1], window)[0, :, 0]
-        bins = np.searchsorted(grid, s, side="right")  # number of grid values <= s
-        all_c[a] += np.bincount(bins, minlength=n)
-        pos_c[a] += np.bincount(bins, weights=truth[p, :, a], minlength=n)
+class TunedThresholds(dict):
+    """Per-(lab, action) thresholds plus the per-action bouts (seconds) they were tuned with.
 
-    def at_least(c: np.ndarray) -> np.ndarray:  # count(s >= grid[j]) for every j
-        return np.cumsum(c[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    The bouts travel with the thresholds (thresholds.json's `bout_s`), so predict, bundles, submit
+    and ensembles decode with the values tuning used; None for frame-count decoding."""
 
-    return at_least(all_c), at_least(pos_c)
-
-
-def tune_thresholds(videos: Iterable[VideoProbs], solution: pl.DataFrame, *, truths: list[np.ndarray] | None = None,
-                    config: DecodeConfig = DecodeConfig(), grid: Iterable[float] = DEFAULT_GRID,
-                    beta: float = 1.0) -> dict[tuple[str, str], float]:
-    """Per (lab, action) threshold from `grid` maximising the action's pooled F on these videos.
-
-    truths: each video's `truth_raster` when the caller already has them (validation shares them
-    with its loss); rasterised here otherwise."""
-    grid = np.asarray(sorted(grid), dtype=np.float64)
-    videos = list(videos)
-    truths = truths if truths is not None else [truth_raster(v, solution) for v in videos]
-    acc: dict[str, list[np.ndarray]] = {}
-    for v, truth in zip(videos, truths, strict=True):
-        pp, tp = _histograms(v, truth, config.smooth, grid)
-        seen = v.labeled.any(axis=0)
-        prev = acc.setdefault(v.lab_id, [np.zeros_like(pp), np.zeros_like(tp), np.zeros(len(ACTIONS), bool)])
-        prev[0] += pp
-        prev[1] += tp
-        prev[2] |= seen
-    totals = {(lab, act): n for lab, act, n in truth_frames(solution).iter_rows()}
-    out, b2 = {}, beta * beta
-    for lab, (pp, tp, seen) in acc.items():
-        for ai in np.flatnonzero(seen):
-            total = totals.get((lab, ACTIONS[ai]), 0)
-            if total == 0:
-                out[(lab, ACTIONS[ai])] = NEVER
-                continue
-            f = (1 + b2) * tp[ai] / ((1 + b2) * tp[ai] + b2 * (total - tp[ai]) + (pp[ai] - tp[ai]))
-            out[(lab, ACTIONS[ai])] = float(grid[int(np.argmax(f))]) if f.max() > 0 else config.threshold
-    return out
+    def __init__(self, values=(), bout_s: Mapping[str, float] | None = None):
+        super().__init__(values)
+        self.bout_s = dict(bout_s) if bout_s else None
 
 
 def thresholds_to_rows(thresholds: Thresholds) -> list[dict]:
@@ -242,3 +279,16 @@ def thresholds_to_rows(thresholds: Thresholds) -> list[dict]:
 def thresholds_from_rows(rows: Iterable[Mapping]) -> dict[tuple[str, str], float]:
     """The inverse of `thresholds_to_rows`."""
     return {(r["lab_id"], r["action"]): float(r["threshold"]) for r in rows}
+
+
+def thresholds_artefact(thresholds: Thresholds, score: float) -> dict:
+    """The JSON-ready `thresholds.json` content: {score, thresholds rows[, bout_s]}."""
+    out = {"score": float(score), "thresholds": thresholds_to_rows(thresholds)}
+    if getattr(thresholds, "bout_s", None):
+        out["bout_s"] = dict(sorted(thresholds.bout_s.items()))
+    return out
+
+
+def thresholds_from_artefact(artefact: Mapping) -> TunedThresholds:
+    """The inverse of `thresholds_artefact` (a thresholds.json without `bout_s` decodes in frames)."""
+    return TunedThresholds(thresholds_from_rows(artefact["thresholds"]), artefact.get("bout_s"))

@@ -36,7 +36,13 @@ import numpy as np
 import torch
 
 from mabe_train import MabeTrainError
-from mabe_train.decode import NEVER, VideoProbs, threshold_vector, thresholds_from_rows
+from mabe_train.decode import (
+    NEVER,
+    VideoProbs,
+    threshold_vector,
+    thresholds_artefact,
+    thresholds_from_artefact,
+)
 
 ENSEMBLE = "ensemble"
 THRESHOLDS_FILE = "thresholds.json"
@@ -68,7 +74,7 @@ def blend(videos: list[VideoProbs], thresholds: list, weights) -> VideoProbs:
                                 f"{v.pairs}) — were they made from stores with other behaviors_labeled?")
     z = sum(w * centred_logits(v, t) for v, t, w in zip(videos, thresholds, weights, strict=True) if w > 0)
     probs = (1.0 / (1.0 + np.exp(-z))).astype(np.float32) * first.labeled[:, None, :]
-    return VideoProbs(first.video_id, first.lab_id, first.pairs, probs, first.labeled)
+    return VideoProbs(first.video_id, first.lab_id, first.pairs, probs, first.labeled, first.fps)
 
 
 def weight_grid(m: int) -> list[tuple[float, ...]]:
@@ -122,7 +128,6 @@ def default_thresholds(runs: list) -> dict[tuple[str, str], float]:
 def make_ensemble(members: list[str | Path], out: str | Path, *, weights: list[float] | None = None,
                   overwrite: bool = False, log=print) -> Path:
     """Write ensemble run `out` over `members` (run directories of any kind)."""
-    from mabe_train.decode import thresholds_to_rows
     from mabe_train.run import load_run, write_atomic
     if len(members) < 2:
         raise EnsembleError("an ensemble needs at least 2 runs")
@@ -146,8 +151,8 @@ def make_ensemble(members: list[str | Path], out: str | Path, *, weights: list[f
     write_atomic(out / "run.json", json.dumps({**{k: marker[k] for k in ("task", "keypoints", "n_mice")},
                                                "kind": ENSEMBLE, "members": [str(Path(m).resolve()) for m in members],
                                                "weights": list(w)}, indent=1))
-    rows = thresholds_to_rows(thr or default_thresholds(runs))
-    write_atomic(out / THRESHOLDS_FILE, json.dumps({"epoch": 1, "score": score, "thresholds": rows}, indent=1))
+    artefact = {"epoch": 1, **thresholds_artefact(thr or default_thresholds(runs), score)}
+    write_atomic(out / THRESHOLDS_FILE, json.dumps(artefact, indent=1))
     log(f"weights {', '.join(f'{x:.2f}' for x in w)}; evidence score {score:.4f}")
     return out
 
@@ -181,7 +186,7 @@ class EnsembleRun:
 
     @property
     def thresholds(self) -> dict[tuple[str, str], float]:
-        return thresholds_from_rows(self.artefacts[THRESHOLDS_FILE]["thresholds"])
+        return thresholds_from_artefact(self.artefacts[THRESHOLDS_FILE])
 
 
 def load_ensemble(run_dir: Path, *, data_dir=None, device=None, progress: bool = True) -> EnsembleRun:

@@ -33,6 +33,19 @@ def mouse_text(agent: int, target: int) -> tuple[str, str]:
     return mouse_name(agent), "self" if agent == target else mouse_name(target)
 
 
+def to_tracking_frames(frames, scale: float) -> np.ndarray:
+    """Annotation frames -> tracking frames of a lab whose labels count `scale` frames per tracked
+    frame (`pairs.decode.label_frame_scale`); rounded to the nearest frame."""
+    frames = np.asarray(frames, dtype=np.int64)
+    return frames if scale == 1 else np.rint(frames / scale).astype(np.int64)
+
+
+def to_label_frames(frames, scale: float) -> np.ndarray:
+    """The inverse of `to_tracking_frames`, for submission rows (round trip within one frame)."""
+    frames = np.asarray(frames, dtype=np.int64)
+    return frames if scale == 1 else np.rint(frames * scale).astype(np.int64)
+
+
 def labeled_entries(store: Store, video_ids: Iterable) -> dict[str, set[str]]:
     """video_id (text) -> the clean "agent,target,action" entries the video labels."""
     out = {}

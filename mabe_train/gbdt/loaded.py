@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from mabe_store.reader import Store
-from mabe_train.decode import DecodeConfig, decode, thresholds_from_rows
+from mabe_train.decode import DecodeConfig, decode, thresholds_from_artefact
 from mabe_train.gbdt import GbdtError
 from mabe_train.gbdt.model import GbdtModel
 from mabe_train.metric import ScoreDetails, score_details
@@ -81,7 +81,7 @@ class GbdtRun:
         if THRESHOLDS_FILE not in self.artefacts:
             raise GbdtError(f"{self.run_dir} has no {THRESHOLDS_FILE} — its training did not finish; "
                             "train it again with --overwrite")
-        return thresholds_from_rows(self.artefacts[THRESHOLDS_FILE]["thresholds"])
+        return thresholds_from_artefact(self.artefacts[THRESHOLDS_FILE])
 
 
 def load_gbdt_run(run_dir: Path, cfg, store: Store, checkpoint: str = "best") -> GbdtRun:

@@ -100,7 +100,8 @@ class GbdtModel:
 def _video_probs(store: Store, video_id, rows, probs: np.ndarray) -> VideoProbs:
     i = store.index(video_id)
     return VideoProbs(int(store.videos["video_id"][i]), str(store.videos["lab_id"][i]),
-                      [(r.agent, r.target) for r in rows], probs, np.stack([r.mask for r in rows]))
+                      [(r.agent, r.target) for r in rows], probs, np.stack([r.mask for r in rows]),
+                      float(store.videos["fps"][i]))
 
 
 @dataclass

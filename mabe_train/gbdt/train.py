@@ -41,7 +41,7 @@ class Rows:
 
 
 def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
-                 progress: bool = False) -> dict[str, Rows]:
+                 progress: bool = False, label_frame_scale: dict[str, float] | None = None) -> dict[str, Rows]:
     """Subsampled feature rows, targets and label masks of every labeled pair, by kind."""
     parts: dict[str, list] = {k: [] for k in KINDS}
     ids = list(video_ids)
@@ -56,7 +56,8 @@ def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
         for r in video_features(store, vid, windows_s):
             t = len(r.X)
             keep = np.arange(0, t, step)
-            y = rasterise_pair(pair_intervals(ann, r.agent, r.target, t), t)[keep] * r.mask
+            scale = (label_frame_scale or {}).get(lab, 1.0)
+            y = rasterise_pair(pair_intervals(ann, r.agent, r.target, t, scale), t)[keep] * r.mask
             parts[r.kind].append((r.X[keep], y, np.broadcast_to(r.mask, y.shape), np.full(len(keep), lab)))
     out = {}
     for kind, p in parts.items():
@@ -115,8 +116,9 @@ def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log=print) -> GbdtMo
     """Features of both video sets, then `fit_models` (early stopping on `val_ids`, if any)."""
     s = cfg.gbdt
     t0 = time.process_time()
-    train = collect_rows(store, train_ids, s.windows_s, s.rows_per_second, cfg.train.progress)
-    val = collect_rows(store, val_ids, s.windows_s, s.rows_per_second, False) if val_ids else {}
+    scales = cfg.pairs.decode.label_frame_scale
+    train = collect_rows(store, train_ids, s.windows_s, s.rows_per_second, cfg.train.progress, scales)
+    val = collect_rows(store, val_ids, s.windows_s, s.rows_per_second, False, scales) if val_ids else {}
     log(f"features: {sum(len(r.X) for r in train.values()):,} training rows in "
         f"{time.process_time() - t0:.1f} cpu-s")
     return fit_models(train, val, s, threads=max(cfg.train.threads, 1) if cfg.train.threads else 0,

@@ -71,4 +71,5 @@ def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, 
     labeled = np.stack([m for _, _, m in pairs])
     for p, mask in enumerate(labeled):
         probs[p][:, ~mask] = 0.0
-    return VideoProbs(int(v["video_id"][i]), str(v["lab_id"][i]), [(a, t) for a, t, _ in pairs], probs, labeled)
+    return VideoProbs(int(v["video_id"][i]), str(v["lab_id"][i]), [(a, t) for a, t, _ in pairs], probs, labeled,
+                      float(v["fps"][i]))

@@ -22,6 +22,7 @@ import torch
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
 from mabe_store.reader import Store
+from mabe_train.submission import to_tracking_frames
 
 N_ACTIONS = len(ACTIONS)
 _BITS = np.left_shift(np.int64(1), np.arange(N_ACTIONS, dtype=np.int64))
@@ -51,12 +52,15 @@ def video_pairs(store: Store, video_id, default_actions=None) -> list[tuple[int,
     return [(a, t, m) for (a, t), m in sorted(masks.items())]
 
 
-def pair_intervals(ann: dict[str, np.ndarray], agent: int, target: int, length: int) -> np.ndarray:
-    """(K, 3) int64 rows (action index, start, stop) of one pair, clipped to [0, length), non-empty."""
+def pair_intervals(ann: dict[str, np.ndarray], agent: int, target: int, length: int,
+                   scale: float = 1.0) -> np.ndarray:
+    """(K, 3) int64 rows (action index, start, stop) of one pair in tracking frames, clipped to
+    [0, length), non-empty; scale: the lab's annotation frames per tracking frame
+    (decode.DecodeConfig.label_frame_scale)."""
     keep = (ann["agent_id"] == agent) & (ann["target_id"] == target)
     act = np.array([ACTION_INDEX[a] for a in ann["action"][keep]], dtype=np.int64)
-    start = np.clip(ann["start_frame"][keep].astype(np.int64), 0, length)
-    stop = np.clip(ann["stop_frame"][keep].astype(np.int64), 0, length)
+    start = np.clip(to_tracking_frames(ann["start_frame"][keep], scale), 0, length)
+    stop = np.clip(to_tracking_frames(ann["stop_frame"][keep], scale), 0, length)
     rows = np.stack([act, start, stop], axis=1) if act.size else np.zeros((0, 3), dtype=np.int64)
     return rows[rows[:, 2] > rows[:, 1]]
 
@@ -102,7 +106,7 @@ class PairSet:
         return len(self.video)
 
 
-def build_pairs(store: Store, video_index) -> PairSet:
+def build_pairs(store: Store, video_index, label_frame_scale: dict[str, float] | None = None) -> PairSet:
     """The PairSet of every labeled pair of the videos at these rows of the store's video table
     (e.g. `Staged.video_index`); unlabeled videos give none. Reads only the small tables."""
     cols: dict[str, list] = {k: [] for k in ("video", "agent", "target", "mask", "length")}
@@ -111,8 +115,9 @@ def build_pairs(store: Store, video_index) -> PairSet:
         vid = store.videos["video_id"][vi]
         length = int(store.videos["length"][vi])
         ann = store.annotations(vid)
+        scale = (label_frame_scale or {}).get(str(store.videos["lab_id"][vi]), 1.0)
         for agent, target, mask in video_pairs(store, vid):
-            iv = pair_intervals(ann, agent, target, length)
+            iv = pair_intervals(ann, agent, target, length, scale)
             iv = iv[mask[iv[:, 0]]]  # an annotated but unlabeled action stays unknown
             p = len(cols["video"])
             intervals.append(np.column_stack([np.full(len(iv), p, dtype=np.int64), iv]))

@@ -5,7 +5,8 @@ One path serves validation during training, `evaluate_pairs` after it and `mabe-
 helper's decoder (`mabe_train.decode`) turns probabilities into intervals with per-(lab, action)
 thresholds, and `mabe_train.metric` scores them against the store's annotations. Thresholds are
 tuned on the same validation videos that are scored, so the validation score is optimistic by the
-tuning's variance (one threshold per lab-action from a 19-point grid); a held-out split scored with
+tuning's variance (mabe_train.calibrate: one threshold per lab-action from a 25-point grid, the
+action's global threshold where these videos lack an action the lab shows); a held-out split scored with
 thresholds from validation — what bench/semireal.py reports — is the honest figure.
 
 The tuned thresholds are the validation's artefact `thresholds.json` ({epoch, score, thresholds}):
@@ -20,15 +21,15 @@ import polars as pl
 import torch
 
 from mabe_store.reader import Store
+from mabe_train.calibrate import tune_thresholds
 from mabe_train.decode import (
     DecodeConfig,
     VideoProbs,
     decode,
-    thresholds_from_rows,
-    thresholds_to_rows,
+    thresholds_from_artefact,
     truth_raster,
-    tune_thresholds,
 )
+from mabe_train.decode import thresholds_artefact as decode_artefact
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
 from mabe_train.pairs import PairsError
@@ -77,8 +78,8 @@ def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeCon
     """(thresholds tuned on these videos, their submission, its ScoreDetails, the videos' (P, T, A)
     truth rasters): the truth is rasterised once and shared with the validation loss."""
     solution = solution_from_store(store, [v.video_id for v in videos])
-    truths = [truth_raster(v, solution) for v in videos]
-    thresholds = tune_thresholds(videos, solution, truths=truths, config=decode_cfg) if solution.height else {}
+    truths = [truth_raster(v, solution, decode_cfg.scale(v.lab_id)) for v in videos]
+    thresholds = tune_thresholds(videos, store, truths=truths, config=decode_cfg) if solution.height else {}
     sub, details = score_probs(videos, solution, decode_cfg, thresholds)
     return thresholds, sub, details, truths
 
@@ -98,8 +99,9 @@ def bce_of_probs(videos: list[VideoProbs], truths: list[np.ndarray]) -> float:
 
 # -- thresholds artefact -------------------------------------------------------------------------
 def thresholds_artefact(thresholds, score: float) -> dict:
-    """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch)."""
-    return {"score": float(score), "thresholds": thresholds_to_rows(thresholds)}
+    """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch); with
+    the per-action bouts when tuning used them (decode.thresholds_artefact)."""
+    return decode_artefact(thresholds, score)
 
 
 def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
@@ -107,4 +109,4 @@ def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
     if THRESHOLDS_FILE not in artefacts:
         raise PairsError(f"the checkpoint of {run_dir} carries no thresholds — they come from a validation "
                          "of a `task: pairs` run; train at least one epoch")
-    return thresholds_from_rows(artefacts[THRESHOLDS_FILE]["thresholds"])
+    return thresholds_from_artefact(artefacts[THRESHOLDS_FILE])

@@ -87,7 +87,7 @@ class PairsTask(Task):
         cache = d.cache_dir or (str(self.run_dir / "stage-cache") if self.run_dir else None)
         staged = self.store.load(video_ids, out=f"{cache}/train" if cache else None, max_ram_gb=d.max_ram_gb,
                                  progress=self.progress)
-        pairs = build_pairs(self.store, staged.video_index)
+        pairs = build_pairs(self.store, staged.video_index, self.settings.decode.label_frame_scale)
         if pairs.n_pairs == 0:
             raise PairsError("the training videos label no (agent, target, action) triple — build the "
                              "store from annotated data")

@@ -1,4 +1,4 @@
-"""Decoding probabilities into intervals, and per-lab threshold tuning."""
+"""Decoding probabilities into intervals, and per-lab threshold tuning (mabe_train.calibrate)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
+from mabe_train.calibrate import tune_thresholds
 from mabe_train.decode import (
     NEVER,
     DecodeConfig,
@@ -20,7 +21,6 @@ from mabe_train.decode import (
     smooth,
     threshold_vector,
     truth_raster,
-    tune_thresholds,
 )
 from mabe_train.metric import score
 from mabe_train.pairs.scoring import THRESHOLDS_FILE, thresholds_artefact, thresholds_of
