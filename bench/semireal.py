@@ -12,7 +12,9 @@ between rows on the same held-out videos is the point. This script runs the user
   3. train on the training store: GBDT (configs/gbdt.yaml, thresholds on its validation videos),
      GBDT cross-validated (`mabe-train cv --folds K --refit`, thresholds on out-of-fold
      predictions), the pair model (configs/pairs_demo.yaml, bounded CPU steps; --skip-pairs),
-     and `mabe-train ensemble` of the cross-validated GBDT and the pair model;
+     `mabe-train ensemble` of the cross-validated GBDT and the pair model, the pair model
+     cross-validated (`mabe-train cv --folds K`: its K fold runs averaged, thresholds on OOF
+     predictions) and the ensemble of the two cross-validated models (same folds: OOF evidence);
   4. mabe-train predict --split train on the held-out store for each: the official score;
   5. the no-learning baseline (every labeled triple spread over its video) on the same videos;
   6. optionally (--with-v5) the grouped V5 model's frame macro F1 on its validation videos.
@@ -158,11 +160,11 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=0.35)
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the GBDT")
+    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds (GBDT and pair model)")
     ap.add_argument("--gbdt-overrides", default="")
     ap.add_argument("--pairs-overrides", default="train.epochs=10 train.steps_per_epoch=120")
     ap.add_argument("--v5-overrides", default="train.epochs=6 train.steps_per_epoch=80")
-    ap.add_argument("--skip-pairs", action="store_true", help="no pair model, no ensemble (saves ~15 CPU-min)")
+    ap.add_argument("--skip-pairs", action="store_true", help="no pair model, no ensembles")
     ap.add_argument("--with-v5", action="store_true", help="also train the grouped V5 demo model")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the data, stores and finished runs already in --work (resume a benchmark)")
@@ -207,6 +209,13 @@ def train_runs(a, work: Path, log: list[str]) -> dict[str, tuple[Path, float]]:
         cpu = timed(runs / "ensemble" / "run.json", "mabe-train", "ensemble", runs / "gbdt_cv", runs / "pairs",
                     "--out", runs / "ensemble", "--overwrite", log=log)
         out["ensemble"] = (runs / "ensemble", cpu + out["gbdt_cv"][1] + out["pairs"][1])
+        out["pairs_cv"] = (runs / "pairs_cv", timed(runs / "pairs_cv" / "summary.json", "mabe-train", "cv", "--config",
+                                                    "configs/pairs_demo.yaml", "--folds", a.folds,
+                                                    *_common(work, "pairs_cv"), *a.pairs_overrides.split(),
+                                                    "--overwrite", log=log))
+        cpu = timed(runs / "ensemble_cv" / "run.json", "mabe-train", "ensemble", runs / "gbdt_cv", runs / "pairs_cv",
+                    "--out", runs / "ensemble_cv", "--overwrite", log=log)
+        out["ensemble_cv"] = (runs / "ensemble_cv", cpu + out["gbdt_cv"][1] + out["pairs_cv"][1])
     return out
 
 
@@ -244,7 +253,7 @@ def main() -> None:
         if summary.exists():
             s = json.loads(summary.read_text())
             rows[name]["validation"] = s.get("oof_score", s.get("val_score", s.get("best")))
-        if name == "ensemble":
+        if name.startswith("ensemble"):
             rows[name]["weights"] = json.loads((run / "run.json").read_text())["weights"]
     result = {"labs": a.labs.split(","), "videos": a.videos, "scale": a.scale, "heldout_videos": n_held,
               "folds": a.folds, "rows": rows}
@@ -261,7 +270,8 @@ def main() -> None:
 
 LABELS = {"no-learning": "no-learning baseline", "gbdt": "GBDT (configs/gbdt.yaml)",
           "gbdt_cv": "GBDT, 4-fold OOF thresholds + refit", "pairs": "pair model (pairs_demo, CPU)",
-          "ensemble": "ensemble: GBDT cv + pair model"}
+          "ensemble": "ensemble: GBDT cv + pair model", "pairs_cv": "pair model, 4-fold OOF thresholds, fold average",
+          "ensemble_cv": "ensemble: GBDT cv + pair model cv"}
 
 
 def report(r: dict) -> str:

@@ -13,8 +13,11 @@ at the next step and stop; the function has `modal.Retries`, and a call whose ru
 holds a last.pt resumes it — so a preempted or retried input continues where it stopped and ends
 with the weights an uninterrupted run reaches. `--gpu H100,A100-80GB,L40S` is a fallback list.
 Detached runs are recorded in runs/.modal/<run>.json, for `modal-status`, `modal-logs` and
-`modal-cancel`. The image pins every dependency to the version installed here (torch without its
-local `+cpu` tag, so the CUDA wheel is used remotely).
+`modal-cancel`. `mabe-train cv --remote modal` (`launch_cv`) plans the folds in one CPU call, runs
+every unfinished fold as one GPU call (`cv_fold_remote.starmap`, in parallel; each preemption-safe
+as above, a retried fold resumes its last.pt) and tunes the thresholds on the Volume's OOF files in
+a last CPU call (mabe_train.cv's three steps). The image pins every dependency to the version
+installed here (torch without its local `+cpu` tag, so the CUDA wheel is used remotely).
 
 Trade-off: importing this module builds only the app's description (no network); anything that
 talks to Modal first checks for credentials, and a request that gets no answer in MODAL_TIMEOUT_S

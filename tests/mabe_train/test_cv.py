@@ -12,8 +12,8 @@ from mabe_store.constants import ACTION_INDEX
 from mabe_store.reader import open_store
 from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.config import load_config
-from mabe_train.decode import NEVER, VideoProbs
 from mabe_train.cv import CvError
+from mabe_train.decode import NEVER, VideoProbs
 from mabe_train.windows import DataError
 from tests.mabe_train.gbdt.conftest import make_gbdt_store
 

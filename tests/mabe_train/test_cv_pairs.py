@@ -123,6 +123,7 @@ def test_an_ensemble_of_a_sequence_cv_run_and_a_gbdt_run(cv_run, tmp_path):
     from mabe_train.ensemble import make_ensemble
     from mabe_train.evaluate import evaluate_run
     from mabe_train.gbdt.train import train_gbdt
+    from mabe_train.predict import predict_run
     from mabe_train.run import load_run
     root, run_dir, _ = cv_run
     gcfg = load_config("configs/gbdt.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={tmp_path}",
@@ -135,8 +136,10 @@ def test_an_ensemble_of_a_sequence_cv_run_and_a_gbdt_run(cv_run, tmp_path):
     e = load_run(out)
     val = [int(v) for v in e.split["val"]]
     videos = e.predict_probs(val[:2])
-    assert len(videos) == 2 and all(0 <= v.probs.min() and v.probs.max() <= 1 for v in videos)
-    assert 0 <= evaluate_run(out, progress=False).report["score"] <= 1
+    assert len(videos) == 2 and all(v.probs.min() >= 0 and v.probs.max() <= 1 for v in videos)
+    report = evaluate_run(out, progress=False).report  # the cv run's validated videos, blended
+    p = predict_run(out, root / "s.zarr", tmp_path / "e.csv", split="val", progress=False)
+    assert report["val_videos"] == 7 and p.n_rows > 0 and report["score"] == pytest.approx(p.score)
 
 
 def test_refit_is_refused_for_a_sequence_cv_and_a_grouped_config_too(pairs_run, tmp_path):
