@@ -142,6 +142,21 @@ def test_an_ensemble_of_a_sequence_cv_run_and_a_gbdt_run(cv_run, tmp_path):
     assert report["val_videos"] == 7 and p.n_rows > 0 and report["score"] == pytest.approx(p.score)
 
 
+def test_the_cli_continues_a_finished_cv_without_training(cv_run):
+    from typer.testing import CliRunner
+
+    from mabe_train.cli import app
+    from tests.mabe_train.stores import PAIRS_DEBUG
+    root, run_dir, _ = cv_run
+    before = _mtimes(run_dir / CV_DIR)
+    r = CliRunner().invoke(app, ["cv", "--config", "configs/pairs_demo.yaml", "--folds", "2",
+                                 f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={run_dir.parent}",
+                                 f"train.run_name={run_dir.name}", *PAIRS_DEBUG, "train.ckpt_every_steps=3"])
+    assert r.exit_code == 0, r.output
+    assert "fold 0: done already" in r.output and "fold 1: done already" in r.output and "OOF score" in r.output
+    assert _mtimes(run_dir / CV_DIR) == before
+
+
 def test_refit_is_refused_for_a_sequence_cv_and_a_grouped_config_too(pairs_run, tmp_path):
     from typer.testing import CliRunner
 
