@@ -165,6 +165,8 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--pairs-overrides", default="train.epochs=10 train.steps_per_epoch=120")
     ap.add_argument("--v5-overrides", default="train.epochs=6 train.steps_per_epoch=80")
     ap.add_argument("--skip-pairs", action="store_true", help="no pair model, no ensembles")
+    ap.add_argument("--rows", default="", help=f"train only these rows (comma-separated, of {','.join(ROWS)}; "
+                    "an ensemble brings its members); with --reuse, the others' finished runs are not retrained")
     ap.add_argument("--with-v5", action="store_true", help="also train the grouped V5 demo model")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the data, stores and finished runs already in --work (resume a benchmark)")
@@ -192,30 +194,44 @@ def _common(work: Path, name: str) -> list[str]:
             f"train.run_name={name}", "train.progress=false"]
 
 
+ROWS = ("gbdt", "gbdt_cv", "pairs", "ensemble", "pairs_cv", "ensemble_cv")
+NEEDS = {"ensemble": ("gbdt_cv", "pairs"), "ensemble_cv": ("gbdt_cv", "pairs_cv")}
+PAIR_ROWS = ("pairs", "ensemble", "pairs_cv", "ensemble_cv")
+
+
+def chosen_rows(a) -> list[str]:
+    """The rows to train: --rows (default all) with the members their ensembles need, in table order."""
+    want = set(a.rows.split(",")) if a.rows else set(ROWS)
+    if unknown := want - set(ROWS):
+        sys.exit(f"--rows {','.join(sorted(unknown))}: unknown (rows: {','.join(ROWS)})")
+    want |= {m for r in want for m in NEEDS.get(r, ())}
+    return [r for r in ROWS if r in want and not (a.skip_pairs and r in PAIR_ROWS)]
+
+
+def _row_command(name: str, a, work: Path) -> tuple[Path, list]:
+    """(file that marks it done, the CLI command) of one trained row."""
+    runs = work / "runs"
+    if name in NEEDS:
+        return runs / name / "run.json", ["mabe-train", "ensemble", *(runs / m for m in NEEDS[name]),
+                                          "--out", runs / name, "--overwrite"]
+    config = "configs/gbdt.yaml" if name.startswith("gbdt") else "configs/pairs_demo.yaml"
+    verb = ["cv", "--config", config, "--folds", a.folds] if name.endswith("_cv") else ["run", "--config", config]
+    extra = (a.gbdt_overrides if name.startswith("gbdt") else a.pairs_overrides).split()
+    refit = ["--refit"] if name == "gbdt_cv" else []
+    return runs / name / "summary.json", ["mabe-train", *verb, *refit, *_common(work, name), *extra, "--overwrite"]
+
+
 def train_runs(a, work: Path, log: list[str]) -> dict[str, tuple[Path, float]]:
-    """{row name: (run directory, training CPU seconds)} of every model of the table."""
-    runs, g = work / "runs", a.gbdt_overrides.split()
+    """{row name: (run directory, training CPU seconds)} of the chosen rows; an ensemble's CPU
+    seconds include its members'."""
+    runs = work / "runs"
     if not a.reuse:
         shutil.rmtree(runs, ignore_errors=True)
-    out = {"gbdt": (runs / "gbdt", timed(runs / "gbdt" / "summary.json", "mabe-train", "run", "--config",
-                                          "configs/gbdt.yaml", *_common(work, "gbdt"), *g, "--overwrite", log=log)),
-           "gbdt_cv": (runs / "gbdt_cv", timed(runs / "gbdt_cv" / "summary.json", "mabe-train", "cv", "--config",
-                                                "configs/gbdt.yaml", "--folds", a.folds, "--refit",
-                                                *_common(work, "gbdt_cv"), *g, "--overwrite", log=log))}
-    if not a.skip_pairs:
-        out["pairs"] = (runs / "pairs", timed(runs / "pairs" / "summary.json", "mabe-train", "run", "--config",
-                                              "configs/pairs_demo.yaml", *_common(work, "pairs"),
-                                              *a.pairs_overrides.split(), "--overwrite", log=log))
-        cpu = timed(runs / "ensemble" / "run.json", "mabe-train", "ensemble", runs / "gbdt_cv", runs / "pairs",
-                    "--out", runs / "ensemble", "--overwrite", log=log)
-        out["ensemble"] = (runs / "ensemble", cpu + out["gbdt_cv"][1] + out["pairs"][1])
-        out["pairs_cv"] = (runs / "pairs_cv", timed(runs / "pairs_cv" / "summary.json", "mabe-train", "cv", "--config",
-                                                    "configs/pairs_demo.yaml", "--folds", a.folds,
-                                                    *_common(work, "pairs_cv"), *a.pairs_overrides.split(),
-                                                    "--overwrite", log=log))
-        cpu = timed(runs / "ensemble_cv" / "run.json", "mabe-train", "ensemble", runs / "gbdt_cv", runs / "pairs_cv",
-                    "--out", runs / "ensemble_cv", "--overwrite", log=log)
-        out["ensemble_cv"] = (runs / "ensemble_cv", cpu + out["gbdt_cv"][1] + out["pairs_cv"][1])
+    out = {}
+    for name in chosen_rows(a):
+        done, cmd = _row_command(name, a, work)
+        cpu = timed(done, *cmd, log=log)
+        out[name] = (runs / name, cpu + sum(out[m][1] for m in NEEDS.get(name, ())))
     return out
 
 
