@@ -12,7 +12,9 @@ between rows on the same held-out videos is the point. This script runs the user
   3. train on the training store: GBDT (configs/gbdt.yaml, thresholds on its validation videos),
      GBDT cross-validated (`mabe-train cv --folds K --refit`, thresholds on out-of-fold
      predictions), the pair model (configs/pairs_demo.yaml, bounded CPU steps; --skip-pairs),
-     and `mabe-train ensemble` of the cross-validated GBDT and the pair model;
+     `mabe-train ensemble` of the cross-validated GBDT and the pair model, the pair model
+     cross-validated (`mabe-train cv --folds K`: its K fold runs averaged, thresholds on OOF
+     predictions) and the ensemble of the two cross-validated models (same folds: OOF evidence);
   4. mabe-train predict --split train on the held-out store for each: the official score;
   5. the no-learning baseline (every labeled triple spread over its video) on the same videos;
   6. optionally (--with-v5) the grouped V5 model's frame macro F1 on its validation videos.
@@ -158,11 +160,13 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=0.35)
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the GBDT")
+    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds (GBDT and pair model)")
     ap.add_argument("--gbdt-overrides", default="")
     ap.add_argument("--pairs-overrides", default="train.epochs=10 train.steps_per_epoch=120")
     ap.add_argument("--v5-overrides", default="train.epochs=6 train.steps_per_epoch=80")
-    ap.add_argument("--skip-pairs", action="store_true", help="no pair model, no ensemble (saves ~15 CPU-min)")
+    ap.add_argument("--skip-pairs", action="store_true", help="no pair model, no ensembles")
+    ap.add_argument("--rows", default="", help=f"train only these rows (comma-separated, of {','.join(ROWS)}; "
+                    "an ensemble brings its members); with --reuse, the others' finished runs are not retrained")
     ap.add_argument("--with-v5", action="store_true", help="also train the grouped V5 demo model")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the data, stores and finished runs already in --work (resume a benchmark)")
@@ -190,23 +194,44 @@ def _common(work: Path, name: str) -> list[str]:
             f"train.run_name={name}", "train.progress=false"]
 
 
+ROWS = ("gbdt", "gbdt_cv", "pairs", "ensemble", "pairs_cv", "ensemble_cv")
+NEEDS = {"ensemble": ("gbdt_cv", "pairs"), "ensemble_cv": ("gbdt_cv", "pairs_cv")}
+PAIR_ROWS = ("pairs", "ensemble", "pairs_cv", "ensemble_cv")
+
+
+def chosen_rows(a) -> list[str]:
+    """The rows to train: --rows (default all) with the members their ensembles need, in table order."""
+    want = set(a.rows.split(",")) if a.rows else set(ROWS)
+    if unknown := want - set(ROWS):
+        sys.exit(f"--rows {','.join(sorted(unknown))}: unknown (rows: {','.join(ROWS)})")
+    want |= {m for r in want for m in NEEDS.get(r, ())}
+    return [r for r in ROWS if r in want and not (a.skip_pairs and r in PAIR_ROWS)]
+
+
+def _row_command(name: str, a, work: Path) -> tuple[Path, list]:
+    """(file that marks it done, the CLI command) of one trained row."""
+    runs = work / "runs"
+    if name in NEEDS:
+        return runs / name / "run.json", ["mabe-train", "ensemble", *(runs / m for m in NEEDS[name]),
+                                          "--out", runs / name, "--overwrite"]
+    config = "configs/gbdt.yaml" if name.startswith("gbdt") else "configs/pairs_demo.yaml"
+    verb = ["cv", "--config", config, "--folds", a.folds] if name.endswith("_cv") else ["run", "--config", config]
+    extra = (a.gbdt_overrides if name.startswith("gbdt") else a.pairs_overrides).split()
+    refit = ["--refit"] if name == "gbdt_cv" else []
+    return runs / name / "summary.json", ["mabe-train", *verb, *refit, *_common(work, name), *extra, "--overwrite"]
+
+
 def train_runs(a, work: Path, log: list[str]) -> dict[str, tuple[Path, float]]:
-    """{row name: (run directory, training CPU seconds)} of every model of the table."""
-    runs, g = work / "runs", a.gbdt_overrides.split()
+    """{row name: (run directory, training CPU seconds)} of the chosen rows; an ensemble's CPU
+    seconds include its members'."""
+    runs = work / "runs"
     if not a.reuse:
         shutil.rmtree(runs, ignore_errors=True)
-    out = {"gbdt": (runs / "gbdt", timed(runs / "gbdt" / "summary.json", "mabe-train", "run", "--config",
-                                          "configs/gbdt.yaml", *_common(work, "gbdt"), *g, "--overwrite", log=log)),
-           "gbdt_cv": (runs / "gbdt_cv", timed(runs / "gbdt_cv" / "summary.json", "mabe-train", "cv", "--config",
-                                                "configs/gbdt.yaml", "--folds", a.folds, "--refit",
-                                                *_common(work, "gbdt_cv"), *g, "--overwrite", log=log))}
-    if not a.skip_pairs:
-        out["pairs"] = (runs / "pairs", timed(runs / "pairs" / "summary.json", "mabe-train", "run", "--config",
-                                              "configs/pairs_demo.yaml", *_common(work, "pairs"),
-                                              *a.pairs_overrides.split(), "--overwrite", log=log))
-        cpu = timed(runs / "ensemble" / "run.json", "mabe-train", "ensemble", runs / "gbdt_cv", runs / "pairs",
-                    "--out", runs / "ensemble", "--overwrite", log=log)
-        out["ensemble"] = (runs / "ensemble", cpu + out["gbdt_cv"][1] + out["pairs"][1])
+    out = {}
+    for name in chosen_rows(a):
+        done, cmd = _row_command(name, a, work)
+        cpu = timed(done, *cmd, log=log)
+        out[name] = (runs / name, cpu + sum(out[m][1] for m in NEEDS.get(name, ())))
     return out
 
 
@@ -244,7 +269,7 @@ def main() -> None:
         if summary.exists():
             s = json.loads(summary.read_text())
             rows[name]["validation"] = s.get("oof_score", s.get("val_score", s.get("best")))
-        if name == "ensemble":
+        if name.startswith("ensemble"):
             rows[name]["weights"] = json.loads((run / "run.json").read_text())["weights"]
     result = {"labs": a.labs.split(","), "videos": a.videos, "scale": a.scale, "heldout_videos": n_held,
               "folds": a.folds, "rows": rows}
@@ -261,7 +286,8 @@ def main() -> None:
 
 LABELS = {"no-learning": "no-learning baseline", "gbdt": "GBDT (configs/gbdt.yaml)",
           "gbdt_cv": "GBDT, 4-fold OOF thresholds + refit", "pairs": "pair model (pairs_demo, CPU)",
-          "ensemble": "ensemble: GBDT cv + pair model"}
+          "ensemble": "ensemble: GBDT cv + pair model", "pairs_cv": "pair model, 4-fold OOF thresholds, fold average",
+          "ensemble_cv": "ensemble: GBDT cv + pair model cv"}
 
 
 def report(r: dict) -> str:

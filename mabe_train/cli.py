@@ -135,21 +135,33 @@ def modal_cancel(
 @app.command()
 def cv(
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value settings over the config file")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="a `model.name: gbdt` config")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="a `task: pairs` config (configs/pairs_demo.yaml) "
+                                                "or a `model.name: gbdt` one (configs/gbdt.yaml)")] = None,
     folds: Annotated[int, typer.Option(help="number of video-level folds, stratified by lab")] = 4,
     labs: Annotated[str | None, typer.Option(help="validate only these labs (comma-separated)")] = None,
-    refit: Annotated[bool, typer.Option(help="refit on every video after the folds")] = False,
+    refit: Annotated[bool, typer.Option(help="GBDT: refit on every video after the folds (default: the folds' "
+                                             "mean; a sequence cv is always the folds' ensemble)")] = False,
     overwrite: Annotated[bool, typer.Option(help="start again instead of resuming the run's finished folds")] = False,
+    remote: Annotated[str | None, typer.Option(help="run the folds in parallel on cloud GPUs: `modal` "
+                                                    "(sequence models; the run stays on the Volume)")] = None,
+    gpu: Annotated[str, typer.Option(help="Modal GPU type per fold, or a fallback list H100,A100-80GB,L40S")] = "A10G",
 ) -> None:
     """Cross-validate: K folds, OOF probabilities, thresholds per (lab, action) tuned on all of them."""
     from mabe_train.config import ConfigError, load_config
     from mabe_train.cv import run_cv
     with one_line_errors():
         if config is None:
-            raise ConfigError("pass --config (e.g. --config configs/gbdt.yaml)")
+            raise ConfigError("pass --config (e.g. --config configs/pairs_demo.yaml or configs/gbdt.yaml)")
         cfg = load_config(config, overrides or [])
-        run_dir = run_cv(cfg, folds, labs=labs.split(",") if labs else None, refit=refit, overwrite=overwrite,
-                         log=typer.echo)
+        chosen = [x.strip() for x in labs.split(",") if x.strip()] if labs else None
+        if remote is not None:
+            from mabe_train.modal_app import ModalError, launch_cv
+            if remote != "modal" or refit:
+                raise ModalError(f"--remote {remote}{' --refit' if refit else ''}: only `--remote modal`, "
+                                 "without --refit, is supported")
+            typer.echo(launch_cv(cfg, folds, labs=chosen, overwrite=overwrite, gpu=gpu))
+            return
+        run_dir = run_cv(cfg, folds, labs=chosen, refit=refit, overwrite=overwrite, log=typer.echo)
         typer.echo(f"run directory: {run_dir}")
 
 

@@ -21,6 +21,8 @@ shared evidence, equal weights and every member's thresholds centred at 0.5.
                       them into E/members/), weights
     E/config.yaml     the first member's config (decoding settings, store)
     E/split.json      the first member's split;  E/thresholds.json  the ensemble's thresholds
+A sequence `mabe-train cv` run is an ensemble of its folds with `centred: false` in run.json
+(mabe_train.cv.kinds): one model's folds share a scale, so their log-odds are averaged uncentred.
 `load_run(E)` gives an object with the LoadedRun interface, so predict, evaluate and bundles take it.
 """
 
@@ -168,6 +170,7 @@ class EnsembleRun:
     members: list
     weights: tuple[float, ...]
     artefacts: dict
+    centred: bool = True  # False: members share one scale (cv folds): log-odds averaged as they are
     device: torch.device = torch.device("cpu")
     epoch: int = 1
     model: object = None
@@ -181,7 +184,7 @@ class EnsembleRun:
         ids = list(video_ids)
         extra = {"default_actions": default_actions} if default_actions else {}
         per = [m.predict_probs(ids, progress=progress, **extra) for m in self.members]
-        thr = [m.thresholds for m in self.members]
+        thr = [m.thresholds if self.centred else {} for m in self.members]  # {}: centred at 0.5, i.e. not
         return [blend(list(vs), thr, self.weights) for vs in zip(*per, strict=True)]
 
     @property
@@ -203,4 +206,4 @@ def load_ensemble(run_dir: Path, *, data_dir=None, device=None, progress: bool =
     cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}"] if data_dir else [])
     artefacts = {THRESHOLDS_FILE: json.loads((run_dir / THRESHOLDS_FILE).read_text())}
     return EnsembleRun(run_dir, cfg, load_split(run_dir / "split.json"), members[0].store, members,
-                       tuple(meta["weights"]), artefacts)
+                       tuple(meta["weights"]), artefacts, meta.get("centred", True))

@@ -13,8 +13,11 @@ at the next step and stop; the function has `modal.Retries`, and a call whose ru
 holds a last.pt resumes it — so a preempted or retried input continues where it stopped and ends
 with the weights an uninterrupted run reaches. `--gpu H100,A100-80GB,L40S` is a fallback list.
 Detached runs are recorded in runs/.modal/<run>.json, for `modal-status`, `modal-logs` and
-`modal-cancel`. The image pins every dependency to the version installed here (torch without its
-local `+cpu` tag, so the CUDA wheel is used remotely).
+`modal-cancel`. `mabe-train cv --remote modal` (`launch_cv`) plans the folds in one CPU call, runs
+every unfinished fold as one GPU call (`cv_fold_remote.starmap`, in parallel; each preemption-safe
+as above, a retried fold resumes its last.pt) and tunes the thresholds on the Volume's OOF files in
+a last CPU call (mabe_train.cv's three steps). The image pins every dependency to the version
+installed here (torch without its local `+cpu` tag, so the CUDA wheel is used remotely).
 
 Trade-off: importing this module builds only the app's description (no network); anything that
 talks to Modal first checks for credentials, and a request that gets no answer in MODAL_TIMEOUT_S
@@ -64,12 +67,10 @@ volume = modal.Volume.from_name(VOLUME_NAME, create_if_missing=True)
 app = modal.App(APP_NAME, image=image)
 
 
-def run_remote(cfg_dict: dict, resume: bool, volume_root: str, local_dir: str,
-               commit: Callable[[], None], should_stop: Callable[[], bool]) -> str:
-    """The body of `train_remote`, with the Volume commit and the stop signal passed in (tests fake them)."""
+def remote_config(cfg_dict: dict, volume_root: str, local_dir: str | None):
+    """The config as a container runs it: runs on the Volume, the store copied from the Volume to
+    `local_dir` (None: read in place, for steps that only read annotations), frequent last.pt."""
     from mabe_train.config import load_config_dict
-    from mabe_train.train import Hooks, train
-
     cfg = load_config_dict(cfg_dict)
     root = Path(volume_root)
     store_name = Path(cfg.data.data_dir).name
@@ -77,13 +78,24 @@ def run_remote(cfg_dict: dict, resume: bool, volume_root: str, local_dir: str,
     if not src.exists():
         raise ModalError(f"no store {store_name!r} on the Volume — run `mabe-train modal-upload "
                          f"--store {cfg.data.data_dir}` first")
-    local_store = Path(local_dir) / store_name
-    if not (local_store / "zarr.json").exists():
-        shutil.copytree(src, local_store, dirs_exist_ok=True)
-    cfg.data.data_dir = str(local_store)
+    cfg.data.data_dir = str(src)
+    if local_dir is not None:
+        local_store = Path(local_dir) / store_name
+        if not (local_store / "zarr.json").exists():
+            shutil.copytree(src, local_store, dirs_exist_ok=True)
+        cfg.data.data_dir = str(local_store)
     cfg.train.checkpoint_dir = str(root / "runs")
     cfg.train.ckpt_every_steps = cfg.train.ckpt_every_steps or REMOTE_CKPT_STEPS
-    run_dir = root / "runs" / cfg.train.run_name
+    return cfg
+
+
+def run_remote(cfg_dict: dict, resume: bool, volume_root: str, local_dir: str,
+               commit: Callable[[], None], should_stop: Callable[[], bool]) -> str:
+    """The body of `train_remote`, with the Volume commit and the stop signal passed in (tests fake them)."""
+    from mabe_train.train import Hooks, train
+
+    cfg = remote_config(cfg_dict, volume_root, local_dir)
+    run_dir = Path(volume_root) / "runs" / cfg.train.run_name
     resume = resume or (run_dir / "last.pt").exists()  # a retried or preempted input continues its run
     hooks = Hooks(should_stop=should_stop, on_checkpoint=lambda _path: commit())
     train(cfg, run_dir=run_dir if resume else None, resume=resume, overwrite=not resume, hooks=hooks)
@@ -98,13 +110,104 @@ def train_remote(cfg_dict: dict, resume: bool = False, volume_root: str = VOLUME
                  local_dir: str = "/tmp/mabe") -> str:
     """Stage the Volume's store to local disk, train (resuming a run the Volume already holds), leave
     the run on the Volume; returns its name. SIGTERM checkpoints and stops (see the module docstring)."""
+    return on_sigterm(lambda stop: run_remote(cfg_dict, resume, volume_root, local_dir, commit=_commit,
+                                              should_stop=stop))
+
+
+def _commit() -> None:
+    if not modal.is_local():
+        volume.commit()
+
+
+def _reload() -> None:
+    if not modal.is_local():
+        volume.reload()
+
+
+def on_sigterm(body: Callable[[Callable[[], bool]], object]):
+    """body(should_stop), where should_stop turns True once SIGTERM arrives; the handler is restored after."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        return run_remote(cfg_dict, resume, volume_root, local_dir,
-                          commit=lambda: None if modal.is_local() else volume.commit(), should_stop=stop.is_set)
+        return body(stop.is_set)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# -- cross-validation: one remote call per fold --------------------------------------------------------
+def cv_plan(cfg_dict: dict, k: int, labs: list[str] | None, overwrite: bool, volume_root: str,
+            commit: Callable[[], None]) -> list[int]:
+    """Plan (or continue) the cv run on the Volume; the folds still to do."""
+    from mabe_train.cv import fold_dir, plan_cv
+    cfg = remote_config(cfg_dict, volume_root, None)
+    run_dir = plan_cv(cfg, k, labs=labs, overwrite=overwrite)
+    commit()
+    return [f for f in range(k) if not (fold_dir(run_dir, f) / "done.json").exists()]
+
+
+def cv_fold(cfg_dict: dict, fold: int, volume_root: str, local_dir: str, commit: Callable[[], None],
+            should_stop: Callable[[], bool]) -> int:
+    """One fold, preemption-safe as `run_remote`: last.pt committed at every checkpoint, a SIGTERM
+    saves it and raises (Modal's retry resumes the fold), a fold with done.json returns at once."""
+    from mabe_train.cv import run_fold
+    from mabe_train.train import Hooks
+    cfg = remote_config(cfg_dict, volume_root, local_dir)
+    cfg.data.cache_dir = cfg.data.cache_dir or str(Path(local_dir) / "cache" / f"fold_{fold}")  # not the Volume
+    run_dir = Path(cfg.train.checkpoint_dir) / cfg.train.run_name
+    hooks = Hooks(should_stop=should_stop, on_checkpoint=lambda _path: commit())
+    done = run_fold(cfg, run_dir, fold, hooks=hooks)
+    commit()
+    if not done:
+        raise ModalError(f"fold {fold} of {cfg.train.run_name} stopped by SIGTERM with its last.pt saved — "
+                         "the retry resumes it")
+    return fold
+
+
+def cv_finish(cfg_dict: dict, volume_root: str, commit: Callable[[], None]) -> float:
+    """Thresholds on every fold's OOF probabilities (on the Volume); returns the OOF score."""
+    from mabe_train.cv import finish_cv
+    cfg = remote_config(cfg_dict, volume_root, None)
+    run_dir = finish_cv(cfg, Path(cfg.train.checkpoint_dir) / cfg.train.run_name)
+    commit()
+    return json.loads((run_dir / "summary.json").read_text())["oof_score"]
+
+
+@app.function(volumes={VOLUME_ROOT: volume}, timeout=2 * HOURS, retries=RETRIES)
+def cv_plan_remote(cfg_dict: dict, k: int, labs: list[str] | None = None, overwrite: bool = False,
+                   volume_root: str = VOLUME_ROOT) -> list[int]:
+    return cv_plan(cfg_dict, k, labs, overwrite, volume_root, commit=_commit)
+
+
+@app.function(volumes={VOLUME_ROOT: volume}, gpu="A10G", timeout=24 * HOURS, retries=RETRIES)
+def cv_fold_remote(cfg_dict: dict, fold: int, volume_root: str = VOLUME_ROOT, local_dir: str = "/tmp/mabe") -> int:
+    """One cv fold on a GPU (see `cv_fold`); the folds of a run are called in parallel."""
+    _reload()  # see the plan committed by another container
+    return on_sigterm(lambda stop: cv_fold(cfg_dict, fold, volume_root, local_dir, commit=_commit, should_stop=stop))
+
+
+@app.function(volumes={VOLUME_ROOT: volume}, timeout=2 * HOURS, retries=RETRIES)
+def cv_finish_remote(cfg_dict: dict, volume_root: str = VOLUME_ROOT) -> float:
+    _reload()  # see every fold's commits
+    return cv_finish(cfg_dict, volume_root, commit=_commit)
+
+
+def launch_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = False, gpu: str = "A10G") -> str:
+    """`mabe-train cv --remote modal`: plan on the Volume, the folds not done in parallel (one GPU
+    container each, `.starmap`), thresholds on their OOF files; the run stays on the Volume. Running
+    the same command again after an interruption redoes no finished fold."""
+    from mabe_train.cv import CvError
+    if cfg.model.name == "gbdt":
+        raise CvError("a GBDT cv runs locally (LightGBM trains on CPU and is not in the Modal image) — drop --remote")
+    _require_credentials()
+    cfg.train.run_name = cfg.train.run_name or f"{cfg.name}-cv-{datetime.now():%Y%m%d-%H%M%S}"
+    gpus, name, cfg_dict = gpu_choice(gpu), cfg.train.run_name, cfg.to_dict()
+    with modal.enable_output(), app.run():
+        todo = _answer(lambda: cv_plan_remote.remote(cfg_dict, k, labs, overwrite), "planning the folds",
+                       timeout=20 * 60)
+        list(cv_fold_remote.with_options(gpu=gpus).starmap([(cfg_dict, f) for f in todo]))
+        score = cv_finish_remote.remote(cfg_dict)
+    return (f"finished cv {name}: {len(todo)} of {k} folds run on {gpu}, OOF score {score:.4f}; "
+            f"fetch it with: mabe-train modal-fetch {name}")
 
 
 def has_credentials() -> bool:

@@ -1,7 +1,9 @@
 """Which labeled videos train and which validate: divided by video, stratified by lab, seeded.
 
 The split is a run artefact (`split.json` in the run directory), so `evaluate`, `predict --split
-val` and a resumed run all see the videos the run was trained and validated on.
+val` and a resumed run all see the videos the run was trained and validated on. Cross-validation
+(mabe_train.cv) deals the same videos into K folds here (`assign_folds`) and hands each fold's
+train/val division to `train(cfg, split=...)` (`fold_split`, checked by `check_split`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,61 @@ def split_videos(store: Store, val_fraction: float = 0.2, seed: int = 0, max_vid
     ids = v["video_id"]
     return {"train": sorted(int(ids[i]) for i in train), "val": sorted(int(ids[i]) for i in val),
             "seed": seed, "val_fraction": val_fraction}
+
+
+def usable_ids(store: Store) -> list[int]:
+    """Sorted ids of the labeled `train`-split videos: what splits and folds divide."""
+    v = store.videos
+    usable = (v["split"] == "train") & v["labeled_actions"].any(axis=1)
+    return sorted(int(x) for x in v["video_id"][usable])
+
+
+def assign_folds(store: Store, k: int, seed: int = 0, labs: list[str] | None = None) -> dict[int, int]:
+    """{video_id: fold} for the labeled train videos of `labs` (default: all), stratified by lab.
+
+    Each lab's videos are dealt round-robin from a seeded shuffle, starting where the previous lab
+    stopped, so 1-2 video labs do not pile into fold 0.
+    """
+    v = store.videos
+    usable = (v["split"] == "train") & v["labeled_actions"].any(axis=1)
+    have = sorted(set(v["lab_id"][usable].tolist()))
+    unknown = sorted(set(labs or []) - set(have))
+    if unknown:
+        raise DataError(f"--labs {', '.join(unknown)}: no labeled training video of that lab in {store.path} "
+                        f"(labs: {', '.join(have)})")
+    if k < 2:
+        raise DataError(f"--folds must be >= 2, got {k}")
+    rng = np.random.default_rng(seed)
+    out, start = {}, 0
+    for lab in labs or have:
+        ids = rng.permutation(v["video_id"][usable & (v["lab_id"] == lab)])
+        for j, vid in enumerate(ids):
+            out[int(vid)] = (start + j) % k
+        start = (start + len(ids)) % k
+    if len(set(out.values())) < k:
+        raise DataError(f"{len(out)} videos to validate cannot fill {k} folds — use fewer --folds")
+    return out
+
+
+def fold_split(folds: dict[int, int], fold: int, ids: list[int]) -> dict:
+    """Fold `fold`'s division: its videos validate, every other video of `ids` trains (videos of
+    labs outside `--labs` always train)."""
+    val = sorted(v for v, f in folds.items() if f == fold)
+    held = set(val)
+    return {"train": [v for v in ids if v not in held], "val": val, "fold": fold}
+
+
+def check_split(store: Store, split: dict) -> None:
+    """DataError listing every problem of a given split: unknown or unlabeled videos, overlap, empty sides."""
+    ok = set(usable_ids(store))
+    train, val = [int(x) for x in split.get("train", [])], [int(x) for x in split.get("val", [])]
+    problems = [f"no {side} videos" for side, ids in (("train", train), ("val", val)) if not ids]
+    if bad := sorted(set(train + val) - ok):
+        problems.append(f"not labeled training videos of {store.path}: {bad[:10]}")
+    if both := sorted(set(train) & set(val)):
+        problems.append(f"in both train and val: {both[:10]}")
+    if problems:
+        raise DataError(f"the given split cannot be trained on: {'; '.join(problems)}")
 
 
 def save_split(split: dict, path: str | Path) -> None:

@@ -49,7 +49,7 @@ from mabe_train.run import (
     write_atomic,
     write_marker,
 )
-from mabe_train.split import load_split, save_split, split_videos
+from mabe_train.split import check_split, load_split, save_split, split_videos
 from mabe_train.task import build_task
 
 
@@ -127,8 +127,9 @@ def checkpoint(*, model, opt, sched, sampler, state: TrainState, cfg: Config, ar
 
 
 # -- the loop -------------------------------------------------------------------------------------
-def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
-    """Store, split and run directory; the folder is made only once the store and split are good."""
+def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, given: dict | None = None):
+    """Store, split (`given`, else split.py's choice) and run directory; the folder is made only once
+    the store and split are good. A resumed run keeps the split.json it started with."""
     if resume and (run_dir is None or not (Path(run_dir) / "last.pt").exists()):
         raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
@@ -139,7 +140,11 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool):
         check_store_generation(run_dir, store)
         split = load_split(run_dir / "split.json")
     else:
-        split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
+        if given is not None:
+            check_split(store, given)
+            split = dict(given)
+        else:
+            split = split_videos(store, cfg.data.val_fraction, cfg.data.split_seed, cfg.data.max_videos)
         _check_window(cfg, store, split)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,13 +176,16 @@ def _check_finite(loss_sum: float, model: torch.nn.Module | None, step: int) -> 
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
-          overwrite: bool = False, stop_after_steps: int | None = None, hooks: Hooks | None = None) -> Path:
+          overwrite: bool = False, stop_after_steps: int | None = None, hooks: Hooks | None = None,
+          split: dict | None = None) -> Path:
     """Train `cfg`; returns the run directory. `hooks` let a launcher stop it cleanly (see Hooks).
+    `split` ({"train": ids, "val": ids}, e.g. a cv fold's: mabe_train.split.fold_split) replaces
+    the run's own seeded split; it is saved as split.json like any split, so resuming keeps it.
     `stop_after_steps` (tests) returns right after that
     many optimizer steps without writing anything more, as if the process had been killed."""
     device, hooks = pick_device(cfg.train.device), hooks or Hooks()
     set_threads(cfg.train.threads)
-    run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite)
+    run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite, split)
     if (amp := resolve_amp(device, cfg.train.amp)) != cfg.train.amp:
         print(f"train.amp={cfg.train.amp} is not supported on {device}: using {amp}", flush=True)
         cfg.train.amp = amp

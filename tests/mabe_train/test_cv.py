@@ -12,8 +12,9 @@ from mabe_store.constants import ACTION_INDEX
 from mabe_store.reader import open_store
 from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.config import load_config
+from mabe_train.cv import CvError
 from mabe_train.decode import NEVER, VideoProbs
-from mabe_train.gbdt import GbdtError
+from mabe_train.windows import DataError
 from tests.mabe_train.gbdt.conftest import make_gbdt_store
 
 pytest.importorskip("lightgbm")
@@ -40,9 +41,9 @@ def test_folds_are_stratified_by_lab(store_path):
         assert sorted(f for v, f in folds.items() if labs[v] == lab) == [0, 0, 1, 1]
     only = assign_folds(store, 2, labs=["Lab1"])
     assert {labs[v] for v in only} == {"Lab1"} and set(only.values()) == {0, 1}
-    with pytest.raises(GbdtError, match="LabX"):
+    with pytest.raises(DataError, match="LabX"):
         assign_folds(store, 2, labs=["LabX"])
-    with pytest.raises(GbdtError, match="fewer --folds"):
+    with pytest.raises(DataError, match="fewer --folds"):
         assign_folds(store, 5, labs=["Lab1"])
 
 
@@ -111,7 +112,7 @@ def test_cv_resumes_after_a_kill_without_redoing_finished_folds(store_path, tmp_
     from mabe_train.run import load_run
     videos = load_run(run_dir).predict_probs([100])
     assert videos[0].probs.max() > 0
-    with pytest.raises(GbdtError, match="another plan"):
+    with pytest.raises(CvError, match="another plan"):
         cv.run_cv(cfg, 2, labs=["Lab0"], log=lambda *_: None)
 
 
@@ -127,5 +128,5 @@ def test_cv_cli(store_path, tmp_path):
     assert "OOF score" in r.output and (tmp_path / "c" / "thresholds.json").exists()
     validated = json.loads((tmp_path / "c" / "cv" / "folds.json").read_text())["folds"]
     assert sorted(int(v) for v in validated) == [101, 103, 105, 107]  # Lab1's videos only
-    r = CliRunner().invoke(app, ["cv", "--config", "configs/pairs_demo.yaml", f"data.data_dir={store_path}"])
-    assert r.exit_code == 1 and "gbdt" in r.output
+    r = CliRunner().invoke(app, ["cv", "--config", "configs/v5.yaml", f"data.data_dir={store_path}"])
+    assert r.exit_code == 1 and "task: pairs" in r.output and "gbdt" in r.output
