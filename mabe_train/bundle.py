@@ -104,7 +104,8 @@ def copy_run(run_dir: Path, dst: Path) -> None:
             members.append(str(rel))
         (dst / "run.json").write_text(json.dumps({**meta, "members": members}, indent=1))
     for src in sorted(run_dir.iterdir()):
-        if _skipped(src.name) or (meta.get("kind") == "ensemble" and src.name in ("run.json", "members")):
+        # an ensemble's own cv/ holds the fold runs just copied into members/, and OOF files
+        if _skipped(src.name) or (meta.get("kind") == "ensemble" and src.name in ("run.json", "members", "cv")):
             continue
         if src.is_dir():
             shutil.copytree(src, dst / src.name, ignore=lambda _d, names: [n for n in names if _skipped(n)])

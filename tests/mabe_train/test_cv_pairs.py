@@ -114,6 +114,8 @@ def test_evaluate_predict_and_bundle_take_the_cv_run(cv_run, tmp_path):
     copy_run(run_dir, tmp_path / "bundled")
     assert check_run(tmp_path / "bundled", root / "s.zarr") == root / "s.zarr"
     assert not list((tmp_path / "bundled").rglob("last.pt"))
+    # each fold's weights travel once (under members/), not again inside a copied cv/ folder
+    assert len(list((tmp_path / "bundled").rglob("best.pt"))) == len(list((run_dir / "cv").glob("fold_*/best.pt")))
 
 
 @pytest.mark.slow
