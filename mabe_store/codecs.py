@@ -45,17 +45,20 @@ def array_codecs(cfg: BuildConfig, itemsize: int) -> dict:
 MISSING = 2**64 - 1  # zarr's sharding index entry of an inner chunk that is not stored
 
 
-def _encode_chunk(chunk: np.ndarray, cfg: BuildConfig, itemsize: int) -> bytes:
-    """Transpose -> bytes -> shuffle -> zstd, as zarr would. Transpose and byte shuffle are one
-    strided copy here: byte plane b of element (c, r) of the transposed chunk is byte b of
-    `chunk[r, c]` (numcodecs.Shuffle's layout), which saves a pass over the data."""
+def _encode_chunk(chunk_t: np.ndarray, cfg: BuildConfig, zstd) -> bytes:
+    """Transpose -> bytes -> shuffle -> zstd, as zarr would, from a (cols, rows) view of the
+    column-major shard buffer: the transpose is already done, and the byte shuffle is one copy
+    whose inner loop reads with a 4-byte stride (byte plane b of element (c, r) is byte b of
+    `chunk_t[c, r]`, numcodecs.Shuffle's layout): ~1 ms per (16,384 x 36) chunk, against
+    ~2.5 ms for the same copy from a row-major buffer."""
+    itemsize = chunk_t.dtype.itemsize
     if cfg.shuffle == "shuffle" and itemsize > 1 and cfg.codec != "none":
-        planes = chunk.view(np.uint8).reshape(*chunk.shape, itemsize)  # (rows, cols, byte)
-        data = planes.transpose((2, 1, 0) if cfg.transpose else (2, 0, 1))
+        planes = chunk_t.view(np.uint8).reshape(*chunk_t.shape, itemsize)  # (cols, rows, byte)
+        data = planes.transpose((2, 0, 1) if cfg.transpose else (2, 1, 0))
     else:
-        data = chunk.T if cfg.transpose else chunk
+        data = chunk_t if cfg.transpose else chunk_t.T
     data = np.ascontiguousarray(data)
-    return data.tobytes() if cfg.codec == "none" else numcodecs.Zstd(level=cfg.clevel).encode(data)
+    return data.tobytes() if zstd is None else zstd.encode(data)
 
 
 def direct_shards(cfg: BuildConfig) -> bool:
@@ -63,28 +66,30 @@ def direct_shards(cfg: BuildConfig) -> bool:
     return cfg.codec in ("zstd", "none")
 
 
-def encode_shard(block: np.ndarray, chunks: tuple[int, int], cfg: BuildConfig,
+def encode_shard(block_t: np.ndarray, chunks: tuple[int, int], cfg: BuildConfig,
                  written: np.ndarray | None = None) -> bytes | None:
     """One whole shard file of a 2-D array, byte for byte what zarr's ShardingCodec with
-    `array_codecs(cfg)` reads: the stored inner chunks, then the index ((offset, nbytes) uint64
-    little-endian per inner chunk, row-major; MISSING where a chunk is all fill and not stored)
-    and its crc32c. None when every chunk is fill (no file). Encoding here rather than through
-    `arr[...] = block` halves the CPU of a shard write (zarr's per-chunk machinery costs as much
-    as the compression itself); tests/mabe_store/test_writer.py reads every shard back via zarr.
-    `written` (grid-shaped bool), when given, names the inner chunks that may hold data: the
-    others are known to be fill and are not even scanned."""
+    `array_codecs(cfg)` reads, from the shard held column-major: `block_t` is (cols, shard_rows),
+    the transpose of the shard. The file: the stored inner chunks, then the index ((offset,
+    nbytes) uint64 little-endian per inner chunk, row-major; MISSING where a chunk is all fill
+    and not stored) and its crc32c. None when every chunk is fill (no file). Encoding here rather
+    than through `arr[...] = block` halves the CPU of a shard write (zarr's per-chunk machinery
+    costs as much as the compression itself); tests/mabe_store/test_writer.py reads every shard
+    back via zarr. `written` (grid-shaped bool), when given, names the inner chunks that may
+    hold data: the others are known to be fill and are not even scanned."""
     rows, cols = chunks
-    grid = (block.shape[0] // rows, block.shape[1] // cols)
+    grid = (block_t.shape[1] // rows, block_t.shape[0] // cols)
     index = np.full((*grid, 2), MISSING, dtype="<u8")
+    zstd = None if cfg.codec == "none" else numcodecs.Zstd(level=cfg.clevel)
     parts, pos = [], 0
     for i in range(grid[0]):
         for j in range(grid[1]):
             if written is not None and not written[i, j]:
                 continue
-            chunk = block[i * rows:(i + 1) * rows, j * cols:(j + 1) * cols]
-            if written is None and (np.isnan(chunk).all() if chunk.dtype.kind == "f" else not chunk.any()):
+            chunk_t = block_t[j * cols:(j + 1) * cols, i * rows:(i + 1) * rows]
+            if written is None and (np.isnan(chunk_t).all() if chunk_t.dtype.kind == "f" else not chunk_t.any()):
                 continue
-            data = _encode_chunk(chunk, cfg, chunk.dtype.itemsize)
+            data = _encode_chunk(chunk_t, cfg, zstd)
             index[i, j] = (pos, len(data))
             parts.append(data)
             pos += len(data)
