@@ -14,6 +14,8 @@ every chain offered here).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import google_crc32c
 import numcodecs
 import numpy as np
@@ -42,6 +44,7 @@ def array_codecs(cfg: BuildConfig, itemsize: int) -> dict:
                                                            shuffle=cfg.shuffle, typesize=itemsize)]}
 
 
+_ZSTD = numcodecs.Zstd()  # decoding needs no level
 MISSING = 2**64 - 1  # zarr's sharding index entry of an inner chunk that is not stored
 
 
@@ -97,3 +100,82 @@ def encode_shard(block_t: np.ndarray, chunks: tuple[int, int], cfg: BuildConfig,
         return None
     raw = index.tobytes()
     return b"".join([*parts, raw, np.uint32(google_crc32c.value(raw)).astype("<u4").tobytes()])
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """How an array that `encode_shard` (or zarr with `array_codecs`, zstd or none) wrote is laid
+    out, parsed from its zarr.json: enough for `decode_rows` to read it without zarr. `of` gives
+    None for any other codec chain (blosc, another index layout), which zarr then reads."""
+
+    shard: tuple[int, int]
+    chunk: tuple[int, int]
+    dtype: np.dtype
+    transpose: bool
+    shuffle: bool
+    zstd: bool
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.shard[0] // self.chunk[0], self.shard[1] // self.chunk[1]
+
+    @property
+    def index_bytes(self) -> int:
+        return self.grid[0] * self.grid[1] * 16 + 4
+
+    @classmethod
+    def of(cls, meta: dict) -> ShardLayout | None:
+        try:
+            (sharding,) = meta["codecs"]
+            conf, dtype = sharding["configuration"], np.dtype(meta["data_type"])
+            names = [c["name"] for c in conf["codecs"]]
+            simple = (sharding["name"] == "sharding_indexed" and conf.get("index_location", "end") == "end"
+                      and [c["name"] for c in conf["index_codecs"]] == ["bytes", "crc32c"]
+                      and meta["chunk_key_encoding"] == {"name": "default", "configuration": {"separator": "/"}}
+                      and len(meta["shape"]) == 2 and dtype.byteorder in "=<|")
+            transpose = names[:1] == ["transpose"]
+            if transpose and conf["codecs"][0]["configuration"]["order"] not in ([1, 0], (1, 0)):
+                return None
+            rest = names[1:] if transpose else names
+            shuffle = rest[1:2] == ["numcodecs.shuffle"]
+            if shuffle and conf["codecs"][names.index("numcodecs.shuffle")]["configuration"].get(
+                    "elementsize") != dtype.itemsize:
+                return None
+            zstd = rest[1 + shuffle:] == ["zstd"]
+            if not simple or rest[:1] != ["bytes"] or len(rest) != 1 + shuffle + zstd:
+                return None
+            return cls(tuple(meta["chunk_grid"]["configuration"]["chunk_shape"]), tuple(conf["chunk_shape"]),
+                       dtype, transpose, shuffle, zstd)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def index(self, tail: bytes) -> np.ndarray:
+        """(grid rows, grid cols, 2) (offset, nbytes) from a shard file's last `index_bytes`;
+        ValueError when its crc32c does not match (a torn or foreign file)."""
+        raw, crc = tail[:-4], np.frombuffer(tail[-4:], dtype="<u4")[0]
+        if google_crc32c.value(raw) != crc:
+            raise ValueError("shard index checksum mismatch")
+        return np.frombuffer(raw, dtype="<u8").reshape(*self.grid, 2)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """One stored inner chunk, decompressed: (itemsize, cols, rows) byte planes when shuffled,
+        else the chunk as stored, (cols, rows) when transposed, (rows, cols) otherwise."""
+        raw = np.frombuffer(_ZSTD.decode(data) if self.zstd else data, dtype=np.uint8)
+        rows, cols = self.chunk
+        shape = (cols, rows) if self.transpose else (rows, cols)
+        if self.shuffle:
+            return raw.reshape(self.dtype.itemsize, *shape)
+        return raw.view(self.dtype).reshape(shape)
+
+    def rows_into(self, stored: np.ndarray, r0: int, r1: int, out: np.ndarray) -> None:
+        """Rows [r0, r1) of a decoded chunk (`decode`) into `out` (r1 - r0, cols): the shuffle is
+        undone for those rows only (a 100-frame window touches 100 of 16,384), then transposed."""
+        if self.shuffle:
+            sel = stored[:, :, r0:r1] if self.transpose else stored[:, r0:r1, :]
+            plain = np.empty(sel.shape[1:], dtype=self.dtype)
+            planes = plain.view(np.uint8).reshape(*sel.shape[1:], self.dtype.itemsize)
+            for b in range(self.dtype.itemsize):
+                planes[..., b] = sel[b]
+        else:
+            plain = stored[:, r0:r1] if self.transpose else stored[r0:r1]
+        out[...] = plain.T if self.transpose else plain
