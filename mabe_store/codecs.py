@@ -5,11 +5,11 @@ along time) -> bytes -> `Shuffle(itemsize)` (byte planes: the sign/exponent byte
 coordinates repeat) -> `ZstdCodec(1)`. Measured by bench/bench_store.py on the kaggle-shaped
 synthetic set (3-decimal coordinates, 2.24M frames): features 236.9 MB = 0.83 x plain zstd-1 on
 the same rows (287.1 MB); on a 3-decimal random walk with 0.8 px jitter 0.88 x; blosc-zstd with
-shuffle only 0.94 x, shuffle without transpose 0.91 x. The cost is on reading: decoding
-transpose + shuffle makes per-video reads of `features` ~1.6 x slower than zstd-1 alone (5.2 vs
-3.1 s for all 186 videos). Not offered: `PCodec` after `TransposeCodec`, which with zarr 3.1.6 /
-numcodecs 0.16.6 silently returns wrong values (tests/mabe_store/test_writer.py round-trips
-every chain offered here).
+shuffle only 0.94 x, shuffle without transpose 0.91 x. Through zarr, decoding transpose +
+shuffle makes per-video reads of `features` ~1.6 x slower than zstd-1 alone (5.2 vs 3.1 s for all
+186 videos), so `ShardLayout` + `reader.ShardRows` decode these shards without zarr. Not offered:
+`PCodec` after `TransposeCodec`, which with zarr 3.1.6 / numcodecs 0.16.6 silently returns wrong
+values (tests/mabe_store/test_writer.py round-trips every chain offered here).
 """
 
 from __future__ import annotations

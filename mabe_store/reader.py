@@ -1,9 +1,13 @@
 """Read a store with numpy + zarr only (no Polars, no torch at import).
 
 `open_store(path)` gives a `Store`: its video table in memory (V is small), per-video views of
-features, frame labels and annotation intervals, and `load()` to stage many videos into one
-contiguous block for training (one sequential read per video, no per-window I/O), in RAM or,
-when it does not fit, memory-mapped from local .npy files.
+features, frame labels and annotation intervals, row reads for random windows, and `load()` to
+stage many videos into one contiguous block for training (one sequential read per video, no
+per-window I/O), in RAM or, when it does not fit, memory-mapped from local .npy files.
+On a local store written with zstd or no compression, `features` and `actions` are decoded by
+`ShardRows` (this module) instead of zarr: zarr's per-chunk machinery and whole-chunk shuffle
+decoding cost more than the decompression itself. Any other chain, or a store that is not a
+local folder, is read through zarr; plain zarr + numpy read every store alike.
 A store written by `mabe-store build` carries the attr `committed` (row counts of its arrays);
 rows past those counts belong to an interrupted build and are ignored here.
 """
