@@ -13,7 +13,8 @@ Each child times its own work in CPU-seconds of the process (all threads; import
 wall seconds. Then, on the built store(s): bytes per keypoint row and per frame vs the raw files,
 the features array vs what plain zstd-1 (format 1's codec) gives on the same rows, the number of
 objects (files) and their extrapolation to the full set (72M frames), staging (`Store.load`) and
-random 100-frame window reads straight from zarr, again min of fresh processes.
+random 100-frame window reads through the reader (`Store.feature_rows`; format 1, which has none,
+and the same store once more through plain zarr), again min of fresh processes.
 
     python bench/bench_store.py [--scale 0.02] [--repeats 3] [--baseline DIR] [--json FILE]
 """
@@ -21,6 +22,8 @@ random 100-frame window reads straight from zarr, again min of fresh processes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -57,7 +60,7 @@ def _child(kind: str, raw: Path, store: Path) -> dict:
 
         t, c = time.perf_counter(), time.process_time()
         open_store(store).load()
-    else:  # windows: random 100-frame reads of features + actions straight from the store
+    else:  # windows: random 100-frame reads of features + actions, through the reader's row API
         from mabe_store import open_store
 
         s = open_store(store)
@@ -65,11 +68,15 @@ def _child(kind: str, raw: Path, store: Path) -> dict:
         lengths = s.videos["length"]
         ok = np.flatnonzero(lengths > 100)
         picks = rng.choice(ok, 300)
+        if kind.startswith("zarr_") or not hasattr(s, "feature_rows"):  # format 1 has no row API
+            feats, acts = s.root["features"], s.root["actions"]
+            read = lambda lo, hi: (feats[lo:hi], acts[lo:hi])  # noqa: E731
+        else:
+            read = lambda lo, hi: (s.feature_rows(lo, hi), s.action_rows(lo, hi))  # noqa: E731
         t, c = time.perf_counter(), time.process_time()
         for i in picks:
             start = int(s.videos["offset"][i] + rng.integers(0, lengths[i] - 100))
-            s.feature_array[start:start + 100] if hasattr(s, "feature_array") else s.root["features"][start:start + 100]
-            s.root["actions"][start:start + 100]
+            read(start, start + 100)
         return {"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "windows": len(picks)}
     return {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
 
@@ -176,14 +183,19 @@ def main() -> None:
         if args.baseline:
             stores["baseline"] = (work / "baseline.zarr", args.baseline)
         reads = {f"{n}_{k}": (p, path) for n, (p, path) in stores.items() for k in ("load", "windows")}
+        reads["zarr_store_windows"] = (work / "store.zarr", REPO)  # the same store through plain zarr
         result["reads"] = alternating(reads, raw, args.repeats)
         result["stores"] = {n: store_figures(p) for n, (p, _) in stores.items()}
         result["stores"]["store"]["features_bytes_zstd1"] = zstd1_features_bytes(work / "store.zarr")
     result["loadavg_after"] = os.getloadavg()
-    report(result)
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        report(result)
+    print(text.getvalue(), end="")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    args.json.with_suffix(".txt").write_text(text.getvalue().lstrip("\n"))
+    print(f"wrote {args.json} and {args.json.with_suffix('.txt').name}")
 
 
 def report(r: dict) -> None:
@@ -195,14 +207,18 @@ def report(r: dict) -> None:
     for name, v in runs.items():
         print(f"  {name:<34}{v['wall']:>8.2f}{v['cpu']:>8.2f}{v['cpu'] / floor['cpu']:>11.2f}x")
     print(f"  {'store':<10}{'frames':>12}{'B/frame':>9}{'B/kp row':>10}{'x raw':>7}{'features MB':>13}"
-          f"{'objects':>9}{'full set':>10}{'load s':>8}{'windows/s':>11}")
+          f"{'objects':>9}{'full set':>10}{'load s':>8}{'load CPU':>9}{'windows/s':>11}")
     print(f"  {'raw':<10}{'':>12}{raw['bytes'] / r['stores']['store']['frames']:>9.1f}"
           f"{raw['bytes'] / raw['keypoint_rows']:>10.2f}{1:>7.2f}")
     for name, s in r["stores"].items():
         w = reads[f"{name}_windows"]
         print(f"  {name:<10}{s['frames']:>12,}{s['bytes'] / s['frames']:>9.1f}{s['bytes'] / raw['keypoint_rows']:>10.2f}"
               f"{s['bytes'] / raw['bytes']:>7.2f}{s['features_bytes'] / 1e6:>13.1f}{s['objects']:>9}"
-              f"{s['objects_full_set']:>10,}{reads[f'{name}_load']['wall']:>8.2f}{w['windows'] / w['wall']:>11,.0f}")
+              f"{s['objects_full_set']:>10,}{reads[f'{name}_load']['wall']:>8.2f}{reads[f'{name}_load']['cpu']:>9.2f}"
+              f"{w['windows'] / w['wall']:>11,.0f}")
+    if "zarr_store_windows" in reads:
+        w = reads["zarr_store_windows"]
+        print(f"  the store's windows through plain zarr instead of the reader: {w['windows'] / w['wall']:,.0f}/s")
     s = r["stores"]["store"]
     print(f"  features: {s['features_bytes'] / 1e6:.1f} MB = {s['features_bytes'] / s['features_bytes_zstd1']:.2f} x "
           f"plain zstd-1 on the same rows ({s['features_bytes_zstd1'] / 1e6:.1f} MB)")

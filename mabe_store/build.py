@@ -55,8 +55,8 @@ def build_video(task: VideoTask, cfg: BuildConfig) -> VideoRows | Skipped:
             annotations, ann_notes = read_annotations(task.annotation, piv.length)
             notes += ann_notes
         ids = [piv.max_mouse, task.meta["n_mice"]] + [max(a, t) for a, t, *_ in annotations]
-        return VideoRows(task.video_id, task.lab_id, task.split, piv.values, piv.columns, annotations,
-                         task.meta, max(ids), task.fingerprint, notes, piv.unmapped)
+        return VideoRows(task.video_id, task.lab_id, task.split, None, piv.columns, annotations,
+                         task.meta, max(ids), task.fingerprint, notes, piv.unmapped, rows=piv)
     except MabeStoreError as e:
         return Skipped(task, str(e))
     except Exception as e:  # never let one video take the build down; say what happened

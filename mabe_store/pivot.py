@@ -1,14 +1,19 @@
-"""Long tracking rows -> one dense (frames, 4 * K * 2) block per video, through a computed index.
+"""Long tracking rows -> each row's destination column in the store, computed, never hashed.
 
 The raw tracking is long: one row per (video_frame, mouse_id, bodypart) with x, y. A pivot table
 would hash every row on three keys; here each row's destination is arithmetic instead:
 `row = video_frame`, `column = ((mouse_id - 1) * K + slot) * 2 + c`. `bodypart` is read as
 integer codes into a small table of names (the parquet dictionary, or a Polars Categorical on the
-general path), so `slot` is looked up once per distinct name (a few dozen) and gathered per row by
-its int32 code, in numpy. The values are then scattered into a NaN-filled numpy block with one
-fancy-indexed assignment per coordinate. The trade-off: duplicate rows for one (frame, mouse, part)
-are not merged — the last one wins — whereas parts that share a slot on purpose (the
-`headpiece_*` points) are averaged explicitly by a group-by over just their rows.
+general path), so one int32 lookup table, indexed by `mouse_id * n_names + code`, gives every
+row its x column in one gather; rows of parts that fit no slot get the "trash" column `width`
+(and `width + 1` for y), so nothing is filtered or copied. The rows stay rows (`Pivoted.parts`,
+one per parquet record batch, used in place): the writer scatters them straight into its
+column-major shard buffer (`Pivoted.scatter`), so no per-video dense block is ever built — on
+the kaggle-shaped set that, with the free transpose it gives the writer, took a build from 3.44 x (an
+earlier run) to 2.68 x a bare pyarrow read (bench/bench_store.py).
+The trade-off: duplicate rows for one (frame, mouse, part) are not merged — the last one wins —
+whereas parts that share a slot on purpose (the `headpiece_*` points) are averaged explicitly by a
+group-by over just their rows, scattered after the others.
 
 Bad rows are repaired, not fatal, and never silently: rows whose mouse id is outside 1..4, whose
 frame is missing or negative, or (given the video's duration) far past its last frame are dropped;
@@ -25,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from mabe_store.build_config import BuildConfig
 from mabe_store.constants import ACTION_INDEX, N_MICE
@@ -35,7 +40,11 @@ TRACKING_COLUMNS = ("video_frame", "mouse_id", "bodypart", "x", "y")
 ANNOTATION_COLUMNS = ("agent_id", "target_id", "action", "start_frame", "stop_frame")
 MAX_FRAMES = 5_000_000  # ~46 h at 30 fps: a larger video_frame is corrupt data, not a video
 MAX_COORD = 1e5  # pixels: a coordinate beyond it (e.g. 1e38) is corrupt, stored as untracked
+POOL = pa.system_memory_pool()  # see _read_arrow
 FRAME_SLACK = 1.5  # rows past FRAME_SLACK x the metadata's duration (+ 10 s) are corrupt frame numbers
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (frame, mouse, code, x, y)
+Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (frame, x column, x, y)
 
 
 class InputError(MabeStoreError):
@@ -44,26 +53,42 @@ class InputError(MabeStoreError):
 
 @dataclass
 class Pivoted:
-    """A video's keypoints, compact: `values` (length, C) float32 holds only the C feature columns
-    `columns` that have any row (a 2-mouse, 7-part lab fills 28 of 144), NaN where untracked.
-    `features` expands it to the store's (length, width) layout."""
+    """A video's keypoints as rows with computed destinations: each part of `parts` is (frame,
+    col, x, y) arrays, `col` int32 the x column of the row (y goes to col + 1), `width` for rows
+    that are not stored. `columns` (C,) int64 lists the store columns that hold any row (ascending
+    x/y pairs; a 2-mouse, 7-part lab fills 28 of 144). `features` lays them out densely."""
 
-    values: np.ndarray
-    columns: np.ndarray  # (C,) int64, ascending x/y pairs
+    parts: list[Part]
+    columns: np.ndarray
+    length: int
     width: int
     max_mouse: int
     unmapped: dict[str, int] = field(default_factory=dict)  # body part -> rows not stored
     notes: list[str] = field(default_factory=list)  # repairs made, one line each
 
-    @property
-    def length(self) -> int:
-        return int(self.values.shape[0])
+    def scatter(self, flat: np.ndarray, stride: int, base: int, lo: int = 0, hi: int | None = None) -> None:
+        """Rows with lo <= frame < hi into a column-major buffer of `stride` rows and >= width + 2
+        columns, given flat: x at `flat[col * stride + frame + base]`, y one column on. Later parts
+        overwrite earlier ones (the averaged rows come last)."""
+        hi = self.length if hi is None else hi
+        dtype = np.int32 if flat.size < 2**31 else np.int64
+        for frame, col, x, y in self.parts:
+            if lo > 0 or hi < self.length:
+                keep = (frame >= lo) & (frame < hi)
+                frame, col, x, y = frame[keep], col[keep], x[keep], y[keep]
+            pos = col.astype(dtype, copy=False) * dtype(stride)
+            pos += frame
+            pos += base
+            flat[pos] = x
+            pos += stride
+            flat[pos] = y
 
     @property
     def features(self) -> np.ndarray:
-        out = np.full((self.length, self.width), np.nan, dtype=np.float32)
-        out[:, self.columns] = self.values
-        return out
+        """(length, width) float32, NaN where untracked."""
+        out = np.full((self.width + 2, self.length), np.nan, dtype=np.float32)
+        self.scatter(out.reshape(-1), self.length, 0)
+        return np.ascontiguousarray(out[:self.width].T)
 
 
 def _scan(path: Path, required: tuple[str, ...]) -> pl.LazyFrame:
@@ -127,20 +152,25 @@ def _slot_table(names: list[str], cfg: BuildConfig) -> tuple[np.ndarray, np.ndar
     return slot, averaged
 
 
-def _averaged_pairs(frame, mouse, x, y, slot: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """(frame, pair, x, y) of the per-(frame, mouse, slot) means of the averaged parts' rows
-    (NaN ignored), where pair = (mouse_id - 1) * k + slot."""
-    df = pl.DataFrame({"video_frame": frame, "mouse_id": mouse, "slot": slot, "x": x, "y": y})
+def _averaged_part(batches: list[Rows], averaged: np.ndarray, slot: np.ndarray, k: int) -> Part:
+    """(frame, x column, x, y) of the per-(frame, mouse, slot) means of the averaged parts' rows
+    (NaN ignored)."""
+    rows = []
+    for b in batches:
+        mask = averaged[b[2]]
+        rows.append(tuple(a[mask] for a in b))
+    frame, mouse, code, x, y = (np.concatenate([r[i] for r in rows]) for i in range(5))
+    df = pl.DataFrame({"video_frame": frame, "mouse_id": mouse, "slot": slot[code], "x": x, "y": y})
     mean = (df.with_columns(pl.col("x", "y").fill_nan(None))
             .group_by("video_frame", "mouse_id", "slot").agg(pl.col("x", "y").cast(pl.Float64).mean()))
-    pair = (mean["mouse_id"].to_numpy().astype(np.int64) - 1) * k + mean["slot"].to_numpy()
-    return (mean["video_frame"].to_numpy(), pair, mean["x"].cast(pl.Float32).to_numpy(),
+    pair = (mean["mouse_id"].to_numpy().astype(np.int32) - 1) * k + mean["slot"].to_numpy().astype(np.int32)
+    return (mean["video_frame"].to_numpy(), 2 * pair, mean["x"].cast(pl.Float32).to_numpy(),
             mean["y"].cast(pl.Float32).to_numpy())
 
 
 def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None = None,
                 max_frame: int | None = None) -> Pivoted:
-    """Dense block from an already-cast long frame (see `tracking_query`): the general path, for
+    """Rows from an already-cast long frame (see `tracking_query`): the general path, for
     files with nulls or unexpected dtypes."""
     notes = [] if notes is None else notes
     unparsed = int(df.select((pl.col("x").is_null() | pl.col("y").is_null()).sum()).item())
@@ -155,134 +185,149 @@ def pivot_frame(df: pl.DataFrame, cfg: BuildConfig, *, notes: list[str] | None =
     remap = np.zeros(int(ids.max()) + 1, dtype=np.int32)
     remap[ids] = np.arange(len(ids))
     codes = remap[part.to_physical().to_numpy()]
-    return pivot_arrays(df["video_frame"].to_numpy(), df["mouse_id"].to_numpy(), codes, distinct.to_list(),
-                        df["x"].fill_null(np.nan).to_numpy(), df["y"].fill_null(np.nan).to_numpy(), cfg, notes,
-                        max_frame=max_frame)
+    batch = (df["video_frame"].to_numpy(), df["mouse_id"].to_numpy(), codes,
+             df["x"].fill_null(np.nan).to_numpy(), df["y"].fill_null(np.nan).to_numpy())
+    return pivot_arrays([batch], distinct.to_list(), cfg, notes, max_frame=max_frame)
 
 
-def _impossible(frame, x, y, notes: list[str], max_frame: int | None):
-    """Rows past `max_frame` dropped (a mask or None); an infinite or huge x or y set to NaN
-    (NaN itself is an untracked coordinate, kept as it is)."""
-    bad_x, bad_y = np.abs(x) > MAX_COORD, np.abs(y) > MAX_COORD  # inf included; NaN compares False
-    if (n := int((bad_x | bad_y).sum())):
-        notes.append(f"{n} rows with an infinite or impossible (|value| > {MAX_COORD:.0e} px) x/y: stored "
+def _out_of_range(v: np.ndarray) -> bool:
+    """Whether any |value| > MAX_COORD or is NaN (then the exact mask decides): two reductions, no copy."""
+    return len(v) > 0 and not (v.max() <= MAX_COORD and v.min() >= -MAX_COORD)
+
+
+def _impossible(batches: list[Rows], notes: list[str], max_frame: int | None) -> list[Rows]:
+    """Rows past `max_frame` dropped; an infinite or huge x or y set to NaN (NaN itself is an
+    untracked coordinate, kept as it is)."""
+    out, n_bad, n_past, last = [], 0, 0, 0
+    for frame, mouse, code, x, y in batches:
+        if _out_of_range(x) or _out_of_range(y):
+            bad_x, bad_y = np.abs(x) > MAX_COORD, np.abs(y) > MAX_COORD  # inf included; NaN compares False
+            n_bad += int((bad_x | bad_y).sum())
+            x, y = np.where(bad_x, np.nan, x).astype(np.float32), np.where(bad_y, np.nan, y).astype(np.float32)
+        if max_frame is not None and len(frame) and (top := int(frame.max())) > max_frame:
+            past = frame > max_frame
+            n_past, last = n_past + int(past.sum()), max(last, top)
+            frame, mouse, code, x, y = (a[~past] for a in (frame, mouse, code, x, y))
+        out.append((frame, mouse, code, x, y))
+    if n_bad:
+        notes.append(f"{n_bad} rows with an infinite or impossible (|value| > {MAX_COORD:.0e} px) x/y: stored "
                      "as untracked")
-        x, y = np.where(bad_x, np.nan, x).astype(np.float32), np.where(bad_y, np.nan, y).astype(np.float32)
-    keep = None
-    if max_frame is not None and (past := frame > max_frame).any():
-        notes.append(f"dropped {int(past.sum())} rows with video_frame past {max_frame} (the metadata's "
-                     f"duration x {FRAME_SLACK} + 10 s; largest {int(frame.max())})")
-        keep = ~past
-    return x, y, keep
+    if n_past:
+        notes.append(f"dropped {n_past} rows with video_frame past {max_frame} (the metadata's "
+                     f"duration x {FRAME_SLACK} + 10 s; largest {last})")
+    return out
 
 
-def pivot_arrays(frame, mouse, codes, names: list[str], x, y, cfg: BuildConfig, notes: list[str],
+def _column_table(slot: np.ndarray, averaged: np.ndarray, k: int, width: int) -> np.ndarray:
+    """int32 x column per key `mouse_id * n + code` (mouse 0..N_MICE): `width` (the trash column)
+    for mouse 0, unmapped and averaged parts."""
+    n = len(slot)
+    mouse = np.arange((N_MICE + 1) * n, dtype=np.int32) // n
+    slots = np.tile(slot, N_MICE + 1)
+    direct = (slots >= 0) & ~np.tile(averaged, N_MICE + 1) & (mouse >= 1)
+    return np.where(direct, ((mouse - 1) * k + slots) * 2, width).astype(np.int32)
+
+
+def pivot_arrays(batches: list[Rows], names: list[str], cfg: BuildConfig, notes: list[str],
                  max_frame: int | None = None) -> Pivoted:
-    """The pivot proper, on rows with frame >= 0 and mouse in 1..4, `codes` indexing `names`."""
-    x, y, keep = _impossible(frame, x, y, notes, max_frame)
-    if keep is not None:
-        frame, mouse, codes, x, y = frame[keep], mouse[keep], codes[keep], x[keep], y[keep]
-    if len(frame) == 0:
+    """The pivot proper, on batches of rows with frame >= 0 and mouse in 1..4, codes indexing `names`."""
+    batches = [b for b in _impossible(batches, notes, max_frame) if len(b[0])]
+    if not batches:
         raise InputError("no usable tracking rows")
-    length = int(frame.max()) + 1
+    length = max(int(b[0].max()) for b in batches) + 1
     if length > MAX_FRAMES:
         raise InputError(f"video_frame reaches {length - 1}, beyond {MAX_FRAMES:,} — corrupt frame numbers")
     k, n = len(cfg.keypoints), len(names)
+    width = N_MICE * k * 2
     slot, averaged = _slot_table(names, cfg)
-    counts = np.bincount(codes, minlength=n)
-    unmapped = {names[i]: int(counts[i]) for i in np.flatnonzero((slot < 0) & (counts > 0))}
-    key = mouse.astype(np.int32) * n + codes  # one small integer per (mouse, body part name)
-    direct = (slot >= 0) & ~averaged
-    key_pair = np.where(np.tile(direct, N_MICE + 1), (np.arange((N_MICE + 1) * n, dtype=np.int32) // n - 1) * k
-                        + np.tile(slot, N_MICE + 1), -1).astype(np.int32)
-    extra = None
-    if averaged[counts > 0].any():
-        rows = averaged[codes]
-        extra = _averaged_pairs(frame[rows], mouse[rows], x[rows], y[rows], slot[codes[rows]], k)
-    values, columns = _compact(frame, key, key_pair, x, y, extra, length, N_MICE * k)
-    return Pivoted(values, columns, N_MICE * k * 2, int(mouse.max()), unmapped, notes)
+    table = _column_table(slot, averaged, k, width)
+    counts = np.zeros((N_MICE + 1) * n, dtype=np.int64)
+    parts = []
+    for frame, mouse, code, x, y in batches:
+        key = mouse.astype(np.int32)
+        key *= n
+        key += code
+        counts += np.bincount(key, minlength=len(counts))
+        parts.append((frame, table[key], x, y))
+    per_name, per_mouse = counts.reshape(N_MICE + 1, n).sum(axis=0), counts.reshape(N_MICE + 1, n).sum(axis=1)
+    unmapped = {names[i]: int(per_name[i]) for i in np.flatnonzero((slot < 0) & (per_name > 0))}
+    used = set(table[(counts > 0) & (table < width)].tolist())
+    if averaged[per_name > 0].any():
+        parts.append(_averaged_part(batches, averaged, slot, k))
+        used |= set(parts[-1][1].tolist())
+    cols = np.array(sorted(used), dtype=np.int64)
+    columns = np.stack([cols, cols + 1], axis=1).ravel()
+    return Pivoted(parts, columns, length, width, int(np.flatnonzero(per_mouse)[-1]), unmapped, notes)
 
 
-def _compact(frame, key, key_pair, x, y, extra, length: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
-    """(length, C) values over only the x/y column pairs that occur, and their store columns.
-    Row i goes to pair `key_pair[key[i]]` (skipped when -1); `extra` holds (frame, pair, x, y) rows."""
-    seen = np.bincount(key, minlength=len(key_pair)) > 0
-    used = np.zeros(n_pairs, dtype=bool)
-    used[key_pair[seen & (key_pair >= 0)]] = True
-    if extra is not None:
-        used[extra[1]] = True
-    pairs = np.flatnonzero(used)
-    lut = np.full(n_pairs + 1, -1, dtype=np.int32)  # lut[-1] = -1: pair -1 stays skipped
-    lut[pairs] = 2 * np.arange(len(pairs))
-    values = np.full((length, 2 * len(pairs)), np.nan, dtype=np.float32)
-    col = lut[key_pair][key]
-    if (col < 0).any():
-        keep = col >= 0
-        frame, col, x, y = frame[keep], col[keep], x[keep], y[keep]
-    _scatter(values, frame, col, x, y)
-    if extra is not None and len(extra[0]):
-        _scatter(values, extra[0], lut[extra[1]], extra[2], extra[3])
-    return values, np.stack([2 * pairs, 2 * pairs + 1], axis=1).ravel()
+def _read_arrow(path: Path) -> pa.Table:
+    """The five columns, `bodypart` as its parquet dictionary, in Arrow's system (malloc) memory
+    pool: with the default mimalloc pool, freed pages went back to the OS between files and every
+    read faulted them in again, ~2 of ~7 CPU-s of a kaggle-shaped build (min of 3 alternating
+    builds: 5.2 vs 7.2; a bare read alone is the same with either pool). Per call, not
+    `pa.set_memory_pool`: no process-wide state changes under the caller."""
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns={"bodypart"}))
+    return ds.dataset(path, format=fmt).to_table(columns=list(TRACKING_COLUMNS), memory_pool=POOL)
 
 
-def _scatter(out: np.ndarray, frame: np.ndarray, col: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    flat = out.reshape(-1)
-    idx = frame.astype(np.int64) * out.shape[1]
-    idx += col
-    flat[idx] = x
-    idx += 1
-    flat[idx] = y
-
-
-def _fast_arrays(table: pa.Table):
-    """(frame, mouse, codes, names, x, y) straight from Arrow when the file is as Kaggle writes it
-    (integer ids, float coordinates, no nulls), else None (the general Polars path casts)."""
+def _fast_batches(table: pa.Table) -> tuple[list[Rows], list[str]] | None:
+    """Record batches of (frame, mouse, codes, x, y) arrays, used in place, and the body part names,
+    when the file is as Kaggle writes it (integer ids, float coordinates, no nulls), else None
+    (the general Polars path casts)."""
     t = {c: table.column(c) for c in TRACKING_COLUMNS}
     kinds = (pa.types.is_integer(t["video_frame"].type) and pa.types.is_integer(t["mouse_id"].type)
              and pa.types.is_dictionary(t["bodypart"].type) and pa.types.is_floating(t["x"].type)
              and pa.types.is_floating(t["y"].type))
     if not kinds or any(col.null_count for col in t.values()) or table.num_rows == 0:
         return None
-    part = t["bodypart"].unify_dictionaries()
-    names = part.chunk(0).dictionary.to_pylist()
-    codes = np.concatenate([c.indices.to_numpy() for c in part.chunks]).astype(np.int32, copy=False)
-    return (t["video_frame"].to_numpy(), t["mouse_id"].to_numpy(), codes, names,
-            t["x"].to_numpy().astype(np.float32, copy=False), t["y"].to_numpy().astype(np.float32, copy=False))
+    table = table.select(list(TRACKING_COLUMNS)).unify_dictionaries(POOL)
+    names = table.column("bodypart").chunk(0).dictionary.to_pylist()
+    batches = []
+    for b in table.to_batches():
+        if b.num_rows:
+            frame, mouse, part, x, y = b.columns
+            batches.append((frame.to_numpy(), mouse.to_numpy(), part.indices.to_numpy(),
+                            x.to_numpy().astype(np.float32, copy=False), y.to_numpy().astype(np.float32, copy=False)))
+    return batches, names
 
 
-def _drop_bad_numeric(frame, mouse, notes: list[str]):
-    """The rows `_drop_bad_rows` drops, for null-free arrays, with the same notes: a mask or None."""
-    bad_frame = frame < 0
-    bad_mouse = ((mouse < 1) | (mouse > N_MICE)) & ~bad_frame
-    n_frame, n_mouse = int(bad_frame.sum()), int(bad_mouse.sum())
+def _drop_bad_numeric(batches: list[Rows], notes: list[str]) -> list[Rows]:
+    """The rows `_drop_bad_rows` drops, for null-free arrays, with the same notes."""
+    out, n_frame, n_mouse, seen = [], 0, 0, []
+    for b in batches:
+        frame, mouse = b[0], b[1]
+        if frame.min() >= 0 and mouse.min() >= 1 and mouse.max() <= N_MICE:
+            out.append(b)
+            continue
+        bad_frame = frame < 0
+        bad_mouse = ((mouse < 1) | (mouse > N_MICE)) & ~bad_frame
+        n_frame, n_mouse = n_frame + int(bad_frame.sum()), n_mouse + int(bad_mouse.sum())
+        seen += pl.Series(mouse[bad_mouse]).unique(maintain_order=True).head(5).to_list()
+        keep = ~(bad_frame | bad_mouse)
+        out.append(tuple(a[keep] for a in b))
     if n_frame:
         notes.append(f"dropped {n_frame} rows with a missing or negative video_frame")
     if n_mouse:
-        seen = pl.Series(mouse[bad_mouse]).unique(maintain_order=True).head(5).to_list()
-        notes.append(f"dropped {n_mouse} rows with mouse_id outside 1..{N_MICE} (e.g. {seen})")
-    return ~(bad_frame | bad_mouse) if n_frame or n_mouse else None
+        notes.append(f"dropped {n_mouse} rows with mouse_id outside 1..{N_MICE} (e.g. {list(dict.fromkeys(seen))[:5]})")
+    return out
 
 
 def pivot_tracking(path: str | Path, cfg: BuildConfig, max_frame: int | None = None) -> Pivoted:
     """Read one tracking parquet (the five columns only) and pivot it.
 
     Files as Kaggle writes them take the Arrow path: `bodypart` is read as the parquet
-    dictionary's codes (no string is materialised or hashed per row) and the numeric columns
-    are used in place; anything else (nulls, text ids) takes the general Polars path."""
+    dictionary's codes (no string is materialised or hashed per row) and each record batch's
+    numeric columns are used in place; anything else (nulls, text ids, a missing column, an
+    unreadable file) takes the general Polars path, which also names what is wrong."""
     path = Path(path)
-    lf = _scan(path, TRACKING_COLUMNS)
     try:
-        table = pq.read_table(path, columns=list(TRACKING_COLUMNS), read_dictionary=["bodypart"])
-        arrays = _fast_arrays(table)
-    except (pa.ArrowException, ValueError):
-        arrays = None
-    if arrays is None:
-        return pivot_frame(_collect(tracking_query(lf), path), cfg, max_frame=max_frame)
+        fast = _fast_batches(_read_arrow(path))
+    except (pa.ArrowException, ValueError, OSError, KeyError):
+        fast = None
+    if fast is None:
+        return pivot_frame(_collect(tracking_query(_scan(path, TRACKING_COLUMNS)), path), cfg, max_frame=max_frame)
     notes: list[str] = []
-    keep = _drop_bad_numeric(arrays[0], arrays[1], notes)
-    if keep is not None:
-        arrays = tuple(a if isinstance(a, list) else a[keep] for a in arrays)
-    return pivot_arrays(*arrays, cfg, notes, max_frame=max_frame)
+    return pivot_arrays(_drop_bad_numeric(fast[0], notes), fast[1], cfg, notes, max_frame=max_frame)
 
 
 def read_annotations(path: str | Path, length: int) -> tuple[list[tuple[int, int, str, int, int]], list[str]]:

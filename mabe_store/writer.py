@@ -5,11 +5,14 @@ Every store — `mabe-store build`, `format.write_store` for tests and benchmark
 frame labels and labeled triples are derived here from the intervals and the `behaviors_labeled`
 text (never handed in separately, so they cannot disagree with them).
 
-Rows are laid into one in-memory shard, (shard_rows, width) float32 and (shard_rows, A) uint8;
-a full shard is compressed and written once, as a whole, at its aligned place. A commit (every
-`flush_rows` rows or `flush_seconds`, always at a video boundary) also writes the partly filled
-last shard, then appends the small tables (once per commit), then sets the root attribute
-`committed` (row counts of every array). Zarr's local store replaces each file atomically
+Rows are laid into one in-memory shard held column-major, (width + 2, shard_rows) float32 and
+(A, shard_rows) uint8, so zarr's transpose codec costs nothing at encoding time: a built video's
+keypoint rows are scattered straight into it (`pivot.Pivoted.scatter`; two trash columns take
+the rows of unmapped parts), and a full shard is compressed and written once, as a whole, at its
+aligned place. A commit (every `flush_rows` rows, 4 shards by default, or `flush_seconds`, always
+at a video boundary) also writes the partly filled last shard, then appends the small tables
+(once per commit: ~25 zarr appends, ~0.1 CPU-s, which is why commits are not per shard), then
+sets the root attribute `committed` (row counts of every array). Zarr's local store replaces each file atomically
 (temporary file + rename), so a kill -9 at any moment leaves either the old or the new copy of
 every shard, and both hold the committed rows: readers (`open_store`) honour `committed` and
 ignore any tail beyond it; the next build truncates that tail, reloads the partial shard and
@@ -38,6 +41,7 @@ from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS
 STORE_VIDEO_COLUMNS = {**VIDEO_COLUMNS, "source": "str"}  # + the fingerprint the rerun compares
 TABLES = {"videos": STORE_VIDEO_COLUMNS, "annotations": ANNOTATION_COLUMNS, "labeled": LABELED_COLUMNS}
 TABLE_CHUNKS = {"videos": 16384, "annotations": 131072, "labeled": 131072}
+FLUSH_SHARDS = 4  # commit every 4 shards' rows (~1M: ~4 s of a build) unless flush_seconds come first
 EMPTY_COMMIT = {"videos": 0, "rows": 0, "annotations": 0, "labeled": 0}
 
 
@@ -45,13 +49,15 @@ EMPTY_COMMIT = {"videos": 0, "rows": 0, "annotations": 0, "labeled": 0}
 class VideoRows:
     """One video as the writer receives it: keypoints compactly, intervals verbatim, metadata.
 
-    `values` (T, C) float32 holds the store columns `columns` (C,) only (NaN where untracked);
-    the frame labels and labeled triples are derived by the writer."""
+    `values` (T, C) float32 holds the store columns `columns` (C,) only (NaN where untracked), or
+    is None when `rows` (a `pivot.Pivoted`: keypoint rows with their computed columns) is given,
+    whose rows are scattered into the shard without a dense block in between. The frame labels
+    and labeled triples are derived by the writer."""
 
     video_id: int
     lab_id: str
     split: str
-    values: np.ndarray
+    values: np.ndarray | None
     columns: np.ndarray
     annotations: list[tuple[int, int, str, int, int]]  # (agent, target, action, start, stop)
     meta: dict  # fps, pix_per_cm, width_pix, height_pix, behaviors_labeled
@@ -59,23 +65,31 @@ class VideoRows:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     unmapped: dict[str, int] = field(default_factory=dict)
+    rows: object | None = None  # pivot.Pivoted, in place of `values`
 
     def __len__(self) -> int:
-        return len(self.values)
+        return self.rows.length if self.values is None else len(self.values)
+
+    def lay(self, buf_t: np.ndarray, at: int, lo: int, n: int) -> None:
+        """Frames [lo, lo + n) into rows [at, at + n) of the column-major buffer `buf_t`."""
+        if self.values is None:
+            self.rows.scatter(buf_t.reshape(-1), buf_t.shape[1], at - lo, lo, lo + n)
+        else:
+            buf_t[self.columns, at:at + n] = self.values[lo:lo + n].T
 
 
 def _np_dtype(dtype: str):
     return str if dtype == "str" else dtype
 
 
-def rasterise_into(out: np.ndarray, annotations, video_start: int, length: int, out_start: int) -> None:
-    """Set the frame labels of one video's intervals in `out`, whose row 0 is store row `out_start`;
-    intervals are clipped to the video [0, length) and to `out`'s rows."""
+def rasterise_into(out_t: np.ndarray, annotations, video_start: int, length: int, out_start: int) -> None:
+    """Set the frame labels of one video's intervals in `out_t` (A, rows), whose column 0 is store
+    row `out_start`; intervals are clipped to the video [0, length) and to `out_t`'s rows."""
     for _, _, action, start, stop in annotations:
         lo = max(video_start + max(int(start), 0), out_start)
-        hi = min(video_start + min(int(stop), length), out_start + len(out))
+        hi = min(video_start + min(int(stop), length), out_start + out_t.shape[1])
         if hi > lo:
-            out[lo - out_start:hi - out_start, ACTION_INDEX[action]] = 1
+            out_t[ACTION_INDEX[action], lo - out_start:hi - out_start] = 1
 
 
 def store_attrs(path: Path) -> dict | None:
@@ -110,7 +124,7 @@ class StoreWriter:
     def __init__(self, path: str | Path, cfg: BuildConfig, source: dict, *, fresh: bool = False,
                  flush_rows: int | None = None, flush_seconds: float = 30.0):
         self.path, self.cfg = Path(path), cfg
-        self.flush_rows, self.flush_seconds = flush_rows or cfg.shard_rows, flush_seconds
+        self.flush_rows, self.flush_seconds = flush_rows or FLUSH_SHARDS * cfg.shard_rows, flush_seconds
         self.fresh = fresh or not self._compatible()
         with zarr_codec_notice_silenced():
             if self.fresh:
@@ -173,18 +187,19 @@ class StoreWriter:
                 arr.resize((n, *arr.shape[1:]))
 
     def _load_tail(self) -> None:
-        """The shard buffers, holding the committed rows of the last, partly filled shard."""
-        s, rows = self.cfg.shard_rows, self.committed["rows"]
+        """The shard buffers, column-major, holding the committed rows of the last, partly filled
+        shard; `_feats` has two trash columns past the store's (see `pivot.Pivoted`)."""
+        s, rows, width = self.cfg.shard_rows, self.committed["rows"], self.cfg.n_features
         self._shard_start = rows // s * s
-        self._feats = np.full((s, self.cfg.n_features), np.nan, dtype=np.float32)
-        self._acts = np.zeros((s, len(ACTIONS)), dtype=np.uint8)
-        grid = (s // self.cfg.chunk_rows, self.cfg.n_features // self.cfg.feature_chunk_cols)
+        self._feats = np.full((width + 2, s), np.nan, dtype=np.float32)
+        self._acts = np.zeros((len(ACTIONS), s), dtype=np.uint8)
+        grid = (s // self.cfg.chunk_rows, width // self.cfg.feature_chunk_cols)
         self._written = np.zeros(grid, dtype=bool)  # inner feature chunks holding any value
         if rows > self._shard_start:
-            self._feats[:rows - self._shard_start] = self.features[self._shard_start:rows]
-            self._acts[:rows - self._shard_start] = self.actions[self._shard_start:rows]
-            blocks = self._feats.reshape(grid[0], self.cfg.chunk_rows, grid[1], self.cfg.feature_chunk_cols)
-            self._written[:] = ~np.isnan(blocks).all(axis=(1, 3))
+            self._feats[:width, :rows - self._shard_start] = self.features[self._shard_start:rows].T
+            self._acts[:, :rows - self._shard_start] = self.actions[self._shard_start:rows].T
+            blocks = self._feats[:width].reshape(grid[1], self.cfg.feature_chunk_cols, grid[0], self.cfg.chunk_rows)
+            self._written[:] = ~np.isnan(blocks).all(axis=(1, 3)).T
         self.rows = rows
 
     # -- appending ----------------------------------------------------------------------------
@@ -195,34 +210,41 @@ class StoreWriter:
         while done < length:
             at = start + done - self._shard_start
             n = min(length - done, self.cfg.shard_rows - at)
-            self._feats[at:at + n, video.columns] = video.values[done:done + n]
+            video.lay(self._feats, at, done, n)
             chunk_rows = slice(at // self.cfg.chunk_rows, (at + n - 1) // self.cfg.chunk_rows + 1)
             self._written[chunk_rows, np.unique(video.columns // self.cfg.feature_chunk_cols)] = True
-            rasterise_into(self._acts[at:at + n], video.annotations, start, length, start + done)
+            rasterise_into(self._acts[:, at:at + n], video.annotations, start, length, start + done)
             done += n
             if at + n == self.cfg.shard_rows:
                 self._write_shard(self.cfg.shard_rows)
                 self._shard_start += self.cfg.shard_rows
-                self._feats.fill(np.nan)
-                self._acts.fill(0)
-                self._written[:] = False
+                self._clear()
         self.rows += length
         self._queue(video, start)
         since = self.rows - self.committed["rows"]
         if since >= self.flush_rows or time.perf_counter() - self._last_commit >= self.flush_seconds:
             self.commit()
 
+    def _clear(self) -> None:
+        """Fill the buffers again, touching only the feature chunks that were written (and the
+        trash columns are never read)."""
+        r, c = self.cfg.chunk_rows, self.cfg.feature_chunk_cols
+        for i, j in np.argwhere(self._written):
+            self._feats[j * c:(j + 1) * c, i * r:(i + 1) * r] = np.nan
+        self._acts.fill(0)
+        self._written[:] = False
+
     def _write_shard(self, n: int) -> None:
         """Write buffer rows [0, n) as the buffer's shard, replacing the file whole (the rows past
         n are fill, so nothing is read back first)."""
         lo, hi = self._shard_start, self._shard_start + n
-        for arr, buf in ((self.features, self._feats), (self.actions, self._acts)):
+        for arr, buf in ((self.features, self._feats[:self.cfg.n_features]), (self.actions, self._acts)):
             if arr.shape[0] < hi:
                 arr.resize((hi, arr.shape[1]))
             if not direct_shards(self.cfg):
-                arr[lo:hi] = buf[:n]
+                arr[lo:hi] = buf[:, :n].T
                 continue
-            data = encode_shard(buf, arr.chunks, self.cfg, self._written if buf is self._feats else None)
+            data = encode_shard(buf, arr.chunks, self.cfg, self._written if arr is self.features else None)
             path = self.path / arr.basename / "c" / str(lo // self.cfg.shard_rows) / "0"
             if data is None:
                 path.unlink(missing_ok=True)
