@@ -69,6 +69,19 @@ def test_row7_a_frame_number_far_past_the_duration_is_dropped_not_a_5m_frame_vid
     assert any("101" in r and "dropped 1 rows with video_frame past" in r for r in report.repaired)
 
 
+def test_verify_re_derives_frame_numbers_past_the_coordinate_limit(handmade_raw, tmp_path):
+    """A legitimate frame 100,500 (a long video): verify must not clip it like a corrupt coordinate."""
+    _edit_meta(handmade_raw, lambda df: df.with_columns(
+        pl.when(pl.col("video_id") == "101").then(pl.lit("4000.0")).otherwise(pl.col("video_duration_sec"))
+        .alias("video_duration_sec")))
+    _edit_tracking(handmade_raw, 101, lambda df: pl.concat([df, df.head(1).with_columns(
+        pl.lit(100_500, dtype=df["video_frame"].dtype).alias("video_frame"))]))
+    _, s = _build(handmade_raw, tmp_path)
+    assert s.videos["length"][s.index(101)] == 100_501
+    out = _verify(tmp_path / "s.zarr", handmade_raw)
+    assert "OK" in out and "mismatch" not in out.lower(), out
+
+
 def test_row8_a_lab_id_that_is_a_path_is_skipped_and_nothing_outside_raw_is_read(handmade_raw, tmp_path):
     outside = tmp_path / "elsewhere"
     (outside / "test_tracking").mkdir(parents=True)
