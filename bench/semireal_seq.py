@@ -37,6 +37,7 @@ VARIANTS = {
     "tta": "pairs.tta_flip=true",  # validation and predict average the mirrored input's probabilities
     "mirror_tta": "pairs.mirror=0.5 pairs.tta_flip=true",
     "lab": "pairs.lab_input=true",  # one-hot lab appended to the inputs
+    "sides": "pairs.harmonise_sides=true",  # hip and lateral points as one side family
     "ctx128": "data.sequence_length=128 data.batch_size=16",  # 2x context, same frames per step
 }
 

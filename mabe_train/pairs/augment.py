@@ -1,4 +1,4 @@
-"""Input-side options of the pair model: the left/right mirror and the lab one-hot.
+"""Input-side options of the pair model: the left/right mirror, the lab one-hot, side harmonisation.
 
 Mirror. The egocentric features (pairs.features) remove translation and rotation, not reflection:
 a mouse circling clockwise and one circling anticlockwise look different to the model, while no
@@ -16,6 +16,12 @@ there). The vocabulary is fixed (`KNOWN_LABS`, the 19 labs of the 2025 training 
 artefact is needed; a lab outside it gets the all-zero vector, which training also shows: the
 windows whose start frame is a multiple of `LAB_DROP_EVERY` are fed without their lab, so a new
 lab at predict time is a case the model has seen, not an untrained slot.
+
+Side harmonisation (`pairs.harmonise_sides`). Labs track the flank either at the hips (CalMS21,
+CRIM13, JovialSwallow) or laterally (DeliriousFly, SparklingTapir), so the same body region lands
+in different input slots and the model must learn it twice. With the option, an untracked `hip_*`
+point takes the same side's `lateral_*` point and back (raw pixels, before the features), so every
+such lab fills both slots of the "side" family, as the 7th-place write-up did.
 """
 
 from __future__ import annotations
@@ -59,6 +65,25 @@ def mirror(x: torch.Tensor, layout: Layout = DEFAULT_LAYOUT, which: torch.Tensor
     if which is None:
         return flipped
     return torch.where(which.to(x.device).view(-1, *([1] * (x.dim() - 1))), flipped, x)
+
+
+SIDE_FAMILY = (("hip_left", "lateral_left"), ("hip_right", "lateral_right"))
+
+
+def harmonise_sides(x: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
+    """Raw pixels (..., layout.width) with each untracked hip/lateral point filled from its partner
+    of the same side (SIDE_FAMILY); a layout lacking either slot of a family is left as it is."""
+    out, k = x.clone(), len(layout.keypoints)
+    for a, b in SIDE_FAMILY:
+        i, j = layout.index(a), layout.index(b)
+        if i is None or j is None:
+            continue
+        for m in range(layout.n_mice):
+            ca, cb = slice((m * k + i) * 2, (m * k + i) * 2 + 2), slice((m * k + j) * 2, (m * k + j) * 2 + 2)
+            pa, pb = x[..., ca], x[..., cb]
+            out[..., ca] = torch.where(torch.isnan(pa), pb, pa)
+            out[..., cb] = torch.where(torch.isnan(pb), pa, pb)
+    return out
 
 
 def lab_slot(lab: str) -> int:

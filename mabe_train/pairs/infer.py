@@ -18,7 +18,7 @@ import torch
 from mabe_store.reader import Store
 from mabe_train.decode import VideoProbs
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
-from mabe_train.pairs.augment import lab_onehot, lab_slot, mirror
+from mabe_train.pairs.augment import harmonise_sides, lab_onehot, lab_slot, mirror
 from mabe_train.pairs.features import pair_features
 from mabe_train.pairs.labels import video_pairs
 from mabe_train.pairs.settings import PairsSettings
@@ -37,7 +37,8 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
     Every window is read once and scored for all P pairs in one model call (the pairs differ only
     in which mice the features centre on), so a 4-mouse video costs one pass, not sixteen.
     options: the run's `pairs:` settings — `lab_input` appends the one-hot of `lab` (zeros for a
-    lab the vocabulary lacks), `tta_flip` averages each window's probabilities with its mirror's.
+    lab the vocabulary lacks), `tta_flip` averages each window's probabilities with its mirror's,
+    `harmonise_sides` fills untracked hip/lateral points from their partner first.
     """
     dev = torch.device(device)
     opt = options or PairsSettings()
@@ -48,6 +49,8 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
 
     def logits_of(xb: torch.Tensor, fps_b: torch.Tensor) -> torch.Tensor:
         n, w = xb.shape[:2]
+        if opt.harmonise_sides:
+            xb = harmonise_sides(xb, layout)
         feats = pair_features(xb.repeat(n_pairs, 1, 1), agents.repeat_interleave(n),
                               targets.repeat_interleave(n),
                               torch.full((n * n_pairs,), float(pix_per_cm), device=dev),

@@ -1,6 +1,6 @@
 """`pairs:` — the settings of the pair model's task, owned by it (mabe_train.pairs.task).
 
-The input options (mirror, tta_flip, lab_input) are explained in mabe_train.pairs.augment; they
+The input options (mirror, tta_flip, lab_input, harmonise_sides) are explained in mabe_train.pairs.augment; they
 are off by default unless bench/semireal_seq.py measured them better on held-out videos.
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
@@ -26,6 +26,7 @@ class PairsSettings:
     mirror: float = 0.0  # share of training windows mirrored left/right (pairs.augment)
     tta_flip: bool = False  # validation and predict average the probabilities of the input and its mirror
     lab_input: bool = False  # the video's lab as a one-hot input (pairs.augment.KNOWN_LABS; others: zeros)
+    harmonise_sides: bool = False  # an untracked hip point takes the lateral point of its side, and back
 
     def problems(self) -> list[str]:
         p = []

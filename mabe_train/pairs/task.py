@@ -7,7 +7,8 @@ What the trainer gets from this task:
   memory-mapped under `data.cache_dir` (default run_dir/stage-cache) when they do not fit in RAM,
   with gaussian noise of `data.noise_std` cm on the raw points from the sampler's noise bank;
 - inputs: `pairs.features.pair_features` on the training device (149 wide with 18 keypoint slots),
-  plus the lab one-hot when `pairs.lab_input` (pairs.augment; 19 more);
+  plus the lab one-hot when `pairs.lab_input` (pairs.augment; 19 more), hip/lateral points
+  harmonised first when `pairs.harmonise_sides`;
 - loss: BCE over the labeled (pair, action) cells only — an action the video does not label for
   that pair is unknown, never negative — with `pairs.pos_weight` (one value for every action, or
   37 in action order); sum / number of known cells;
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 
 from mabe_store.constants import ACTIONS
 from mabe_train.pairs import PairsError
-from mabe_train.pairs.augment import LAB_DROP_EVERY, N_LAB_INPUTS, lab_onehot, lab_slot
+from mabe_train.pairs.augment import LAB_DROP_EVERY, N_LAB_INPUTS, harmonise_sides, lab_onehot, lab_slot
 from mabe_train.pairs.features import n_pair_features, pair_features
 from mabe_train.pairs.labels import build_pairs
 from mabe_train.pairs.sampler import pair_sampler, pair_targets
@@ -116,6 +117,8 @@ class PairsTask(Task):
 
     def inputs(self, batch: Batch, device) -> torch.Tensor:
         x = batch.x.to(device, non_blocking=True)
+        if self.settings.harmonise_sides:
+            x = harmonise_sides(x, self.layout)
         unit, cols = batch.unit.to(device), self._cols(device)
         feats = pair_features(x, cols["agent"][unit], cols["target"][unit], batch.pix_per_cm.to(device),
                               batch.fps.to(device), self.layout)

@@ -123,3 +123,18 @@ def test_bad_pairs_options_are_reported_together():
     with pytest.raises(ConfigError) as e:
         load_config("configs/pairs_demo.yaml", ["pairs.mirror=1.5", "pairs.pos_weight=[1.0, 2.0]"])
     assert "pairs.mirror" in str(e.value) and "pos_weight" in str(e.value)
+
+
+def test_harmonise_sides_fills_an_untracked_hip_or_lateral_point_from_its_partner():
+    from mabe_train.pairs.augment import harmonise_sides
+    x = torch.full((1, 2, L.width), float("nan"))
+    x[..., col(0, "hip_left", 0):col(0, "hip_left", 0) + 2] = torch.tensor([1.0, 2.0])  # a hip lab
+    x[..., col(1, "lateral_right", 0):col(1, "lateral_right", 0) + 2] = torch.tensor([3.0, 4.0])  # a lateral lab
+    x[..., col(2, "hip_left", 0):col(2, "hip_left", 0) + 2] = 5.0  # both tracked: kept as they are
+    x[..., col(2, "lateral_left", 0):col(2, "lateral_left", 0) + 2] = 6.0
+    h = harmonise_sides(x)
+    assert h[..., col(0, "lateral_left", 0)].eq(1).all() and h[..., col(0, "lateral_left", 1)].eq(2).all()
+    assert h[..., col(1, "hip_right", 0)].eq(3).all() and h[..., col(1, "hip_right", 1)].eq(4).all()
+    assert h[..., col(2, "hip_left", 0)].eq(5).all() and h[..., col(2, "lateral_left", 0)].eq(6).all()
+    assert torch.isnan(h[..., col(0, "hip_right", 0)]).all()  # no partner tracked: still untracked
+    assert torch.isnan(h[..., col(0, "nose", 0)]).all() and torch.isnan(x[..., col(0, "lateral_left", 0)]).all()
