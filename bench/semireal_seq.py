@@ -54,6 +54,8 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--pairs-overrides", default="train.epochs=10 train.steps_per_epoch=120")
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help=f"comma-separated, from {', '.join(VARIANTS)}, or NAME=OVERRIDES;...")
+    ap.add_argument("--tta-on-trained", action="store_true",
+                    help="also score each run with flip TTA added after training (thresholds re-tuned)")
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
     ap.add_argument("--out", default=str(semireal.ROOT / "bench" / "results" / "semireal_seq.json"))
     a = ap.parse_args()
@@ -72,17 +74,46 @@ def variants(spec: str) -> dict[str, str]:
     return out
 
 
-def run_one(a, work: Path, name: str, overrides: str, seed: int, log: list[str]) -> dict:
-    """Train (unless done) and score one (variant, seed) on the held-out store."""
+def run_one(a, work: Path, name: str, overrides: str, seed: int, log: list[str], tta: bool = False) -> dict:
+    """Train (unless done) and score one (variant, seed) on the held-out store; `tta`: with flip TTA
+    added to the trained run (`with_tta`)."""
     run_name = f"{name}_s{seed}"
     run = work / "runs" / run_name
     cpu = semireal.timed(run / "summary.json", "mabe-train", "run", "--config", "configs/pairs_demo.yaml",
                          *semireal._common(work, run_name), *a.pairs_overrides.split(), *overrides.split(),
                          f"train.seed={seed}", "--overwrite", log=log)
+    if tta:
+        run = with_tta(run, work / "runs" / f"{run_name}_tta")
+        run_name = f"{run_name}_tta"
     row = semireal.heldout(run_name, run, work, log)
     summary = json.loads((run / "summary.json").read_text())
     return {**row, "train_cpu_s": cpu, "validation": summary.get("val_score", summary.get("best")),
-            "variant": name, "seed": seed, "overrides": overrides}
+            "variant": f"{name}+tta" if tta else name, "seed": seed,
+            "overrides": f"{overrides} +TTA on the trained weights".strip() if tta else overrides}
+
+
+def with_tta(run: Path, out: Path) -> Path:
+    """A copy of a finished run with `pairs.tta_flip: true` and its thresholds re-tuned with TTA on
+    the run's own validation videos: flip TTA measured on the very same weights (a variant trained
+    with `pairs.tta_flip=true` also changes which epoch is best and when the LR scheduler steps)."""
+    import shutil
+
+    import yaml
+
+    from mabe_train.run import load_checkpoint, load_run, save_checkpoint
+    if (out / "best.pt").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(run, out, ignore=shutil.ignore_patterns("epoch_*.pt", "last.pt", "eval"))
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    cfg.setdefault("pairs", {})["tta_flip"] = True
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    loaded = load_run(out, progress=False)
+    _, artefacts = loaded.task.validate(loaded.model, loaded.device)
+    ck = load_checkpoint(out / "best.pt")
+    ck["artefacts"] = {**(ck.get("artefacts") or {}), **artefacts}
+    save_checkpoint(out / "best.pt", ck)
+    return out
 
 
 def report(rows: list[dict]) -> str:
@@ -107,8 +138,9 @@ def main() -> None:
     n_held = semireal.prepare(a, work, log)
     if not (work / "holdout_solution.csv").exists():
         semireal.baseline_score(work / "holdout.zarr", work / "holdout_baseline.csv")
-    rows = [run_one(a, work, name, over, int(s), log)
-            for name, over in variants(a.variants).items() for s in a.seeds.split(",")]
+    rows = [run_one(a, work, name, over, int(s), log, tta)
+            for name, over in variants(a.variants).items() for tta in (False, True)[:1 + a.tta_on_trained]
+            for s in a.seeds.split(",")]
     result = {"heldout_videos": n_held, "pairs_overrides": a.pairs_overrides, "rows": rows,
               "seconds": round(time.perf_counter() - t0, 1), "load_average": os.getloadavg(), "commands": log}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
