@@ -32,13 +32,14 @@ import semireal  # noqa: E402  (bench/ is not a package)
 
 # variant -> overrides on top of configs/pairs_demo.yaml and the bench's --pairs-overrides
 VARIANTS = {
-    "base": "",
+    "base": "pairs.mirror=0",  # the pair model before these options
     "mirror": "pairs.mirror=0.5",  # left/right mirror of half the training windows
-    "tta": "pairs.tta_flip=true",  # validation and predict average the mirrored input's probabilities
+    "tta": "pairs.mirror=0 pairs.tta_flip=true",  # validation and predict average the mirrored input's probabilities
     "mirror_tta": "pairs.mirror=0.5 pairs.tta_flip=true",
-    "lab": "pairs.lab_input=true",  # one-hot lab appended to the inputs
-    "sides": "pairs.harmonise_sides=true",  # hip and lateral points as one side family
-    "ctx128": "data.sequence_length=128 data.batch_size=16",  # 2x context, same frames per step
+    "lab": "pairs.mirror=0 pairs.lab_input=true",  # one-hot lab appended to the inputs
+    "sides": "pairs.mirror=0 pairs.harmonise_sides=true",  # hip and lateral points as one side family
+    "mirror_sides": "pairs.mirror=0.5 pairs.harmonise_sides=true",
+    "ctx128": "pairs.mirror=0 data.sequence_length=128 data.batch_size=16",  # 2x context, same frames per step
 }
 
 

@@ -23,7 +23,7 @@ class PairsSettings:
     positive_fraction: float = 0.5  # share of training windows centred on an annotated interval
     pos_weight: list[float] = field(default_factory=lambda: [1.0])  # BCE pos_weight: 1 value or 37
     decode: DecodeConfig = field(default_factory=_demo_decode)  # thresholds are tuned per lab and action
-    mirror: float = 0.0  # share of training windows mirrored left/right (pairs.augment)
+    mirror: float = 0.5  # share of training windows mirrored left/right (pairs.augment); 0 = off
     tta_flip: bool = False  # validation and predict average the probabilities of the input and its mirror
     lab_input: bool = False  # the video's lab as a one-hot input (pairs.augment.KNOWN_LABS; others: zeros)
     harmonise_sides: bool = False  # an untracked hip point takes the lateral point of its side, and back
