@@ -22,10 +22,10 @@ frame, and the fps-aware features already put every lab's motion in per-second u
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
-
-from dataclasses import replace
 
 from mabe_store.reader import Staged
 from mabe_train.layout import DEFAULT_LAYOUT, Layout

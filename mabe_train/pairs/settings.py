@@ -1,7 +1,8 @@
 """`pairs:` — the settings of the pair model's task, owned by it (mabe_train.pairs.task).
 
 The input options (mirror, tta_flip, lab_input, harmonise_sides) are explained in mabe_train.pairs.augment; they
-are off by default unless bench/semireal_seq.py measured them better on held-out videos.
+are kept on by default only where bench/semireal_seq.py measured them better on the semi-real
+held-out videos: `mirror` (0.5; README "Pair-model variants"); the others measured no gain.
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
 """
