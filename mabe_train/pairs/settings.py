@@ -1,8 +1,8 @@
 """`pairs:` — the settings of the pair model's task, owned by it (mabe_train.pairs.task).
 
 The input options (mirror, tta_flip, lab_input, harmonise_sides) are explained in mabe_train.pairs.augment; they
-are kept on by default only where bench/semireal_seq.py measured them better on the semi-real
-held-out videos: `mirror` (0.5; README "Pair-model variants"); the others measured no gain.
+are off by default: none scored reproducibly better on the semi-real held-out videos
+(bench/semireal_seq.py; README "Pair-model variants").
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
 """
@@ -24,7 +24,7 @@ class PairsSettings:
     positive_fraction: float = 0.5  # share of training windows centred on an annotated interval
     pos_weight: list[float] = field(default_factory=lambda: [1.0])  # BCE pos_weight: 1 value or 37
     decode: DecodeConfig = field(default_factory=_demo_decode)  # thresholds are tuned per lab and action
-    mirror: float = 0.5  # share of training windows mirrored left/right (pairs.augment); 0 = off
+    mirror: float = 0.0  # share of training windows mirrored left/right (pairs.augment)
     tta_flip: bool = False  # validation and predict average the probabilities of the input and its mirror
     lab_input: bool = False  # the video's lab as a one-hot input (pairs.augment.KNOWN_LABS; others: zeros)
     harmonise_sides: bool = False  # an untracked hip point takes the lateral point of its side, and back
