@@ -22,6 +22,12 @@ CRIM13, JovialSwallow) or laterally (DeliriousFly, SparklingTapir), so the same 
 in different input slots and the model must learn it twice. With the option, an untracked `hip_*`
 point takes the same side's `lateral_*` point and back (raw pixels, before the features), so every
 such lab fills both slots of the "side" family, as the 7th-place write-up did.
+
+Measured on the semi-real held-out videos (bench/semireal_seq.py, pairs_demo at 1,200 steps, mean
+held-out score over training seeds; README "Pair-model variants"): none is a reproducible gain, so
+all are off by default — mirror 0.7182 vs 0.7213 (4 seeds; the seed-to-seed spread is 0.05), flip
+TTA on the same weights 0.7057 vs 0.7055 (2 seeds, 2x inference), lab one-hot 0.6964 vs 0.7055,
+side harmonisation 0.6934 vs 0.7055 (2 seeds each).
 """
 
 from __future__ import annotations
