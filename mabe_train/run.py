@@ -224,7 +224,7 @@ class LoadedRun:
         d = self.cfg.data
         return collect_probs(self.model, self.store, video_ids, window=d.sequence_length, stride=d.val_stride,
                              device=self.device, progress=progress, layout=self.task.layout,
-                             default_actions=default_actions)
+                             default_actions=default_actions, options=self.cfg.pairs)
 
     @property
     def thresholds(self) -> dict[tuple[str, str], float]:

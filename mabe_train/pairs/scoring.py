@@ -34,6 +34,7 @@ from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.infer import video_probs
+from mabe_train.pairs.settings import PairsSettings
 from mabe_train.submission import solution_from_store
 
 THRESHOLDS_FILE = "thresholds.json"
@@ -41,9 +42,11 @@ THRESHOLDS_FILE = "thresholds.json"
 
 def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: int, stride: int = 0,
                   device: torch.device | str = "cpu", progress: bool = False,
-                  layout: Layout = DEFAULT_LAYOUT, default_actions=None) -> list[VideoProbs]:
+                  layout: Layout = DEFAULT_LAYOUT, default_actions=None,
+                  options: PairsSettings | None = None) -> list[VideoProbs]:
     """VideoProbs of every video that labels at least one triple (others cannot score), and of the
-    others too when `default_actions` names the actions to predict there (pairs.labels.video_pairs)."""
+    others too when `default_actions` names the actions to predict there (pairs.labels.video_pairs).
+    options: the run's `pairs:` settings (lab input, flip TTA: pairs.infer.pairs_probs)."""
     model.eval()
     ids = list(video_ids)
     if progress:
@@ -52,7 +55,7 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
     out = []
     for vid in ids:
         probs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout,
-                            default_actions=default_actions)
+                            default_actions=default_actions, options=options)
         if probs is not None:
             out.append(probs)
     return out

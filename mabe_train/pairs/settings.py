@@ -1,5 +1,8 @@
 """`pairs:` — the settings of the pair model's task, owned by it (mabe_train.pairs.task).
 
+The input options (mirror, tta_flip, lab_input, harmonise_sides) are explained in mabe_train.pairs.augment; they
+are off by default: none scored reproducibly better on the semi-real held-out videos
+(bench/semireal_seq.py; README "Pair-model variants").
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
 """
@@ -21,11 +24,17 @@ class PairsSettings:
     positive_fraction: float = 0.5  # share of training windows centred on an annotated interval
     pos_weight: list[float] = field(default_factory=lambda: [1.0])  # BCE pos_weight: 1 value or 37
     decode: DecodeConfig = field(default_factory=_demo_decode)  # thresholds are tuned per lab and action
+    mirror: float = 0.0  # share of training windows mirrored left/right (pairs.augment)
+    tta_flip: bool = False  # validation and predict average the probabilities of the input and its mirror
+    lab_input: bool = False  # the video's lab as a one-hot input (pairs.augment.KNOWN_LABS; others: zeros)
+    harmonise_sides: bool = False  # an untracked hip point takes the lateral point of its side, and back
 
     def problems(self) -> list[str]:
         p = []
         if not 0 <= self.positive_fraction <= 1:
             p.append(f"pairs.positive_fraction must be in [0, 1], got {self.positive_fraction}")
+        if not 0 <= self.mirror <= 1:
+            p.append(f"pairs.mirror is the share of training windows mirrored, in [0, 1], got {self.mirror}")
         if len(self.pos_weight) not in (1, len(ACTIONS)) or min(self.pos_weight, default=0) <= 0:
             p.append(f"pairs.pos_weight needs 1 or {len(ACTIONS)} positive values (BCE pos_weight), "
                      f"got {len(self.pos_weight)}")

@@ -6,7 +6,9 @@ What the trainer gets from this task:
   need the true per-mouse geometry; the grouped task's centred coordinates would distort speeds),
   memory-mapped under `data.cache_dir` (default run_dir/stage-cache) when they do not fit in RAM,
   with gaussian noise of `data.noise_std` cm on the raw points from the sampler's noise bank;
-- inputs: `pairs.features.pair_features` on the training device (149 wide with 18 keypoint slots);
+- inputs: `pairs.features.pair_features` on the training device (149 wide with 18 keypoint slots),
+  plus the lab one-hot when `pairs.lab_input` (pairs.augment; 19 more), hip/lateral points
+  harmonised first when `pairs.harmonise_sides`;
 - loss: BCE over the labeled (pair, action) cells only — an action the video does not label for
   that pair is unknown, never negative — with `pairs.pos_weight` (one value for every action, or
   37 in action order); sum / number of known cells;
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 
 from mabe_store.constants import ACTIONS
 from mabe_train.pairs import PairsError
+from mabe_train.pairs.augment import LAB_DROP_EVERY, N_LAB_INPUTS, harmonise_sides, lab_onehot, lab_slot
 from mabe_train.pairs.features import n_pair_features, pair_features
 from mabe_train.pairs.labels import build_pairs
 from mabe_train.pairs.sampler import pair_sampler, pair_targets
@@ -68,13 +71,13 @@ class PairsTask(Task):
 
     def __init__(self, cfg, store, split, *, run_dir=None, progress=True):
         super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
-        self.input_dim = n_pair_features(self.layout)
-        self.n_outputs = len(ACTIONS)
         self.settings: PairsSettings = cfg.pairs
+        self.input_dim = n_pair_features(self.layout) + (N_LAB_INPUTS if self.settings.lab_input else 0)
+        self.n_outputs = len(ACTIONS)
         self.pos_weight = torch.tensor(self.settings.pos_weight, dtype=torch.float32)
         self._sampler: WindowSampler | None = None
         self._frames = 0
-        self._pair_cols: dict[str, torch.Tensor] = {}  # per pair (the sampler's units): agent, target, labeled
+        self._pair_cols: dict[str, torch.Tensor] = {}  # per pair (the sampler's units): agent, target, labeled, lab
 
     # -- training ---------------------------------------------------------------------------------
     def train_batches(self) -> WindowSampler:
@@ -92,12 +95,15 @@ class PairsTask(Task):
             raise PairsError("the training videos label no (agent, target, action) triple — build the "
                              "store from annotated data")
         self._frames = int(pairs.length.sum())
-        self._pair_cols = {"agent": torch.from_numpy(pairs.agent), "target": torch.from_numpy(pairs.target),
-                           "labeled": torch.as_tensor(pairs.mask, dtype=torch.float32)}
         v, idx = self.store.videos, staged.video_index
+        labs = torch.tensor([lab_slot(str(lab)) for lab in v["lab_id"][idx]], dtype=torch.long)
+        self._pair_cols = {"agent": torch.from_numpy(pairs.agent), "target": torch.from_numpy(pairs.target),
+                           "labeled": torch.as_tensor(pairs.mask, dtype=torch.float32),
+                           "lab": labs[torch.from_numpy(pairs.video).long()]}
         return pair_sampler(staged, pairs, lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx],
                             window=d.sequence_length, batch_size=d.batch_size, seed=seed,
-                            positive_fraction=s.positive_fraction, noise_std=d.noise_std)
+                            positive_fraction=s.positive_fraction, noise_std=d.noise_std, mirror=s.mirror,
+                            layout=self.layout)
 
     def frames_per_epoch(self) -> int:
         self.train_batches()
@@ -111,9 +117,16 @@ class PairsTask(Task):
 
     def inputs(self, batch: Batch, device) -> torch.Tensor:
         x = batch.x.to(device, non_blocking=True)
+        if self.settings.harmonise_sides:
+            x = harmonise_sides(x, self.layout)
         unit, cols = batch.unit.to(device), self._cols(device)
-        return pair_features(x, cols["agent"][unit], cols["target"][unit], batch.pix_per_cm.to(device),
-                             batch.fps.to(device), self.layout)
+        feats = pair_features(x, cols["agent"][unit], cols["target"][unit], batch.pix_per_cm.to(device),
+                              batch.fps.to(device), self.layout)
+        if not self.settings.lab_input:
+            return feats
+        drop = batch.start.to(device) % LAB_DROP_EVERY == 0  # the unknown-lab case (pairs.augment)
+        slot = torch.where(drop, torch.full_like(cols["lab"][unit], -1), cols["lab"][unit])
+        return torch.cat((feats, lab_onehot(slot, feats.shape[1])), dim=-1)
 
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         dev = logits.device
@@ -130,7 +143,7 @@ class PairsTask(Task):
         d = self.cfg.data
         videos = collect_probs(model, self.store, self.val_ids(), window=d.sequence_length,
                                stride=d.val_stride, device=device, progress=self.progress,
-                               layout=self.layout)
+                               layout=self.layout, options=self.settings)
         thresholds, sub, details, truths = tune_and_score(videos, self.store, self.settings.decode)
         per_lab = {r["lab_id"]: r["score"] for r in details.per_lab.iter_rows(named=True)}
         labs = self.store.videos["lab_id"]

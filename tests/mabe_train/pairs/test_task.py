@@ -120,3 +120,39 @@ def test_validate_scores_with_the_metric_and_returns_its_thresholds_writing_noth
 class _Flat(torch.nn.Module):
     def forward(self, x):
         return torch.zeros(*x.shape[:2], 37)
+
+
+def test_mirror_setting_mirrors_that_share_of_windows_and_resumes_exactly(store, tmp_path):
+    from mabe_train.pairs.augment import mirror
+    plain = _task(store, tmp_path, "train.seed=3", "pairs.mirror=0").train_batches().next_batch()
+    flipped = _task(store, tmp_path, "train.seed=3", "pairs.mirror=1.0").train_batches().next_batch()
+    torch.testing.assert_close(flipped.x, mirror(plain.x), equal_nan=True)  # same windows, all mirrored
+    assert torch.equal(flipped.y, plain.y)  # labels unchanged
+    half = _task(store, tmp_path, "train.seed=3", "pairs.mirror=0.5").train_batches()
+    b = half.next_batch()
+    same = [torch.equal(torch.nan_to_num(b.x[i]), torch.nan_to_num(plain.x[i])) for i in range(8)]
+    assert 0 < sum(same) < 8
+    state = half.state_dict()
+    after = half.next_batch()
+    again = _task(store, tmp_path, "train.seed=3", "pairs.mirror=0.5").train_batches()
+    again.load_state_dict(state)
+    torch.testing.assert_close(again.next_batch().x, after.x, equal_nan=True)
+
+
+def test_lab_input_appends_the_lab_one_hot_dropped_on_some_windows(store, tmp_path, monkeypatch):
+    from mabe_train.pairs import augment
+    monkeypatch.setattr(augment, "KNOWN_LABS", ("LabB", "LabA"))
+    task = _task(store, tmp_path, "pairs.lab_input=true", "batch_size=64")
+    assert task.input_dim == N_PAIR_FEATURES + augment.N_LAB_INPUTS
+    batch = task.train_batches().next_batch()
+    hot = task.inputs(batch, torch.device("cpu"))[:, :, N_PAIR_FEATURES:]
+    assert hot.shape == (64, 32, augment.N_LAB_INPUTS)
+    labs = task.store.videos["lab_id"]
+    vids = [task.split["train"][int(v)] for v in batch.video]
+    dropped = batch.start % augment.LAB_DROP_EVERY == 0
+    for i, vid in enumerate(vids):
+        want = torch.zeros(augment.N_LAB_INPUTS)
+        if not dropped[i]:
+            want[("LabB", "LabA").index(str(labs[task.store.index(vid)]))] = 1
+        assert torch.equal(hot[i], want.expand(32, -1))
+    assert dropped.any() and not dropped.all()
