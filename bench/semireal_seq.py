@@ -39,6 +39,8 @@ VARIANTS = {
     "lab": "pairs.mirror=0 pairs.lab_input=true",  # one-hot lab appended to the inputs
     "sides": "pairs.mirror=0 pairs.harmonise_sides=true",  # hip and lateral points as one side family
     "mirror_sides": "pairs.mirror=0.5 pairs.harmonise_sides=true",
+    "stretch": "pairs.mirror=0 pairs.time_stretch=0.2",  # windows resampled in time by a factor in [0.8, 1.2]
+    "fps30": "pairs.mirror=0 pairs.common_fps=30",  # every window seen at 30 fps, outputs back on the video's frames
     "ctx128": "pairs.mirror=0 data.sequence_length=128 data.batch_size=16",  # 2x context, same frames per step
 }
 
