@@ -27,7 +27,9 @@ Measured on the semi-real held-out videos (bench/semireal_seq.py, pairs_demo at 
 held-out score over training seeds; README "Pair-model variants"): none is a reproducible gain, so
 all are off by default — mirror 0.7182 vs 0.7213 (4 seeds; the seed-to-seed spread is 0.05), flip
 TTA on the same weights 0.7057 vs 0.7055 (2 seeds, 2x inference), lab one-hot 0.6964 vs 0.7055,
-side harmonisation 0.6934 vs 0.7055 (2 seeds each).
+side harmonisation 0.6934 vs 0.7055 (2 seeds each), time stretch S = 0.2 0.7383 vs 0.7213 (4 seeds,
+each gain inside the spread), common_fps 30 0.7752 vs 0.7213 (4 seeds, +0.027 to +0.064: the
+largest gain measured, off until tried on real data).
 
 Time resampling. Labs film at 10 to 120 fps (most 30); the features are per-second, but a window of
 W frames still spans W / fps seconds and a conv kernel spans a different time at each rate.
