@@ -30,16 +30,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semireal  # noqa: E402  (bench/ is not a package)
 
-# variant -> overrides on top of configs/pairs_demo.yaml and the bench's --pairs-overrides
+# variant -> overrides on top of configs/pairs_demo.yaml and the bench's --pairs-overrides; every variant
+# but fps30 pins common_fps=0 (the pair model as these were measured, before 30 became the default)
 VARIANTS = {
-    "base": "pairs.mirror=0",  # the pair model before these options
-    "mirror": "pairs.mirror=0.5",  # left/right mirror of half the training windows
-    "tta": "pairs.mirror=0 pairs.tta_flip=true",  # validation and predict average the mirrored input's probabilities
-    "mirror_tta": "pairs.mirror=0.5 pairs.tta_flip=true",
-    "lab": "pairs.mirror=0 pairs.lab_input=true",  # one-hot lab appended to the inputs
-    "sides": "pairs.mirror=0 pairs.harmonise_sides=true",  # hip and lateral points as one side family
-    "mirror_sides": "pairs.mirror=0.5 pairs.harmonise_sides=true",
-    "ctx128": "pairs.mirror=0 data.sequence_length=128 data.batch_size=16",  # 2x context, same frames per step
+    "base": "pairs.mirror=0 pairs.common_fps=0",  # the pair model before these options
+    "mirror": "pairs.mirror=0.5 pairs.common_fps=0",  # left/right mirror of half the training windows
+    "tta": "pairs.mirror=0 pairs.common_fps=0 pairs.tta_flip=true",  # validation and predict average the mirrored input's probabilities
+    "mirror_tta": "pairs.mirror=0.5 pairs.common_fps=0 pairs.tta_flip=true",
+    "lab": "pairs.mirror=0 pairs.common_fps=0 pairs.lab_input=true",  # one-hot lab appended to the inputs
+    "sides": "pairs.mirror=0 pairs.common_fps=0 pairs.harmonise_sides=true",  # hip and lateral points as one side family
+    "mirror_sides": "pairs.mirror=0.5 pairs.common_fps=0 pairs.harmonise_sides=true",
+    "stretch": "pairs.mirror=0 pairs.common_fps=0 pairs.time_stretch=0.2",  # windows resampled in time by a factor in [0.8, 1.2]
+    "fps30": "pairs.mirror=0 pairs.common_fps=30",  # every window seen at 30 fps, outputs back on the video's frames
+    "ctx128": "pairs.mirror=0 pairs.common_fps=0 data.sequence_length=128 data.batch_size=16",  # 2x context, same frames per step
 }
 
 

@@ -27,10 +27,28 @@ Measured on the semi-real held-out videos (bench/semireal_seq.py, pairs_demo at 
 held-out score over training seeds; README "Pair-model variants"): none is a reproducible gain, so
 all are off by default — mirror 0.7182 vs 0.7213 (4 seeds; the seed-to-seed spread is 0.05), flip
 TTA on the same weights 0.7057 vs 0.7055 (2 seeds, 2x inference), lab one-hot 0.6964 vs 0.7055,
-side harmonisation 0.6934 vs 0.7055 (2 seeds each).
+side harmonisation 0.6934 vs 0.7055 (2 seeds each), time stretch S = 0.2 0.7383 vs 0.7213 (4 seeds,
+each gain inside the spread), common_fps 30 0.7752 vs 0.7213 (4 seeds, +0.027 to +0.064: the
+largest gain measured, off until tried on real data).
+
+Time resampling. Labs film at 10 to 120 fps (most 30); the features are per-second, but a window of
+W frames still spans W / fps seconds and a conv kernel spans a different time at each rate.
+`pairs.time_stretch` S resamples each training window by a random factor f in [1-S, 1+S]
+(`stretch_window`: output frame i reads source position c + (i - c) * f about the window centre c,
+coordinates linearly interpolated, labels and validity from the nearest frame, fps divided by f so
+the per-second features stay physical); `pairs.common_fps` F shows every window at F frames per
+second (training: the same resampling with f = fps / F; validation and predict: the whole video is
+resampled to F, `resample_video`, and the logits are interpolated back onto the video's own
+frames, so decoding and scores stay in its frames). NaN-aware: a position whose nearest frame is
+untracked stays untracked; one whose other neighbour is untracked takes the nearest frame's point.
+Limit: training resamples inside the gathered W-frame window, so with f > 1 the source positions
+past the window's edges are clamped and marked not valid (at f = 1.2, 1/6 of the window's frames);
+the loss ignores them.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -102,3 +120,51 @@ def lab_onehot(slot: torch.Tensor, t: int) -> torch.Tensor:
     slot = slot.long()
     hot = torch.nn.functional.one_hot(slot.clamp_min(0), N_LAB_INPUTS).float() * (slot >= 0).float()[:, None]
     return hot[:, None, :].expand(-1, t, -1)
+
+
+def interp_frames(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """x (B, T, C) sampled at fractional frame positions pos (B, T') -> (B, T', C), positions clamped
+    to [0, T-1]; linear between the two neighbours, the nearest one where the other is NaN, NaN
+    where the nearest is NaN (an untracked point stays untracked; a gap does not grow)."""
+    t = x.shape[1]
+    pos = pos.to(x.device, torch.float32).clamp(0, t - 1)
+    lo = pos.floor().long().clamp(max=t - 1)
+    hi = (lo + 1).clamp(max=t - 1)
+    w = (pos - lo)[..., None].to(x.dtype)
+    xl, xh = (x.gather(1, i[..., None].expand(-1, -1, x.shape[-1])) for i in (lo, hi))
+    lin = xl * (1 - w) + xh * w
+    return torch.where(torch.isnan(lin), torch.where(w < 0.5, xl, xh), lin)
+
+
+def nearest_frames(y: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """y (B, T, ...) at the nearest frame of each position pos (B, T') -> (B, T', ...)."""
+    idx = pos.to(y.device).round().long().clamp(0, y.shape[1] - 1)
+    return y.gather(1, idx.view(*idx.shape, *([1] * (y.dim() - 2))).expand(-1, -1, *y.shape[2:]))
+
+
+def stretch_window(batch, factor: torch.Tensor):
+    """A `windows.Batch` resampled in time by factor (B,) (source frames per output frame) about
+    each window's centre: x interpolated (interp_frames), y and valid from the nearest frame, valid
+    False where the source position falls outside the window, fps / factor."""
+    b, w = batch.x.shape[:2]
+    f = factor.to(batch.x.device, torch.float32)
+    c = (w - 1) / 2
+    pos = c + (torch.arange(w, device=f.device, dtype=torch.float32) - c) * f[:, None]
+    inside = (pos >= -0.5) & (pos <= w - 0.5)
+    valid = nearest_frames(batch.valid, pos) & inside.to(batch.valid.device)
+    return replace(batch, x=interp_frames(batch.x, pos), y=nearest_frames(batch.y, pos), valid=valid,
+                   fps=batch.fps / f.to(batch.fps.device))
+
+
+def resample_video(x: torch.Tensor, fps: float, new_fps: float) -> torch.Tensor:
+    """(T, C) frames at fps -> (ceil(T * new_fps / fps), C) at new_fps (interp_frames)."""
+    n = max(1, int(np.ceil(len(x) * new_fps / fps)))
+    pos = torch.arange(n, dtype=torch.float32) * (fps / new_fps)
+    return interp_frames(x[None], pos[None])[0]
+
+
+def back_to_video(y: torch.Tensor, fps: float, new_fps: float, n_frames: int) -> torch.Tensor:
+    """(T', C) values at new_fps (from resample_video) -> (n_frames, C) on the video's own frames,
+    linearly interpolated: the inverse map of resample_video."""
+    pos = torch.arange(n_frames, dtype=torch.float32) * (new_fps / fps)
+    return interp_frames(y[None], pos[None])[0]

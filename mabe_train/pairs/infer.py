@@ -18,7 +18,14 @@ import torch
 from mabe_store.reader import Store
 from mabe_train.decode import VideoProbs
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
-from mabe_train.pairs.augment import harmonise_sides, lab_onehot, lab_slot, mirror
+from mabe_train.pairs.augment import (
+    back_to_video,
+    harmonise_sides,
+    lab_onehot,
+    lab_slot,
+    mirror,
+    resample_video,
+)
 from mabe_train.pairs.features import pair_features
 from mabe_train.pairs.labels import video_pairs
 from mabe_train.pairs.settings import PairsSettings
@@ -38,7 +45,8 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
     in which mice the features centre on), so a 4-mouse video costs one pass, not sixteen.
     options: the run's `pairs:` settings — `lab_input` appends the one-hot of `lab` (zeros for a
     lab the vocabulary lacks), `tta_flip` averages each window's probabilities with its mirror's,
-    `harmonise_sides` fills untracked hip/lateral points from their partner first.
+    `harmonise_sides` fills untracked hip/lateral points from their partner first, `common_fps`
+    resamples the video to that rate and maps the logits back to its own T frames.
     """
     dev = torch.device(device)
     opt = options or PairsSettings()
@@ -67,8 +75,12 @@ def pairs_probs(model: torch.nn.Module, raw: np.ndarray, pairs: list[tuple[int, 
         p = (torch.sigmoid(logits) + torch.sigmoid(logits_of(mirror(xb, layout), fps_b))) / 2
         return torch.logit(p, eps=1e-7)
 
-    logits = predict_video(forward, raw, fps, window, stride=stride,
+    seen_fps = opt.common_fps if opt.common_fps > 0 else fps
+    seen = raw if seen_fps == fps else resample_video(torch.from_numpy(np.asarray(raw)), fps, seen_fps).numpy()
+    logits = predict_video(forward, seen, seen_fps, window, stride=stride,
                            batch_size=max(1, INFER_WINDOWS // n_pairs), device=dev)
+    if seen_fps != fps:
+        logits = back_to_video(logits, fps, seen_fps, len(raw))  # onto the video's own frames
     t = logits.shape[0]
     return torch.sigmoid(logits.reshape(t, n_pairs, -1)).permute(1, 0, 2).numpy().astype(np.float32)
 

@@ -15,7 +15,9 @@ biased upward; the per-lab, per-action thresholds tuned on validation videos abs
 
 Windows never cross a video; a video shorter than W is padded by repeating its last frame, and
 the padded frames are not `valid`, so the loss ignores them. Noise is the sampler's bank, in cm,
-scaled by each window's pix_per_cm (the inputs are raw pixels). Mirror augmentation (`pairs.mirror`, pairs.augment): `MirrorSampler`. No frame_gap, no temporal jitter:
+scaled by each window's pix_per_cm (the inputs are raw pixels). Mirror augmentation (`pairs.mirror`,
+pairs.augment), time stretch (`pairs.time_stretch`) and a common frame rate (`pairs.common_fps`):
+`MirrorSampler`. No frame_gap, no temporal jitter:
 a shift of inputs against pair labels only blurs bout edges, which the metric scores frame by
 frame, and the fps-aware features already put every lab's motion in per-second units.
 """
@@ -30,40 +32,56 @@ import torch
 from mabe_store.reader import Staged
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.pairs import PairsError
-from mabe_train.pairs.augment import mirror
+from mabe_train.pairs.augment import mirror, stretch_window
 from mabe_train.pairs.labels import PairSet, unpack_bits
 from mabe_train.windows import BalancedStarts, Batch, Units, WindowSampler
 
 
 class MirrorSampler(WindowSampler):
     """`WindowSampler` whose batches have a share `mirror` of their windows mirrored left/right
-    (pairs.augment.mirror; labels unchanged: no action is handed). The mirror draw comes last in a
-    batch, from the sampler's own generator (B uniforms), so `state_dict()` still resumes exactly."""
+    (pairs.augment.mirror; labels unchanged: no action is handed), then every window resampled in
+    time (pairs.augment.stretch_window) by a factor fps / common_fps (when common_fps > 0) times a
+    uniform draw in [1 - time_stretch, 1 + time_stretch]. The draws come last in a batch, from the
+    sampler's own generator, in a fixed order (B uniforms for the mirror when mirror > 0, then B
+    for the stretch when time_stretch > 0), so `state_dict()` still resumes exactly."""
 
-    def __init__(self, *args, mirror: float = 0.0, layout: Layout = DEFAULT_LAYOUT, **kwargs):
+    def __init__(self, *args, mirror: float = 0.0, time_stretch: float = 0.0, common_fps: float = 0.0,
+                 layout: Layout = DEFAULT_LAYOUT, **kwargs):
         super().__init__(*args, **kwargs)
         self.mirror, self.layout = float(mirror), layout
+        self.time_stretch, self.common_fps = float(time_stretch), float(common_fps)
 
     def next_batch(self) -> Batch:
         batch = super().next_batch()
-        if self.mirror <= 0:
+        b = len(batch.unit)
+        if self.mirror > 0:
+            which = torch.from_numpy(self.rng.random(b) < self.mirror)
+            batch = replace(batch, x=mirror(batch.x, self.layout, which))
+        factor = np.ones(b)
+        if self.time_stretch > 0:
+            factor = self.rng.uniform(1 - self.time_stretch, 1 + self.time_stretch, b)
+        if self.common_fps > 0:
+            factor = factor * self._fps[batch.video.cpu().numpy()] / self.common_fps
+        if self.time_stretch <= 0 and self.common_fps <= 0:
             return batch
-        which = torch.from_numpy(self.rng.random(len(batch.unit)) < self.mirror)
-        return replace(batch, x=mirror(batch.x, self.layout, which))
+        return stretch_window(batch, torch.from_numpy(factor.astype(np.float32)))
 
 
 def pair_sampler(staged: Staged, pairs: PairSet, *, lab: np.ndarray, fps: np.ndarray, pix_per_cm: np.ndarray,
                  window: int, batch_size: int, seed: int = 0, positive_fraction: float = 0.5,
-                 noise_std: float = 0.0, mirror: float = 0.0, layout: Layout = DEFAULT_LAYOUT) -> WindowSampler:
+                 noise_std: float = 0.0, mirror: float = 0.0, time_stretch: float = 0.0,
+                 common_fps: float = 0.0, layout: Layout = DEFAULT_LAYOUT) -> WindowSampler:
     """lab, fps, pix_per_cm: (V',) per staged video (aligned with staged.starts); noise_std in cm;
-    mirror: the share of windows mirrored left/right (layout names the left/right slots)."""
+    mirror: the share of windows mirrored left/right (layout names the left/right slots);
+    time_stretch, common_fps: the time resampling of `MirrorSampler` (0: off)."""
     if pairs.n_pairs == 0:
         raise PairsError("no labeled pair in the staged videos — nothing to train on")
     units = Units(staged.starts[pairs.video], pairs.label_start, pairs.length, pairs.video)
     policy = BalancedStarts(pairs.length, np.asarray(lab)[pairs.video], pairs.intervals, window, positive_fraction)
     return MirrorSampler(staged.features, pairs.bits, units, policy, fps=fps, pix_per_cm=pix_per_cm,
                          window=window, batch_size=batch_size, seed=seed, noise_std=noise_std,
-                         noise_in_pixels=True, mirror=mirror, layout=layout)
+                         noise_in_pixels=True, mirror=mirror, time_stretch=time_stretch,
+                         common_fps=common_fps, layout=layout)
 
 
 def pair_targets(batch: Batch, labeled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

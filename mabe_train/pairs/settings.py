@@ -1,8 +1,9 @@
 """`pairs:` — the settings of the pair model's task, owned by it (mabe_train.pairs.task).
 
-The input options (mirror, tta_flip, lab_input, harmonise_sides) are explained in mabe_train.pairs.augment; they
-are off by default: none scored reproducibly better on the semi-real held-out videos
-(bench/semireal_seq.py; README "Pair-model variants").
+The input options (mirror, tta_flip, lab_input, harmonise_sides, time_stretch, common_fps) are explained in
+mabe_train.pairs.augment. common_fps is 30 by default: on the semi-real held-out videos it won on all four
+seeds (+0.027..+0.064, mean +0.054; bench/semireal_seq.py, README "Pair-model variants"); the others are off,
+none having won reproducibly there.
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
 """
@@ -28,6 +29,8 @@ class PairsSettings:
     tta_flip: bool = False  # validation and predict average the probabilities of the input and its mirror
     lab_input: bool = False  # the video's lab as a one-hot input (pairs.augment.KNOWN_LABS; others: zeros)
     harmonise_sides: bool = False  # an untracked hip point takes the lateral point of its side, and back
+    time_stretch: float = 0.0  # training windows resampled in time by a factor in [1-S, 1+S] (pairs.augment)
+    common_fps: float = 30.0  # every window seen at this frame rate, outputs mapped back to the video's frames; 0 = off
 
     def problems(self) -> list[str]:
         p = []
@@ -35,6 +38,11 @@ class PairsSettings:
             p.append(f"pairs.positive_fraction must be in [0, 1], got {self.positive_fraction}")
         if not 0 <= self.mirror <= 1:
             p.append(f"pairs.mirror is the share of training windows mirrored, in [0, 1], got {self.mirror}")
+        if not 0 <= self.time_stretch < 1:
+            p.append(f"pairs.time_stretch is the largest relative change of a window's speed, in [0, 1), "
+                     f"got {self.time_stretch}")
+        if not 0 <= self.common_fps <= 1000:
+            p.append(f"pairs.common_fps is frames per second (0 = each video's own), in [0, 1000], got {self.common_fps}")
         if len(self.pos_weight) not in (1, len(ACTIONS)) or min(self.pos_weight, default=0) <= 0:
             p.append(f"pairs.pos_weight needs 1 or {len(ACTIONS)} positive values (BCE pos_weight), "
                      f"got {len(self.pos_weight)}")

@@ -103,6 +103,7 @@ class PairsTask(Task):
         return pair_sampler(staged, pairs, lab=v["lab_id"][idx], fps=v["fps"][idx], pix_per_cm=v["pix_per_cm"][idx],
                             window=d.sequence_length, batch_size=d.batch_size, seed=seed,
                             positive_fraction=s.positive_fraction, noise_std=d.noise_std, mirror=s.mirror,
+                            time_stretch=s.time_stretch, common_fps=s.common_fps,
                             layout=self.layout)
 
     def frames_per_epoch(self) -> int:
