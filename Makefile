@@ -16,9 +16,11 @@ help: ## list the targets
 $(VENV)/.installed: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first and pinned: the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
+	# torch first and pinned: the CPU wheel; a bare `torch` would pull a multi-GB CUDA build. Pinned
+	# again beside the project: otherwise pip's backtracking over boto3/botocore (s3fs, moto) swapped
+	# it for torch 2.14.1 + CUDA (a fresh setup went from 70 s to 208 s)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[all,dev]'
+	$(PY) -m pip install -q -e '.[all,dev]' torch==2.13.0
 	@touch $@
 
 setup: $(VENV)/.installed ## create .venv and install the project (CPU torch)
