@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semireal  # noqa: E402  (bench/ is not a package)
 
 # variant -> overrides on top of configs/pairs_demo.yaml and the bench's --pairs-overrides; every variant
-# but fps30 pins common_fps=0 (the pair model as these were measured, before 30 became the default)
+# but fps30 pins common_fps=0 (the default, pinned so the rows stay what they measured if it changes)
 VARIANTS = {
     "base": "pairs.mirror=0 pairs.common_fps=0",  # the pair model before these options
     "mirror": "pairs.mirror=0.5 pairs.common_fps=0",  # left/right mirror of half the training windows

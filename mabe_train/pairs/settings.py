@@ -1,9 +1,9 @@
 """`pairs:` — the settings of the pair model's task, owned by it (mabe_train.pairs.task).
 
 The input options (mirror, tta_flip, lab_input, harmonise_sides, time_stretch, common_fps) are explained in
-mabe_train.pairs.augment. common_fps is 30 by default: on the semi-real held-out videos it won on all four
-seeds (+0.027..+0.064, mean +0.054; bench/semireal_seq.py, README "Pair-model variants"); the others are off,
-none having won reproducibly there.
+mabe_train.pairs.augment. All are off by default: none won reproducibly on the semi-real held-out videos
+(bench/semireal_seq.py, README "Pair-model variants"; common_fps 30, the closest, +0.016 on the mean of four
+seeds against the same tree's base, one seed -0.03).
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
 """
@@ -30,7 +30,7 @@ class PairsSettings:
     lab_input: bool = False  # the video's lab as a one-hot input (pairs.augment.KNOWN_LABS; others: zeros)
     harmonise_sides: bool = False  # an untracked hip point takes the lateral point of its side, and back
     time_stretch: float = 0.0  # training windows resampled in time by a factor in [1-S, 1+S] (pairs.augment)
-    common_fps: float = 30.0  # every window seen at this frame rate, outputs mapped back to the video's frames; 0 = off
+    common_fps: float = 0.0  # every window seen at this frame rate, outputs mapped back to the video's frames; 0 = off
 
     def problems(self) -> list[str]:
         p = []
