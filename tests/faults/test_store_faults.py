@@ -58,12 +58,17 @@ def test_row6_unparseable_coordinates_are_counted_and_verify_reports(handmade_ra
     assert "OK" in out or "mismatch" in out.lower()
 
 
-def test_row7_a_frame_number_far_past_the_duration_is_dropped_not_a_5m_frame_video(handmade_raw, tmp_path):
-    _edit_meta(handmade_raw, lambda df: df.with_columns(
-        pl.when(pl.col("video_id") == "101").then(pl.lit("4.0")).otherwise(pl.col("video_duration_sec"))
+def _one_row_at(raw, frame: int, duration_s: str) -> None:
+    """Video 101 gets `duration_s` seconds of metadata and one extra tracking row at `frame`."""
+    _edit_meta(raw, lambda df: df.with_columns(
+        pl.when(pl.col("video_id") == "101").then(pl.lit(duration_s)).otherwise(pl.col("video_duration_sec"))
         .alias("video_duration_sec")))
-    _edit_tracking(handmade_raw, 101, lambda df: pl.concat([df, df.head(1).with_columns(
-        pl.lit(4_999_000, dtype=df["video_frame"].dtype).alias("video_frame"))]))
+    _edit_tracking(raw, 101, lambda df: pl.concat([df, df.head(1).with_columns(
+        pl.lit(frame, dtype=df["video_frame"].dtype).alias("video_frame"))]))
+
+
+def test_row7_a_frame_number_far_past_the_duration_is_dropped_not_a_5m_frame_video(handmade_raw, tmp_path):
+    _one_row_at(handmade_raw, 4_999_000, "4.0")
     report, s = _build(handmade_raw, tmp_path)
     assert s.videos["length"][s.index(101)] == 120
     assert any("101" in r and "dropped 1 rows with video_frame past" in r for r in report.repaired)
@@ -71,11 +76,7 @@ def test_row7_a_frame_number_far_past_the_duration_is_dropped_not_a_5m_frame_vid
 
 def test_verify_re_derives_frame_numbers_past_the_coordinate_limit(handmade_raw, tmp_path):
     """A legitimate frame 100,500 (a long video): verify must not clip it like a corrupt coordinate."""
-    _edit_meta(handmade_raw, lambda df: df.with_columns(
-        pl.when(pl.col("video_id") == "101").then(pl.lit("4000.0")).otherwise(pl.col("video_duration_sec"))
-        .alias("video_duration_sec")))
-    _edit_tracking(handmade_raw, 101, lambda df: pl.concat([df, df.head(1).with_columns(
-        pl.lit(100_500, dtype=df["video_frame"].dtype).alias("video_frame"))]))
+    _one_row_at(handmade_raw, 100_500, "4000.0")
     _, s = _build(handmade_raw, tmp_path)
     assert s.videos["length"][s.index(101)] == 100_501
     out = _verify(tmp_path / "s.zarr", handmade_raw)
