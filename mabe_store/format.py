@@ -1,4 +1,7 @@
-"""The store's on-disk contract, and `write_store` for in-memory videos (through the one writer).
+"""The store's on-disk contract: its layout, table columns and `VideoData`, an in-memory video.
+
+What writes it lives in mabe_store/writer.py (`StoreWriter`, and `write_store` for in-memory
+videos), which imports this module and never the other way round.
 
 The store is the only thing `mabe_store` and `mabe_train` share: a Zarr v3 group that any
 experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A = 37 actions):
@@ -39,13 +42,12 @@ zarr but is outside the v3 spec: other implementations may not read it, and zarr
 notice that `open_store` silences). Inner chunks of untracked mice are not stored.
 format_version 2 (this layout) replaced 1, whose arrays were unsharded (one file per 16,384 x 36
 chunk, ~20k files for the full set) with plain zstd-1 and no transpose or shuffle, and whose
-`format.write_store` stores had no `committed`, `source` or per-video `source`.
+`write_store` stores had no `committed`, `source` or per-video `source`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -67,7 +69,7 @@ LABELED_COLUMNS: dict[str, str] = {
 
 @dataclass
 class VideoData:
-    """One video in memory, for `write_store`: `features` (T, 4 * K * 2) float32 pixels (NaN where
+    """One video in memory, for `writer.write_store`: `features` (T, 4 * K * 2) float32 pixels (NaN where
     untracked) and the intervals; the frame labels are derived from them by the writer."""
 
     video_id: int
@@ -92,24 +94,3 @@ def rasterise(annotations, length: int) -> np.ndarray:
         if hi > lo:
             out[lo:hi, ACTION_INDEX[action]] = 1
     return out
-
-
-def write_store(path: str | Path, videos: list[VideoData], *, cfg=None, source: dict | None = None) -> Path:
-    """Write a complete store of in-memory videos (tests, benchmarks) through the builder's writer,
-    so it carries the same attrs, chunks, codecs and derived labels as a built one. Overwrites `path`."""
-    from mabe_store.build_config import BuildConfig
-    from mabe_store.writer import StoreWriter, VideoRows
-
-    cfg = cfg or BuildConfig()
-    writer = StoreWriter(path, cfg, source or {"builder": "mabe_store.format.write_store"}, fresh=True)
-    for v in videos:
-        feats = np.asarray(v.features, dtype=np.float32)
-        if feats.ndim != 2 or feats.shape[1] != cfg.n_features:
-            raise ValueError(f"video {v.video_id}: features {feats.shape}, expected (T, {cfg.n_features})")
-        meta = {"fps": v.fps, "pix_per_cm": v.pix_per_cm, "width_pix": v.width_pix, "height_pix": v.height_pix,
-                "behaviors_labeled": v.behaviors_labeled}
-        used = np.flatnonzero(~np.isnan(feats).all(axis=0))  # as the builder: untracked columns not stored
-        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats[:, used], used, list(v.annotations), meta,
-                                v.n_mice, source="memory"))
-    writer.finish()
-    return Path(path)

@@ -1,6 +1,6 @@
 """The one writer of the store (the layout is in mabe_store/format.py): append-only and crash-safe.
 
-Every store — `mabe-store build`, `format.write_store` for tests and benchmarks — goes through
+Every store — `mabe-store build`, `write_store` (below) for tests and benchmarks — goes through
 `StoreWriter`, so every store has the same attrs, chunking, codecs and commit protocol, and its
 frame labels and labeled triples are derived here from the intervals and the `behaviors_labeled`
 text (never handed in separately, so they cannot disagree with them).
@@ -36,7 +36,7 @@ from mabe_store.build_config import BuildConfig
 from mabe_store.codecs import array_codecs, direct_shards, encode_shard
 from mabe_store.constants import ACTION_INDEX, ACTIONS, FORMAT_VERSION, GENERATION_FILE, N_MICE
 from mabe_store.errors import zarr_codec_notice_silenced
-from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS
+from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS, VideoData
 
 STORE_VIDEO_COLUMNS = {**VIDEO_COLUMNS, "source": "str"}  # + the fingerprint the rerun compares
 TABLES = {"videos": STORE_VIDEO_COLUMNS, "annotations": ANNOTATION_COLUMNS, "labeled": LABELED_COLUMNS}
@@ -313,3 +313,21 @@ class StoreWriter:
         self.commit()
         if report is not None:
             self.root.attrs.update({"build_report": report})
+
+
+def write_store(path: str | Path, videos: list[VideoData], *, cfg=None, source: dict | None = None) -> Path:
+    """Write a complete store of in-memory videos (tests, benchmarks) through the builder's writer,
+    so it carries the same attrs, chunks, codecs and derived labels as a built one. Overwrites `path`."""
+    cfg = cfg or BuildConfig()
+    writer = StoreWriter(path, cfg, source or {"builder": "mabe_store.writer.write_store"}, fresh=True)
+    for v in videos:
+        feats = np.asarray(v.features, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != cfg.n_features:
+            raise ValueError(f"video {v.video_id}: features {feats.shape}, expected (T, {cfg.n_features})")
+        meta = {"fps": v.fps, "pix_per_cm": v.pix_per_cm, "width_pix": v.width_pix, "height_pix": v.height_pix,
+                "behaviors_labeled": v.behaviors_labeled}
+        used = np.flatnonzero(~np.isnan(feats).all(axis=0))  # as the builder: untracked columns not stored
+        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats[:, used], used, list(v.annotations), meta,
+                                v.n_mice, source="memory"))
+    writer.finish()
+    return Path(path)

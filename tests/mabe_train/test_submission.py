@@ -8,8 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
 from mabe_store.reader import open_store
+from mabe_store.writer import write_store
 from mabe_train.metric import counted_rows, score, score_details
 from mabe_train.submission import (
     SubmissionError,
