@@ -41,7 +41,8 @@ from mabe_store.constants import entry_text
 from mabe_train import MabeTrainError
 from mabe_train.average import average_probs, average_thresholds
 from mabe_train.decode import decode
-from mabe_train.submission import SUBMISSION_COLUMNS, _spread, write_submission
+from mabe_train.intervals import INTERVAL_SCHEMA, SUBMISSION_COLUMNS
+from mabe_train.submission import _spread, write_submission
 
 FALLBACKS = ("none", "baseline")
 RUNS_DIR, STORE_CONFIG = "runs", "store.yaml"
@@ -133,11 +134,7 @@ def fallback_rows(videos: list[TestVideo], how: str) -> pl.DataFrame:
         for v in videos:
             if v.length > 0:
                 rows += _spread(v.video_id, v.length, v.entries)
-    return pl.DataFrame(rows, schema=_SCHEMA, orient="row")
-
-
-_SCHEMA = {"video_id": pl.Int64, "agent_id": pl.Utf8, "target_id": pl.Utf8, "action": pl.Utf8,
-           "start_frame": pl.Int64, "stop_frame": pl.Int64}
+    return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -219,8 +216,8 @@ def predict_videos(runs: list, todo: list[TestVideo], budget: float | None, t0: 
 
 
 def _write(parts: list[pl.DataFrame], out: Path, labeled: dict[str, set[str]]) -> int:
-    parts = [p.select(list(_SCHEMA)).cast(_SCHEMA) for p in parts if p.height]
-    df = pl.concat(parts) if parts else pl.DataFrame(schema=_SCHEMA)
+    parts = [p.select(list(INTERVAL_SCHEMA)).cast(INTERVAL_SCHEMA) for p in parts if p.height]
+    df = pl.concat(parts) if parts else pl.DataFrame(schema=INTERVAL_SCHEMA)
     write_submission(df, out, labeled)
     return df.height
 
