@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from mabe_store.constants import SELF_ACTIONS
@@ -151,8 +152,6 @@ def plot_ethogram(b: pl.DataFrame, budget: pl.DataFrame, *, fps: float, length: 
 
 
 def _colours(actions: list[str]) -> dict:
-    from matplotlib import colormaps
-
     cmap = colormaps["tab10" if len(actions) <= 10 else "tab20"]
     return {a: cmap(i % cmap.N) for i, a in enumerate(actions)}
 
