@@ -8,7 +8,7 @@ RUN    ?= runs/demo
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo synth build-store test test-fast bench lint clean
+.PHONY: help setup demo synth build-store test test-fast docs bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test: setup ## run the test suite
 
 test-fast: setup ## the inner loop: every test not marked slow
 	$(VENV)/bin/pytest -m "not slow"
+
+docs: setup ## build the documentation site into build/site (warnings are errors)
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 bench: setup ## benchmarks (not tests): store build, sampler, train steps, metric
 	$(PY) bench/bench_store.py
