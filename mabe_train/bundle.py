@@ -1,4 +1,4 @@
-"""`mabe-train bundle`: trained runs -> a folder to upload as a Kaggle Dataset, plus the notebook.
+"""`mabe-train kaggle bundle`: trained runs -> a folder to upload as a Kaggle Dataset, plus the notebook.
 
     DIR/
       mabe-bundle.json         the marker the notebook finds the bundle by; runs, Python, wheel list

@@ -1,4 +1,4 @@
-"""`mabe-train submit`: a bundle + the competition's files -> a submission.csv that is always valid.
+"""`mabe-train kaggle submit`: a bundle + the competition's files -> a submission.csv that is always valid.
 
 This is what the Kaggle notebook runs, offline, on the hidden test set (~200 videos). A scoring
 error there costs a day's quota and gives no score at all, so every failure below one video is
