@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from mabe_store.errors import MabeStoreError, require
+from mabe_store.log import Log, say
 
 COMPETITION = "MABe-mouse-behavior-detection"
 LAYOUT = ("train.csv", "test.csv", "sample_submission.csv", "train_tracking", "train_annotation",
@@ -134,7 +135,7 @@ def extract(archive: Path, out: Path) -> tuple[int, int]:
     return done, kept
 
 
-def download(out: str | Path, *, competition: str = COMPETITION, log=print) -> Path:
+def download(out: str | Path, *, competition: str = COMPETITION, log: Log = say) -> Path:
     """Download and unpack the competition into `out`, skipping what is already there."""
     out = Path(out)
     if complete(out):
