@@ -15,18 +15,17 @@ import shutil
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from mabe_store.build_config import BuildConfig
 from mabe_store.constants import SPLITS
 from mabe_store.errors import MabeStoreError
 from mabe_store.location import is_url, locate
+from mabe_store.log import Log, progress_bar, say
 from mabe_store.pivot import pivot_tracking, read_annotations
 from mabe_store.report import BuildReport
 from mabe_store.sources import VideoTask, discover, max_frame, meta_notes
@@ -186,7 +185,7 @@ def _consume(results, writer: StoreWriter, report: BuildReport, bar, t0: float) 
 
 
 def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = None, jobs: int = 1,
-                splits: tuple[str, ...] = SPLITS, progress: bool = True, log: Callable[[str], None] = print,
+                splits: tuple[str, ...] = SPLITS, progress: bool = True, log: Log = say,
                 flush_rows: int | None = None, flush_seconds: float = 30.0,
                 storage_options: dict | None = None, mirror: str | Path | None = None) -> BuildReport:
     """Build or complete the store at `out` from the raw Kaggle layout at `raw`.
@@ -219,7 +218,7 @@ def _build_locked(raw, out, cfg, tasks, rejected, splits, jobs, progress, log, f
     todo = [t for t in tasks if t.video_id not in writer.built]
     report = BuildReport(already_built=len(tasks) - len(todo), fresh=writer.fresh)
     report.skipped += [f"{w}: {r}" for w, r in rejected] + _orphans(raw, tasks, splits)
-    with tqdm(total=len(todo), unit="video", desc="build", disable=not progress, smoothing=0.1) as bar:
+    with progress_bar(total=len(todo), unit="video", desc="build", enabled=progress, smoothing=0.1) as bar:
         _consume(_results(todo, cfg, jobs), writer, report, bar, t0)
     writer.commit()
     report.seconds = time.perf_counter() - t0

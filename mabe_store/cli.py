@@ -1,66 +1,35 @@
 """`mabe-store`: the command line of the store — download, build, inspect, verify (and synth).
 
-Commands stay thin: they parse options, call one library function and print its lines. The one
-error boundary is `_OneLineErrors`: every command registered on `app` runs inside it, and any
-`MabeStoreError` (or an unusable path, OSError) becomes one line `error: ...` and exit code 1,
-never a traceback.
+Commands stay thin: they parse options, call one library function and print its lines. Every
+command registered on `app` runs inside the one error boundary of both CLIs
+(`mabe_store.cli_base.one_line_errors`): any `MabeStoreError`, a missing optional dependency or an
+unusable path (OSError) becomes one line `error: ...` and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mabe_store.cli_base import BoundaryTyper, OptionsOpt, StoreOpt
+from mabe_store.cli_base import fail as _fail
 from mabe_store.cli_synth import synth
 from mabe_store.constants import split_choice
-from mabe_store.errors import MabeStoreError
 from mabe_store.location import parse_options
 from mabe_store.reader import open_store
 
-
-def _one_line_errors(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MabeStoreError as e:
-            _fail(str(e))
-        except OSError as e:  # a path the user pointed somewhere unusable
-            where = f" {e.filename}" if e.filename else ""
-            _fail(f"cannot write{where}: {e.strerror or e} — pick a writable path")
-    return run
-
-
-class _OneLineErrors(typer.Typer):
-    """A Typer app whose every command runs inside the one error boundary."""
-
-    def command(self, *args, **kwargs):
-        register = super().command(*args, **kwargs)
-        return lambda fn: register(_one_line_errors(fn))
-
-
-app = _OneLineErrors(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.",
-                     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = BoundaryTyper(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.")
 
 app.command("synth")(synth)
 
-StoreOpt = Annotated[str, typer.Option("--store", help="the Zarr store: a directory, or an s3://, gs:// or "
-                                                       "memory:// URL (see --storage-option)")]
-OptionsOpt = Annotated[list[str] | None, typer.Option(
-    "--storage-option", help="KEY=VALUE fsspec storage option of a store URL, repeatable "
-                             "(e.g. endpoint_url=http://127.0.0.1:9000, anon=true); never printed")]
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1) from None
 
 
 @app.command()
 def build(
+    overrides: Annotated[list[str] | None, typer.Argument(
+        help="key=value build settings over --config, e.g. chunk_rows=8192 codec=blosc-lz4")] = None,
     raw: Annotated[Path, typer.Option(help="raw Kaggle-layout directory (train.csv, *_tracking/, ...)")] = Path("data/raw"),
     out: Annotated[str, typer.Option(help="store to create or complete: a directory, or an s3://, gs:// or "
                                           "memory:// URL (built in --mirror, then uploaded)")] = "data/store.zarr",
@@ -78,7 +47,7 @@ def build(
     from mabe_store.build import build_store
     from mabe_store.build_config import load_config
 
-    report = build_store(raw, out, cfg=load_config(config), jobs=jobs, splits=split_choice(split),
+    report = build_store(raw, out, cfg=load_config(config, overrides), jobs=jobs, splits=split_choice(split),
                          progress=progress, log=typer.echo, storage_options=parse_options(storage_option),
                          mirror=mirror)
     for line in report.lines():

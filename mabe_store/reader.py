@@ -27,6 +27,7 @@ from mabe_store.codecs import MISSING, ShardLayout
 from mabe_store.constants import FORMAT_VERSION, GENERATION_FILE
 from mabe_store.errors import MabeStoreError, zarr_codec_notice_silenced
 from mabe_store.location import Location, locate
+from mabe_store.log import progress_bar
 
 
 class StoreError(MabeStoreError):
@@ -280,11 +281,8 @@ class Store:
         feats = _alloc((n, width), np.float32, where, "features")
         acts = _alloc((n, n_act), np.uint8, where, "actions")
         order = np.argsort(self.videos["offset"][idx], kind="stable")  # read in disk order
-        it = order
-        if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(order, desc=f"staging {len(idx)} videos" + (f" -> {where}" if where else ""),
-                      unit="video")
+        it = progress_bar(order, desc=f"staging {len(idx)} videos" + (f" -> {where}" if where else ""),
+                          unit="video", enabled=progress)
         for j in it:
             off = int(self.videos["offset"][idx[j]])
             s, ln = int(starts[j]), int(lengths[j])

@@ -1,4 +1,4 @@
-"""`mabe-train bundle`: trained runs -> a folder to upload as a Kaggle Dataset, plus the notebook.
+"""`mabe-train kaggle bundle`: trained runs -> a folder to upload as a Kaggle Dataset, plus the notebook.
 
     DIR/
       mabe-bundle.json         the marker the notebook finds the bundle by; runs, Python, wheel list
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from mabe_store.log import Log, say
 from mabe_train import MabeTrainError
 from mabe_train.notebook import MARKER, kernel_metadata, notebook
 from mabe_train.wheels import Wheelhouse, collect, read_image
@@ -143,7 +144,7 @@ def _store_yaml(store: Path, out: Path) -> None:
 
 def make_bundle(runs: list[Path], out: Path, *, python: str = "3.11", gpu: bool = False, image: Path | None = None,
                 wheels_from: Path | None = None, store: Path | None = None, owner: str = "YOUR-KAGGLE-USERNAME",
-                slug: str = "mabe-bundle", overwrite: bool = False, log=print) -> BundleReport:
+                slug: str = "mabe-bundle", overwrite: bool = False, log: Log = say) -> BundleReport:
     """Write the bundle folder; see the module docstring."""
     out, names = Path(out), [Path(r).resolve().name for r in runs]
     if len(set(names)) != len(names):

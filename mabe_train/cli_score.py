@@ -14,7 +14,6 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from mabe_train.cli_errors import one_line_errors
 from mabe_train.intervals import read_intervals_csv
 from mabe_train.metric import MetricError, ScoreDetails, score_details
 
@@ -53,11 +52,10 @@ def score(
     beta: Annotated[float, typer.Option(help="F-beta's beta (the competition uses 1)")] = 1.0,
 ) -> None:
     """Score a submission with the official MABe metric; the last line is `score: <value>`."""
-    with one_line_errors():
-        sol, sub = read_intervals_csv(solution, "solution"), read_intervals_csv(submission, "submission")
-        _refuse_swapped(sol, sub)
-        _refuse_disjoint(sol, sub)
-        d = score_details(sol, sub, beta)
+    sol, sub = read_intervals_csv(solution, "solution"), read_intervals_csv(submission, "submission")
+    _refuse_swapped(sol, sub)
+    _refuse_disjoint(sol, sub)
+    d = score_details(sol, sub, beta)
     if details:
         _print_details(d)
     typer.echo(f"labs: {d.per_lab.height}, lab-actions: {d.per_action.height}")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mabe_store.log import Log, say
 from mabe_train import MabeTrainError
 from mabe_train.decode import (
     NEVER,
@@ -99,7 +100,7 @@ def evidence(runs: list, store) -> list[list[VideoProbs]]:
     return out
 
 
-def tune_blend(runs: list, store, decode_cfg, log=print) -> tuple[tuple[float, ...], dict, float]:
+def tune_blend(runs: list, store, decode_cfg, log: Log = say) -> tuple[tuple[float, ...], dict, float]:
     """(weights, ensemble thresholds, evidence score); equal weights and 0.5 without evidence."""
     from mabe_train.calibrate import present_actions, tune_thresholds
     from mabe_train.gbdt.loaded import score_videos
@@ -128,7 +129,7 @@ def default_thresholds(runs: list) -> dict[tuple[str, str], float]:
 
 # -- the run ---------------------------------------------------------------------------------------
 def make_ensemble(members: list[str | Path], out: str | Path, *, weights: list[float] | None = None,
-                  overwrite: bool = False, log=print) -> Path:
+                  overwrite: bool = False, log: Log = say) -> Path:
     """Write ensemble run `out` over `members` (run directories of any kind)."""
     from mabe_train.run import load_run, write_atomic
     if len(members) < 2:

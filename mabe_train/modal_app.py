@@ -1,8 +1,8 @@
 """Run the same `train(cfg)` on a Modal cloud GPU; the store and the runs live on a Modal Volume.
 
 Layout of the Volume `mabe-data` (mounted at /vol in the container):
-    /stores/<name>/   a store uploaded by `mabe-train modal-upload --store data/store.zarr`
-    /runs/<run_name>/ run directories written by remote runs (`mabe-train modal-fetch RUN_NAME`)
+    /stores/<name>/   a store uploaded by `mabe-train modal upload --store data/store.zarr`
+    /runs/<run_name>/ run directories written by remote runs (`mabe-train modal fetch RUN_NAME`)
 
 The remote function copies its store from the Volume to the container's local disk before
 training (Volume reads are network reads; the sampler wants one sequential pass) and writes the run
@@ -12,8 +12,8 @@ after every checkpoint; SIGTERM (Modal's notice before a preemption) makes the t
 at the next step and stop; the function has `modal.Retries`, and a call whose run folder already
 holds a last.pt resumes it — so a preempted or retried input continues where it stopped and ends
 with the weights an uninterrupted run reaches. `--gpu H100,A100-80GB,L40S` is a fallback list.
-Detached runs are recorded in runs/.modal/<run>.json, for `modal-status`, `modal-logs` and
-`modal-cancel`. `mabe-train cv --remote modal` (`launch_cv`) plans the folds in one CPU call, runs
+Detached runs are recorded in runs/.modal/<run>.json, for `mabe-train modal status`, `logs` and
+`cancel`. `mabe-train cv --remote modal` (`launch_cv`) plans the folds in one CPU call, runs
 every unfinished fold as one GPU call (`cv_fold_remote.starmap`, in parallel; each preemption-safe
 as above, a retried fold resumes its last.pt) and tunes the thresholds on the Volume's OOF files in
 a last CPU call (mabe_train.cv's three steps). The image pins every dependency to the version
@@ -36,10 +36,10 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from mabe_store.errors import require
 from mabe_train import MabeTrainError
-from mabe_train.extras import require
 
-modal = require("modal", "modal")
+modal = require("modal", extra="modal", feature="running on Modal")
 
 APP_NAME = "mabe-train"
 VOLUME_NAME = "mabe-data"
@@ -76,7 +76,7 @@ def remote_config(cfg_dict: dict, volume_root: str, local_dir: str | None):
     store_name = Path(cfg.data.data_dir).name
     src = root / "stores" / store_name
     if not src.exists():
-        raise ModalError(f"no store {store_name!r} on the Volume — run `mabe-train modal-upload "
+        raise ModalError(f"no store {store_name!r} on the Volume — run `mabe-train modal upload "
                          f"--store {cfg.data.data_dir}` first")
     cfg.data.data_dir = str(src)
     if local_dir is not None:
@@ -207,7 +207,7 @@ def launch_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = F
         list(cv_fold_remote.with_options(gpu=gpus).starmap([(cfg_dict, f) for f in todo]))
         score = cv_finish_remote.remote(cfg_dict)
     return (f"finished cv {name}: {len(todo)} of {k} folds run on {gpu}, OOF score {score:.4f}; "
-            f"fetch it with: mabe-train modal-fetch {name}")
+            f"fetch it with: mabe-train modal fetch {name}")
 
 
 def has_credentials() -> bool:
@@ -272,10 +272,10 @@ def launch(cfg, *, remote: str = "modal", gpu: str = "A10G", detach: bool = Fals
             record.parent.mkdir(parents=True, exist_ok=True)
             record.write_text(json.dumps({"run": name, "call_id": call.object_id, "gpu": gpu,
                                           "started": datetime.now().isoformat(timespec="seconds")}))
-            return (f"started {name} on {gpu} (call {call.object_id}); `mabe-train modal-status {name}`, "
-                    f"`modal-logs {name}`, `modal-cancel {name}`; when done: mabe-train modal-fetch {name}")
+            return (f"started {name} on {gpu} (call {call.object_id}); `mabe-train modal status|logs|cancel "
+                    f"{name}`; when done: mabe-train modal fetch {name}")
         name = fn.remote(cfg.to_dict(), resume is not None)
-    return f"finished {name} on {gpu}; fetch it with: mabe-train modal-fetch {name}"
+    return f"finished {name} on {gpu}; fetch it with: mabe-train modal fetch {name}"
 
 
 def _call(run_name: str, checkpoint_dir: str | Path):
@@ -310,7 +310,7 @@ def call_logs(run_name: str, checkpoint_dir: str | Path = "runs", entries: int =
 def call_cancel(run_name: str, checkpoint_dir: str | Path = "runs") -> str:
     call = _call(run_name, checkpoint_dir)
     _answer(lambda: call.cancel(terminate_containers=True), "cancelling the run")
-    return f"cancelled {run_name}; its last checkpoint stays on the Volume (`mabe-train modal-fetch {run_name}`)"
+    return f"cancelled {run_name}; its last checkpoint stays on the Volume (`mabe-train modal fetch {run_name}`)"
 
 
 def upload_store(store: Path, name: str = "store.zarr") -> str:

@@ -2,7 +2,7 @@
 
 Three short code cells: find the bundle under /kaggle/input (by its mabe-bundle.json marker, so it
 works whatever path Kaggle mounts the dataset at), install offline from its wheels, run
-`mabe-train submit`. Plain Python (subprocess, no `!` magics), so `scripts/kaggle_offline_check.sh`
+`mabe-train kaggle submit`. Plain Python (subprocess, no `!` magics), so `scripts/kaggle_offline_check.sh`
 runs exactly these cells with `python`; MABE_KAGGLE_INPUT / MABE_KAGGLE_WORKING move the two
 Kaggle folders for that check and default to the real ones. `check=True` turns a failed install or
 submit into a visible notebook error rather than a missing file.
@@ -16,7 +16,7 @@ MARKER = "mabe-bundle.json"
 
 CELLS = [
     ("markdown", "# MABe — offline submission\n"
-                 "Installs the bundled wheels (no internet), then `mabe-train submit` builds a test-only store, "
+                 "Installs the bundled wheels (no internet), then `mabe-train kaggle submit` builds a test-only store, "
                  "predicts every test video with the bundled run(s) and writes `submission.csv` "
                  "(a video that cannot be predicted falls back; see the printed summary)."),
     ("code", "import glob, os, subprocess, sys\n"
@@ -28,7 +28,7 @@ CELLS = [
              "print('bundle:', BUNDLE)"),
     ("code", "subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-index', '--find-links',\n"
              "                f'{BUNDLE}/wheels', 'mabe'], check=True)"),
-    ("code", "subprocess.run([sys.executable, '-m', 'mabe_train.cli', 'submit', '--bundle', BUNDLE,\n"
+    ("code", "subprocess.run([sys.executable, '-m', 'mabe_train.cli', 'kaggle', 'submit', '--bundle', BUNDLE,\n"
              "                '--input', INPUT, '--out', f'{WORKING}/submission.csv',\n"
              "                '--time-budget', '{TIME_BUDGET}'], check=True)"),
 ]

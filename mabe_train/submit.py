@@ -1,4 +1,4 @@
-"""`mabe-train submit`: a bundle + the competition's files -> a submission.csv that is always valid.
+"""`mabe-train kaggle submit`: a bundle + the competition's files -> a submission.csv that is always valid.
 
 This is what the Kaggle notebook runs, offline, on the hidden test set (~200 videos). A scoring
 error there costs a day's quota and gives no score at all, so every failure below one video is
@@ -38,6 +38,7 @@ import polars as pl
 
 from mabe_store.behaviors import clean_triples
 from mabe_store.constants import entry_text
+from mabe_store.log import Log, say
 from mabe_train import MabeTrainError
 from mabe_train.average import average_probs, average_thresholds
 from mabe_train.decode import decode
@@ -231,7 +232,7 @@ def _placeholder(out: Path, video: TestVideo) -> None:
 
 def submit(bundle: str | Path, input_root: str | Path, out: str | Path, *, time_budget: float | None = None,
            scratch: str | Path | None = None, fallback: str = "baseline", device: str = "auto", threads: int = 0,
-           jobs: int = 1, log=print) -> Summary:
+           jobs: int = 1, log: Log = say) -> Summary:
     """Write `out` for every video of the competition's test.csv; see the module docstring."""
     t0, bundle, out = time.monotonic(), Path(bundle), Path(out)
     if fallback not in FALLBACKS:

@@ -1,4 +1,4 @@
-"""Will `mabe-train submit` finish inside Kaggle's 9 hours? Prediction throughput measured here,
+"""Will `mabe-train kaggle submit` finish inside Kaggle's 9 hours? Prediction throughput measured here,
 extrapolated to the hidden test set (~200 videos) from the real train.csv's durations and fps.
 
 Measures, on one store and run: the test-only store build (frames/s) and the model's

@@ -24,6 +24,7 @@ import polars as pl
 from mabe_store.importers.keymap import KeymapError, load_keymap
 from mabe_store.importers.poses import ImportFailure, MissingDependency, Poses
 from mabe_store.importers.raw import convert, merge_metadata, meta_row
+from mabe_store.log import Log, say
 
 FORMATS = ("auto", "dlc-h5", "dlc-csv", "sleap", "movement")
 REGISTRY = "imported.csv"
@@ -185,7 +186,7 @@ def _line(path, vid, poses, c, notes, fps, ppc, min_conf) -> str:
 
 
 def import_files(paths: list[Path], raw: str | Path, opts: ImportOptions,
-                 log: Callable[[str], None] = print) -> ImportReport:
+                 log: Log = say) -> ImportReport:
     """Import every file into `raw`; a bad file is one line of `failed`, never a stop."""
     raw = Path(raw)
     keymap = load_keymap(opts.keypoints)

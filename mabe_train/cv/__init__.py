@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mabe_store.log import Log, say
 from mabe_store.reader import Store, open_store
 from mabe_train import MabeTrainError
 from mabe_train.decode import VideoProbs
@@ -104,7 +105,7 @@ def plan_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = Fal
     return run_dir
 
 
-def run_fold(cfg, run_dir: Path, fold: int, *, hooks=None, log=print, store: Store | None = None) -> bool:
+def run_fold(cfg, run_dir: Path, fold: int, *, hooks=None, log: Log = say, store: Store | None = None) -> bool:
     """Fit fold `fold` on every other video and save its videos' OOF probabilities; True once done
     (at once when done.json exists), False when `hooks.should_stop` stopped it (resumable)."""
     from mabe_train.cv.kinds import kind_of
@@ -126,7 +127,7 @@ def run_fold(cfg, run_dir: Path, fold: int, *, hooks=None, log=print, store: Sto
     return True
 
 
-def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log=print) -> Path:
+def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log: Log = say) -> Path:
     """Thresholds on every fold's OOF probabilities, then the kind's final model (refit or fold average)."""
     from mabe_train.calibrate import present_actions, tune_thresholds
     from mabe_train.cv.kinds import kind_of
@@ -152,7 +153,7 @@ def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log=print) -> Path:
 
 
 def run_cv(cfg, k: int, *, labs: list[str] | None = None, refit: bool = False, overwrite: bool = False,
-           hooks=None, log=print) -> Path:
+           hooks=None, log: Log = say) -> Path:
     """Plan (or continue) the K folds, run each one not yet done, then `finish_cv`."""
     run_dir = plan_cv(cfg, k, labs=labs, overwrite=overwrite, refit=refit)
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)

@@ -26,6 +26,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from mabe_store.log import Log, say
 from mabe_store.reader import Store
 
 
@@ -43,7 +44,7 @@ class GbdtFolds:
     def _fixed(cfg):
         return dataclasses.replace(cfg, gbdt=dataclasses.replace(cfg.gbdt, early_stopping=0))
 
-    def train_fold(self, cfg, store: Store, out: Path, split: dict, *, hooks=None, log=print) -> bool:
+    def train_fold(self, cfg, store: Store, out: Path, split: dict, *, hooks=None, log: Log = say) -> bool:
         from mabe_train.gbdt import train as gtrain  # looked up at call time (tests count the fits)
         model = gtrain.fit_on_videos(store, split["train"], [], self._fixed(cfg), log=log)
         out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ class GbdtFolds:
     def tidy_fold(self, out: Path) -> None:
         pass
 
-    def finish(self, cfg, store: Store, run_dir: Path, k: int, refit: bool, train_ids: list[int], log=print) -> None:
+    def finish(self, cfg, store: Store, run_dir: Path, k: int, refit: bool, train_ids: list[int], log: Log = say) -> None:
         from mabe_train.cv import CV_DIR
         from mabe_train.gbdt import train as gtrain
         from mabe_train.gbdt.model import AveragedModel
@@ -82,14 +83,14 @@ class SequenceFolds:
         return {"kind": "ensemble", "members": [f"{CV_DIR}/fold_{f}" for f in range(k)],
                 "weights": [1.0 / k] * k, "centred": False}
 
-    def train_fold(self, cfg, store: Store, out: Path, split: dict, *, hooks=None, log=print) -> bool:
+    def train_fold(self, cfg, store: Store, out: Path, split: dict, *, hooks=None, log: Log = say) -> bool:
         """Train (or resume) the fold's run; True when its training has ended (summary.json)."""
         from mabe_train.train import train
         if not (out / "summary.json").exists():
             fcfg = dataclasses.replace(cfg, train=dataclasses.replace(
                 cfg.train, checkpoint_dir=str(out.parent), run_name=out.name))
             resume = (out / "last.pt").exists()
-            train(fcfg, run_dir=out, resume=resume, split=None if resume else split, hooks=hooks)
+            train(fcfg, run_dir=out, resume=resume, split=None if resume else split, hooks=hooks, log=log)
         return (out / "summary.json").exists()
 
     def predict_fold(self, out: Path, store: Store, video_ids: list[int]) -> list:
@@ -99,7 +100,7 @@ class SequenceFolds:
     def tidy_fold(self, out: Path) -> None:
         shutil.rmtree(out / "stage-cache", ignore_errors=True)  # the training videos' copy: K of them add up
 
-    def finish(self, cfg, store: Store, run_dir: Path, k: int, refit: bool, train_ids: list[int], log=print) -> None:
+    def finish(self, cfg, store: Store, run_dir: Path, k: int, refit: bool, train_ids: list[int], log: Log = say) -> None:
         log(f"the {k} fold runs, averaged, are the model (run.json: kind ensemble)")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mabe_store.constants import ACTIONS
+from mabe_store.log import progress_bar
 from mabe_store.reader import Store
 from mabe_train.decode import VideoProbs
 from mabe_train.gbdt import GbdtError, require_lightgbm
@@ -91,9 +92,7 @@ class GbdtModel:
     def predict_probs(self, store: Store, video_ids, *, progress: bool = False,
                       default_actions=None) -> list[VideoProbs]:
         ids = list(video_ids)
-        if progress:
-            from tqdm.auto import tqdm
-            ids = tqdm(ids, desc="predicting", unit="video", leave=False)
+        ids = progress_bar(ids, desc="predicting", unit="video", enabled=progress, leave=False)
         return [vp for vp in (self.video_probs(store, v, default_actions) for v in ids) if vp is not None]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mabe_store.constants import ACTIONS
+from mabe_store.log import Log, progress_bar, say
 from mabe_store.reader import Store, open_store
 from mabe_train.gbdt import GbdtError, require_lightgbm
 from mabe_train.gbdt.features import video_features
@@ -45,9 +46,7 @@ def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
     """Subsampled feature rows, targets and label masks of every labeled pair, by kind."""
     parts: dict[str, list] = {k: [] for k in KINDS}
     ids = list(video_ids)
-    if progress:
-        from tqdm.auto import tqdm
-        ids = tqdm(ids, desc="features", unit="video", leave=False)
+    ids = progress_bar(ids, desc="features", unit="video", enabled=progress, leave=False)
     for vid in ids:
         fps = float(store.videos["fps"][store.index(vid)])
         lab = str(store.videos["lab_id"][store.index(vid)])
@@ -74,7 +73,7 @@ def lgb_params(s, threads: int, seed: int) -> dict:
 
 
 def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int = 1, seed: int = 0,
-               log=print) -> GbdtModel:
+               log: Log = say) -> GbdtModel:
     """One booster per (kind, action) with positives among the rows that label it."""
     lgb = require_lightgbm()
     labs = tuple(sorted({str(x) for r in train.values() for x in np.unique(r.lab)})) if s.lab_feature else ()
@@ -112,7 +111,7 @@ def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int 
     return model
 
 
-def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log=print) -> GbdtModel:
+def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log: Log = say) -> GbdtModel:
     """Features of both video sets, then `fit_models` (early stopping on `val_ids`, if any)."""
     s = cfg.gbdt
     t0 = time.process_time()
@@ -125,7 +124,7 @@ def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log=print) -> GbdtMo
                       seed=cfg.train.seed, log=log)
 
 
-def train_gbdt(cfg, *, overwrite: bool = False, log=print) -> Path:
+def train_gbdt(cfg, *, overwrite: bool = False, log: Log = say) -> Path:
     """Train a `model.name: gbdt` run end to end; returns its directory."""
     from mabe_train.calibrate import present_actions, tune_thresholds
     from mabe_train.gbdt.loaded import score_videos

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from mabe_store.log import progress_bar
 from mabe_store.reader import Store
 from mabe_train.calibrate import tune_thresholds
 from mabe_train.decode import (
@@ -49,9 +50,7 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
     options: the run's `pairs:` settings (lab input, flip TTA: pairs.infer.pairs_probs)."""
     model.eval()
     ids = list(video_ids)
-    if progress:
-        from tqdm.auto import tqdm
-        ids = tqdm(ids, desc="predicting", unit="video", leave=False)
+    ids = progress_bar(ids, desc="predicting", unit="video", enabled=progress, leave=False)
     out = []
     for vid in ids:
         probs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout,

@@ -109,8 +109,7 @@ def test_more_than_four_mice_and_missing_extra_are_one_line(tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "h5py", None)
     r = invoke("import", path, "--raw", tmp_path / "raw", "--fps", 30)
     assert r.exit_code == 1
-    assert r.output.strip().splitlines() == ["error: reading this format needs the Python package `h5py` — "
-                                             "install the extra: pip install -e '.[io]'"]
+    assert r.output.strip().splitlines() == ["error: reading this format needs h5py: pip install 'mabe[io]'"]
 
 
 def test_export_of_an_unknown_video_is_one_line(tmp_path, dlc_file):

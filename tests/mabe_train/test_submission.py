@@ -110,18 +110,14 @@ def test_writer_refuses_an_empty_submission(store, tmp_path):
 
 def test_written_files_score_through_the_cli(store, tmp_path):
     """Store -> solution CSV + baseline submission CSV -> `score` command == score() in memory."""
-    import typer
     from typer.testing import CliRunner
 
-    from mabe_train.cli_score import score as score_cmd
+    from mabe_train.cli import app
 
     sol = solution_from_store(store)
     sol.write_csv(tmp_path / "solution.csv")  # behaviors_labeled's JSON survives CSV quoting
     base = no_learning_baseline(store, [11, 12])
     write_submission(base, tmp_path / "submission.csv", labeled_entries(store, [11, 12]))
-    app = typer.Typer()
-    app.command("score")(score_cmd)
-    app.command("noop")(lambda: None)
     res = CliRunner().invoke(app, ["score", "--solution", str(tmp_path / "solution.csv"),
                                    "--submission", str(tmp_path / "submission.csv")])
     assert res.exit_code == 0, res.output

@@ -1,4 +1,4 @@
-"""`mabe-train submit`: discovery under both mount layouts, the test-only build, equality with the
+"""`mabe-train kaggle submit`: discovery under both mount layouts, the test-only build, equality with the
 predict path, and a valid file whatever fails (a corrupt video, no model, no time)."""
 
 import json
@@ -76,7 +76,7 @@ def test_finds_test_csv_under_both_mount_layouts(tmp_path, layout):
 def test_no_test_csv_is_one_line_and_exit_1(tmp_path):
     with pytest.raises(SubmitError, match="no test.csv"):
         find_competition(tmp_path)
-    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(tmp_path), "--input", str(tmp_path),
+    r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(tmp_path), "--input", str(tmp_path),
                                        "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 1 and r.output.startswith("error: no test.csv"), r.output
 
@@ -86,7 +86,7 @@ def test_no_test_csv_is_one_line_and_exit_1(tmp_path):
 def test_submit_equals_the_predict_path_and_builds_test_only(env, tmp_path, layout):
     root, run_dir, bundle, ids, store = env
     fake_kaggle_input(root / "raw", ids, tmp_path / "input", layout)  # its train.csv is not a csv
-    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(bundle), "--input", str(tmp_path / "input"),
+    r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(bundle), "--input", str(tmp_path / "input"),
                                        "--out", str(tmp_path / "out" / "submission.csv")])
     assert r.exit_code == 0, r.output
     assert f"{len(ids)}/{len(ids)} videos predicted" in r.output and "0 fell back (baseline rows)" in r.output
@@ -163,7 +163,7 @@ def test_the_public_test_csv_without_tracking_still_gives_a_valid_file(tmp_path)
     comp.mkdir(parents=True)
     shutil.copyfile(REAL / "test.csv", comp / "test.csv")
     (tmp_path / "bundle").mkdir()
-    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(tmp_path / "bundle"), "--input",
+    r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(tmp_path / "bundle"), "--input",
                                        str(tmp_path / "input"), "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 0, r.output
     assert "0/1 videos predicted" in r.output and "no tracking file" in r.output

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from mabe_store.constants import ACTION_INDEX
+from mabe_store.errors import MissingExtra
 from mabe_store.reader import open_store
 from mabe_train.config import ConfigError, load_config
 from mabe_train.decode import VideoProbs
-from mabe_train.gbdt import GbdtError, require_lightgbm
+from mabe_train.gbdt import require_lightgbm
 from mabe_train.gbdt.features import body, feature_names, pair_columns, rolling, video_features
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
@@ -146,10 +147,11 @@ def test_settings_are_checked():
 def test_the_package_imports_without_lightgbm_and_says_which_extra(monkeypatch):
     code = ("import sys; sys.modules['lightgbm'] = None\n"
             "import mabe_train.cli, mabe_train.gbdt.features, mabe_train.gbdt.model, mabe_train.cv\n"
-            "from mabe_train.gbdt import require_lightgbm, GbdtError\n"
-            "try:\n    require_lightgbm()\nexcept GbdtError as e:\n    print(e)\n")
+            "from mabe_train.gbdt import require_lightgbm\n"
+            "from mabe_store.errors import MissingExtra\n"
+            "try:\n    require_lightgbm()\nexcept MissingExtra as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "mabe[gbdt]" in out
     monkeypatch.setitem(sys.modules, "lightgbm", None)
-    with pytest.raises(GbdtError, match=r"mabe\[gbdt\]"):
+    with pytest.raises(MissingExtra, match=r"^the GBDT model kind needs lightgbm: pip install 'mabe\[gbdt\]'$"):
         require_lightgbm()
