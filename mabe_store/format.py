@@ -4,12 +4,14 @@ What writes it lives in mabe_store/writer.py (`StoreWriter`, and `write_store` f
 videos), which imports this module and never the other way round.
 
 The store is the only thing `mabe_store` and `mabe_train` share: a Zarr v3 group that any
-experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A = 37 actions):
+experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A actions: MABe's 37, or a lab's own):
 
     store.zarr/                     attrs: format_version (2), n_mice (4), keypoints (18 slot names),
                                            actions (A names, column order), build_config, source,
                                            committed (row counts), video_notes, unmapped_bodyparts;
-                                           from `mabe-store build` also build_report
+                                           from `mabe-store build` also build_report; a lab's
+                                           own store also `vocabulary` (self / undirected
+                                           actions, annotation streams: mabe_store/vocabulary.py)
       features        float32 (N, 144)  raw pixel x/y; column ((mouse_id-1)*18 + k)*2 + c,
                                         c = 0 for x, 1 for y; NaN where not tracked
       actions         uint8   (N, A)    1 where an annotated interval of that action (any agent,
@@ -86,11 +88,13 @@ class VideoData:
     annotations: list[tuple[int, int, str, int, int]] = field(default_factory=list)
 
 
-def rasterise(annotations, length: int) -> np.ndarray:
-    """(length, A) uint8 frame labels from intervals, clipped to [0, length)."""
-    out = np.zeros((length, len(ACTIONS)), dtype=np.uint8)
+def rasterise(annotations, length: int, actions=ACTIONS) -> np.ndarray:
+    """(length, A) uint8 frame labels from intervals, clipped to [0, length); columns in the order
+    of `actions` (the store's vocabulary; MABe's 37 by default)."""
+    index = ACTION_INDEX if actions is ACTIONS else {a: i for i, a in enumerate(actions)}
+    out = np.zeros((length, len(actions)), dtype=np.uint8)
     for _, _, action, start, stop in annotations:
         lo, hi = max(int(start), 0), min(int(stop), length)
         if hi > lo:
-            out[lo:hi, ACTION_INDEX[action]] = 1
+            out[lo:hi, index[action]] = 1
     return out
