@@ -110,31 +110,49 @@ def download(
 
 @app.command("import")
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="tracking files: DeepLabCut .h5/.csv, SLEAP analysis .h5, movement .nc")],
+    files: Annotated[list[Path] | None, typer.Argument(help="tracking files, folders or globs: DeepLabCut .h5/.csv, "
+                                                            "SLEAP analysis .h5, movement .nc")] = None,
     raw: Annotated[Path, typer.Option(help="raw folder to add the videos to (then `mabe-store build --raw` it)")] = Path("data/own"),
+    manifest: Annotated[Path | None, typer.Option(help="CSV, one row per video: tracking, annotations, video_id, lab, fps, "
+                                                       "pix_per_cm (or arena_cm, arena_pix), individuals, ...; "
+                                                       "empty cells take the options below")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="the labels of the one tracking file given (BORIS, Caltech/Bento, "
+                                                          "SimBA, frame or interval table); the video goes to train")] = None,
+    annotation_format: Annotated[str, typer.Option(help="auto (by content), caltech, boris, boris-aggregated, simba, "
+                                                        "frame-table or interval-table")] = "auto",
+    self_behaviors: Annotated[str | None, typer.Option(help="comma-separated behaviours of one animal (a label naming only "
+                                                           "its actor is otherwise a pair behaviour with the other animal)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto (by content), dlc-h5, dlc-csv, sleap or movement")] = "auto",
     lab: Annotated[str, typer.Option(help="lab_id of these videos (models calibrate per lab)")] = "own",
-    split: Annotated[str, typer.Option(help="test (to predict) or train (to add annotations later)")] = "test",
+    split: Annotated[str, typer.Option(help="test (to predict) or train; videos with annotations go to train")] = "test",
     fps: Annotated[float | None, typer.Option(help="frames per second (needed unless the file says it)")] = None,
     pix_per_cm: Annotated[float | None, typer.Option(help="pixels per cm of the arena")] = None,
     arena_cm: Annotated[float | None, typer.Option(help="arena width in cm (with --arena-pix, instead of --pix-per-cm)")] = None,
     arena_pix: Annotated[float | None, typer.Option(help="arena width in pixels")] = None,
     min_confidence: Annotated[float, typer.Option(help="drop points below this confidence (DeepLabCut's usual pcutoff: 0.6)")] = 0.0,
     individuals: Annotated[str | None, typer.Option(help="comma-separated individuals to keep, in mouse1.. order")] = None,
-    keypoints: Annotated[Path | None, typer.Option(help="keypoint map YAML (default: built-in = configs/keypoints.yaml)")] = None,
+    keypoints: Annotated[Path | None, typer.Option(help="keypoint map YAML adding spellings to the built-in map "
+                                                        "(= configs/keypoints.yaml)")] = None,
     behaviors: Annotated[str | None, typer.Option(help="triples to predict, as train.csv's behaviors_labeled: "
                                                        "'mouse1,mouse2,sniff;mouse2,self,rear'")] = None,
 ) -> None:
-    """Import your own pose tracking into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
+    """Import your own pose tracking (and labels) into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
     from mabe_store.importers import ImportOptions, import_files
 
+    def names(text: str | None) -> tuple[str, ...]:
+        return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
+
+    if not files and manifest is None:
+        _fail("give tracking files, folders or globs, or --manifest M.csv")
     opts = ImportOptions(lab=lab, split=split, fps=fps, pix_per_cm=pix_per_cm, arena_cm=arena_cm,
                          arena_pix=arena_pix, min_confidence=min_confidence, keypoints=keypoints, fmt=fmt,
-                         individuals=tuple(n.strip() for n in individuals.split(",") if n.strip()) if individuals else (),
+                         annotation_fmt=annotation_format, self_behaviors=names(self_behaviors),
+                         individuals=names(individuals),
                          behaviors=tuple(b.strip().replace(" ", "") for b in behaviors.split(";") if b.strip()) if behaviors else ())
-    report = import_files(files, raw, opts, log=typer.echo)
+    report = import_files(list(files or []), raw, opts, log=typer.echo, manifest=manifest, annotations=annotations)
+    total = len(report.imported) + len(report.failed)
     if not report.ok:
-        _fail(f"{len(report.failed)} of {len(files)} files not imported (above); the others are in {raw}")
+        _fail(f"{len(report.failed)} of {total} files not imported (above); the others are in {raw}")
     typer.echo(f"{len(report.imported)} videos in {raw} — next: mabe-store build --raw {raw} --out STORE")
 
 

@@ -1,0 +1,76 @@
+"""Caltech Behavior Annotator files (`.txt`, and Bento-era `.annot` files of the same layout).
+
+    Caltech Behavior Annotator - Annotation File
+    Configuration file:
+    base    z                       <- label, hotkey (one per line)
+    social    s
+    S1:    start    end    type          <- one block per stream
+    -----------------------------
+           1    1130    base            <- 1-based, inclusive frames
+           1131    2552    social
+
+Each stream covers the video with exactly one label per frame, so a stream's labels are mutually
+exclusive. The background label (`base`, or `other` in some projects) means "none of these" and is
+no behaviour. The file names no animal: its labels are for the whole group (a dyad for two animals).
+A behaviour is scored in a video when its stream is in the file: the stream of a label that never
+occurs in this file is learnt from the other files of the project (`mabe-store import` reads all of
+them first), since a file lists only the labels of the streams it has.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mabe_store.annotations import Annotation, Bout
+from mabe_store.importers.poses import ImportFailure
+
+BACKGROUND = ("base", "other")
+_STREAM = re.compile(r"^(S\d+):\s*start\s+end\s+type\s*$", re.IGNORECASE)
+
+
+def _rows(lines: list[str], path_name: str) -> tuple[list[str], dict[str, list[tuple[int, int, str]]]]:
+    """(configured labels, stream -> rows (start, end, label)) of the file's lines."""
+    labels, streams, stream, in_config = [], {}, None, False
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("---"):
+            continue
+        m = _STREAM.match(line)
+        if m:
+            stream, in_config = m.group(1).upper(), False
+            streams[stream] = []
+        elif line.lower().startswith("configuration file"):
+            in_config = True
+        elif in_config:
+            labels.append(line.split()[0])
+        elif stream is not None:
+            parts = line.split()
+            if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+                raise ImportFailure(f"line {n} of stream {stream} is not `start end type`: {line[:60]!r}")
+            streams[stream].append((int(parts[0]), int(parts[1]), parts[2]))
+    if not streams:
+        raise ImportFailure(f"{path_name}: no stream (`S1: start end type`) in the file")
+    return labels, streams
+
+
+def read_caltech(path: Path, fps: float | None = None) -> Annotation:
+    """Bouts of every stream, frames converted to 0-based [start, stop); background labels dropped."""
+    del fps  # frames are in the file
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    labels, streams = _rows(text.splitlines(), path.name)
+    bouts, per_stream = [], {}
+    for stream, rows in streams.items():
+        names = per_stream.setdefault(stream, [])
+        for start, end, label in rows:
+            if start < 1 or end < start:
+                raise ImportFailure(f"stream {stream}: interval {start}-{end} is not 1-based with start <= end")
+            if label.lower() in BACKGROUND:
+                continue
+            if label not in names:
+                names.append(label)
+            bouts.append(Bout(label, start - 1, end))
+    unknown = sorted({b.action for b in bouts} - set(labels)) if labels else []
+    notes = [f"labels {unknown} are not in the file's configuration block"] if unknown else []
+    return Annotation(bouts, scored=sorted({b.action for b in bouts}),
+                      streams={s: sorted(n) for s, n in per_stream.items()}, notes=notes, source="caltech")
