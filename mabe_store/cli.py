@@ -165,9 +165,12 @@ def export(
     storage_option: OptionsOpt = None,
 ) -> None:
     """Write one store video as a movement netCDF or a DeepLabCut table (mice -> individuals)."""
-    from mabe_store.export import export_video
+    from mabe_store.export import export_notes, export_video
 
-    typer.echo(f"wrote {export_video(open_store(store, parse_options(storage_option)), video_id, fmt, out)}")
+    s = open_store(store, parse_options(storage_option))
+    typer.echo(f"wrote {export_video(s, video_id, fmt, out)}")
+    for line in export_notes(s, video_id):
+        typer.echo(f"  {line}")
 
 
 if __name__ == "__main__":
