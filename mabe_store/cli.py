@@ -118,7 +118,7 @@ def import_(
                                                        "empty cells take the options below")] = None,
     annotations: Annotated[Path | None, typer.Option(help="the labels of the one tracking file given (BORIS, Caltech/Bento, "
                                                           "SimBA, frame or interval table); the video goes to train")] = None,
-    annotation_format: Annotated[str, typer.Option(help="auto (by content), caltech, boris, boris-aggregated, simba, "
+    annotation_format: Annotated[str, typer.Option(help="auto (by content), caltech, bento, boris, boris-aggregated, simba, "
                                                         "frame-table or interval-table")] = "auto",
     self_behaviors: Annotated[str | None, typer.Option(help="comma-separated behaviours of one animal (a label naming only "
                                                            "its actor is otherwise a pair behaviour with the other animal)")] = None,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mabe_store.importers.poses import ImportFailure
 
-ANNOTATION_FORMATS = ("auto", "caltech", "boris", "boris-aggregated", "simba", "frame-table", "interval-table")
+ANNOTATION_FORMATS = ("auto", "caltech", "bento", "boris", "boris-aggregated", "simba", "frame-table", "interval-table")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ def detect_annotation_format(path: str | Path) -> str:
         return table_kind(path)
     head = _head(path)
     lines = head.splitlines()
+    if lines and lines[0].strip().lower().startswith("bento annotation file"):
+        return "bento"
     if lines and lines[0].strip().lower().startswith("caltech behavior annotator") or any(
             line.strip().split("\t")[0].rstrip(":").startswith("S") and line.strip().lower().endswith("start\tend\ttype")
             for line in lines):
@@ -91,7 +93,7 @@ def read_annotation(path: str | Path, fmt: str = "auto", *, fps: float | None = 
     kind = detect_annotation_format(path) if fmt == "auto" else fmt
     if not path.is_file():
         raise ImportFailure("no such file")
-    readers = {"caltech": caltech.read_caltech, "boris": boris.read_boris_tabular,
+    readers = {"caltech": caltech.read_caltech, "bento": caltech.read_bento, "boris": boris.read_boris_tabular,
                "boris-aggregated": boris.read_boris_aggregated, "simba": tables.read_simba,
                "frame-table": tables.read_frame_table, "interval-table": tables.read_interval_table}
     ann = readers[kind](path, fps=fps)

@@ -1,4 +1,4 @@
-"""Caltech Behavior Annotator files (`.txt`, and Bento-era `.annot` files of the same layout).
+"""Caltech Behavior Annotator files (`.txt`) and Bento's `.annot` files, its successor.
 
     Caltech Behavior Annotator - Annotation File
     Configuration file:
@@ -15,6 +15,12 @@ no behaviour. The file names no animal: its labels are for the whole group (a dy
 A behaviour is scored in a video when its stream is in the file: the stream of a label that never
 occurs in this file is learnt from the other files of the project (`mabe-store import` reads all of
 them first), since a file lists only the labels of the streams it has.
+
+Bento writes a header (`Bento annotation file`, `Annotation framerate: 30`, `List of channels:`,
+`List of annotations:`), then per channel `Ch1----------` and per behaviour `>attack`, a
+`Start Stop Duration` line and one row per bout: seconds when the values have a decimal point
+(times x the file's framerate, or the tracking's when given), else frames, read as Caltech's
+(1-based, inclusive). A channel is a stream, mutually exclusive only when its bouts never overlap.
 """
 
 from __future__ import annotations
@@ -74,3 +80,57 @@ def read_caltech(path: Path, fps: float | None = None) -> Annotation:
     notes = [f"labels {unknown} are not in the file's configuration block"] if unknown else []
     return Annotation(bouts, scored=sorted({b.action for b in bouts}),
                       streams={s: sorted(n) for s, n in per_stream.items()}, notes=notes, source="caltech")
+
+
+def _bento_rate(lines: list[str]) -> float | None:
+    for line in lines:
+        if line.strip().lower().startswith("annotation framerate"):
+            try:
+                return float(line.split(":", 1)[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _bento_frames(a: str, b: str, rate: float | None) -> tuple[int, int]:
+    if "." in a or "." in b:
+        if not rate:
+            raise ImportFailure("bouts are in seconds and no framerate is known — give the video's fps")
+        return round(float(a) * rate), round(float(b) * rate)
+    return int(a) - 1, int(b)
+
+
+def _overlaps(bouts: list[Bout]) -> bool:
+    spans = sorted((b.start, b.stop) for b in bouts)
+    return any(nxt[0] < cur[1] for cur, nxt in zip(spans, spans[1:], strict=False))
+
+
+def read_bento(path: Path, fps: float | None = None) -> Annotation:
+    """Bouts of every channel; a channel whose bouts never overlap is a stream."""
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    rate = fps or _bento_rate(lines)
+    channels: dict[str, list[Bout]] = {}
+    channel = behaviour = None
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if line.endswith("---") and not line.startswith("-"):
+            channel, behaviour = line.rstrip("-").strip(), None
+            channels.setdefault(channel, [])
+        elif channel is not None and line.startswith(">"):
+            behaviour = line[1:].strip()
+        elif channel is not None and behaviour and line and not line.lower().startswith("start"):
+            parts = line.split()
+            try:
+                start, stop = _bento_frames(parts[0], parts[1], rate)
+            except (IndexError, ValueError):
+                raise ImportFailure(f"line {n} of channel {channel} is not `start stop duration`: {line[:60]!r}") from None
+            if behaviour.lower() not in BACKGROUND:
+                channels[channel].append(Bout(behaviour, start, max(stop, start + 1)))
+    if not channels:
+        raise ImportFailure(f"{path.name}: no channel (`Ch1----------`) in the file")
+    bouts = [b for c in channels.values() for b in c]
+    streams = {c: sorted({b.action for b in bs}) for c, bs in channels.items() if not _overlaps(bs)}
+    notes = [f"channel {c}: bouts overlap, so its behaviours are not mutually exclusive"
+             for c, bs in channels.items() if _overlaps(bs)]
+    return Annotation(sorted(bouts, key=lambda b: (b.start, b.action)), scored=sorted({b.action for b in bouts}),
+                      streams=streams, notes=notes, source="bento")

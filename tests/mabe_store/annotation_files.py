@@ -82,3 +82,20 @@ def write_simba(path: Path, frames: int, behaviours: dict[str, list[int]]) -> Pa
         cols[name] = [1 if t in on else 0 for t in range(frames)]
     pl.DataFrame(cols).write_csv(path)
     return path
+
+
+def write_bento(path: Path, channels: dict[str, dict[str, list[tuple]]], rate: float = 30.0) -> Path:
+    """Bento's `.annot` as its writer lays it out: header, channel and annotation lists, then per
+    channel `Ch1----------`, per behaviour `>name`, `Start Stop Duration` and one row per bout."""
+    names = sorted({b for beh in channels.values() for b in beh})
+    lines = ["Bento annotation file", "Movie file(s):  mouse1_Top.seq", "", "Stimulus name: ",
+             "Annotation start frame: 1", "Annotation stop frame: 9000", f"Annotation framerate: {rate:f}", "",
+             "List of channels:", *channels, "", "List of annotations:", *names, ""]
+    for ch, behaviours in channels.items():
+        lines.append(f"{ch}----------")
+        for name, bouts in behaviours.items():
+            lines += [f">{name}", "Start\t Stop\t Duration "]
+            lines += [f"{a:.12g}\t{b:.12g}\t{b - a:.12g}" for a, b in bouts] + [""]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -12,6 +12,7 @@ from mabe_store.annotations import Bout, detect_annotation_format, read_annotati
 from mabe_store.annotations.mice import to_mice
 from mabe_store.importers.poses import ImportFailure
 from tests.mabe_store.annotation_files import (
+    write_bento,
     write_boris_aggregated,
     write_boris_tabular,
     write_caltech,
@@ -54,6 +55,17 @@ def test_real_caltech_rat_files():
     assert set(with_s2.streams) == {"S1", "S2"} and "lateralthreat" in with_s2.streams["S2"]
     s1_only = read_annotation(RAT / "annotations" / "9_annot.txt")
     assert set(s1_only.streams) == {"S1"} and set(s1_only.scored) == {"social", "nonsocial"}
+
+
+def test_bento_channels_in_seconds_and_frames(tmp_path):
+    path = write_bento(tmp_path / "m.annot", {
+        "Ch1": {"attack": [(1.5, 2.0)], "other": [(0.0, 1.5)], "sniff": [(2.5, 3.0)]},
+        "Ch2": {"rear": [(31, 45)], "groom": [(40, 60)]}})  # frames, overlapping: no stream
+    assert detect_annotation_format(path) == "bento"
+    ann = read_annotation(path)
+    assert spans(ann, "attack") == [(45, 60)] and spans(ann, "rear") == [(30, 45)]
+    assert "other" not in ann.scored and ann.streams == {"Ch1": ["attack", "sniff"]}
+    assert "channel Ch2: bouts overlap" in ann.notes[0]
 
 
 def test_boris_tabular_start_stop_and_point_in_frames_of_the_tracking(tmp_path):
