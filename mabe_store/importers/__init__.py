@@ -1,4 +1,5 @@
-"""`mabe-store import`: your own pose tracking (DeepLabCut, SLEAP, movement) -> the MABe raw layout.
+"""`mabe-store import`: your own pose tracking (DeepLabCut, SLEAP, movement) and behaviour labels
+(mabe_store/annotations) -> the MABe raw layout.
 
 Each file becomes one video: `{split}_tracking/{lab}/{video_id}.parquet` plus a row of
 `{split}.csv`, so `mabe-store build`, `inspect`, `verify` and everything downstream read it as
@@ -9,7 +10,11 @@ gets the next free id above those in the raw folder.
 
 Each reader (dlc.py, sleap.py, movement.py) only turns one format into `Poses`; raw.py decides,
 for all formats alike, which points, mice and names are stored. A bad file is reported in one
-line and the others are still imported.
+line and the others are still imported. project.py turns files, folders, globs or a manifest
+into one `VideoSpec` per video (its own fps, scale, individuals and labels). A video with labels
+goes to the train split with `train_annotation/{lab}/{video_id}.parquet` (Kaggle's columns and
+dtypes) and its `behaviors_labeled`; the run's behaviours, with their kinds and streams, are
+merged into the raw folder's `actions.csv`, the vocabulary the build gives the store.
 """
 
 from __future__ import annotations
