@@ -25,10 +25,22 @@ from mabe_store.importers.poses import ImportFailure
 
 @dataclass
 class Labels:
+    """One video's labels in the store's terms: what `frame()` writes as its annotation parquet."""
+
     intervals: list[tuple[int, int, str, int, int]]  # (agent_id, target_id, action, start, stop exclusive)
     behaviors_labeled: list[str]  # "mouse1,mouse2,social" entries, clean
     kinds: dict[str, str]  # action -> self | pair | undirected
     notes: list[str] = field(default_factory=list)
+
+    def frame(self):
+        """The intervals as MABe's annotation table (Kaggle's column names and dtypes)."""
+        import polars as pl
+
+        cols = list(zip(*self.intervals, strict=True)) or [[], [], [], [], []]
+        return pl.DataFrame({"agent_id": pl.Series(cols[0], dtype=pl.Int8), "target_id": pl.Series(cols[1], dtype=pl.Int8),
+                             "action": pl.Series(cols[2], dtype=pl.String),
+                             "start_frame": pl.Series(cols[3], dtype=pl.Int32),
+                             "stop_frame": pl.Series(cols[4], dtype=pl.Int32)})
 
 
 def _mouse(name: str, mice: list[str], agent: int | None = None) -> int | None:
@@ -116,3 +128,11 @@ def to_mice(ann: Annotation, mice: list[str], *, scored: list[str] | None = None
             for a, t in _pairs(kinds[action], n):
                 triples.setdefault(entry_text(a, t, action), None)
     return Labels(sorted(intervals, key=lambda r: (r[3], r[0], r[1], r[2])), list(triples), kinds, list(ann.notes))
+
+
+def read_labels(path, mice: list[str], *, fmt: str = "auto", fps: float | None = None,
+                self_behaviors: tuple[str, ...] = ()) -> Labels:
+    """One annotation file straight to the store's terms (a round trip test reads exports back so)."""
+    from mabe_store.annotations import read_annotation
+
+    return to_mice(read_annotation(path, fmt, fps=fps), mice, self_behaviors=self_behaviors)

@@ -178,10 +178,7 @@ def _write_annotations(raw: Path, lab: str, vid: int, labels) -> None:
         return
     out = raw / "train_annotation" / lab / f"{vid}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    cols = list(zip(*labels.intervals, strict=True)) or [[], [], [], [], []]
-    pl.DataFrame({"agent_id": pl.Series(cols[0], dtype=pl.Int8), "target_id": pl.Series(cols[1], dtype=pl.Int8),
-                  "action": pl.Series(cols[2], dtype=pl.String), "start_frame": pl.Series(cols[3], dtype=pl.Int32),
-                  "stop_frame": pl.Series(cols[4], dtype=pl.Int32)}).write_parquet(out)
+    labels.frame().write_parquet(out)
 
 
 def _labels(spec: VideoSpec, mice: list[str], fps: float, streams: dict[str, list[str]]):

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from mabe_store.annotations import Bout, detect_annotation_format, read_annotation
-from mabe_store.annotations.mice import to_mice
+from mabe_store.annotations.mice import read_labels, to_mice
 from mabe_store.importers.poses import ImportFailure
 from tests.mabe_store.annotation_files import (
     write_bento,
@@ -96,6 +96,8 @@ def test_real_boris_mouse_export():
     labels = to_mice(ann, ["adult", "juvenile"])
     assert labels.behaviors_labeled == ["mouse1,mouse2,interact"] and labels.kinds == {"interact": "pair"}
     assert 600 < sum(e - s for *_, s, e in labels.intervals) < 700
+    table = read_labels(path, ["adult", "juvenile"], fps=30).frame()
+    assert table.columns == ["agent_id", "target_id", "action", "start_frame", "stop_frame"] and table.height == 10
 
 
 def test_boris_aggregated_and_a_modifier_naming_the_target(tmp_path):
