@@ -56,11 +56,18 @@ def _positive(name: str, value, allow_zero: bool = False) -> float | None:
 
 
 def check_numbers(opts) -> None:
-    """fps, scale and arena are positive, min_confidence in [0, 1]; else one line naming the value."""
+    """fps, scale and arena are positive, min_confidence in [0, 1], the lab a folder name and the
+    split train or test; else one line naming the value."""
+    from mabe_store.sources import PLAIN_NAME
+
     for name in ("fps", "pix_per_cm", "arena_cm", "arena_pix"):
         _positive(f"--{name.replace('_', '-')}", getattr(opts, name))
     if not 0 <= opts.min_confidence <= 1:
         raise ImportFailure(f"--min-confidence {opts.min_confidence!r} is not between 0 and 1")
+    if not PLAIN_NAME.match(opts.lab):
+        raise ImportFailure(f"lab {opts.lab!r} is not a plain folder name (letters, digits, . _ -)")
+    if opts.split not in ("train", "test"):
+        raise ImportFailure(f"split {opts.split!r} is not train or test")
 
 
 def expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
