@@ -21,8 +21,7 @@ import io
 import math
 from pathlib import Path
 
-from mabe_store.annotations import Annotation, Bout
-from mabe_store.importers.poses import ImportFailure
+from mabe_store.annotations.model import Annotation, AnnotationError, Bout
 
 NO_SUBJECT = ("", "no focal subject")
 
@@ -38,7 +37,7 @@ def _table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
         names = [c.strip() for c in row]
         if want <= {c.lower() for c in names}:
             return [dict(zip(names, r, strict=False)) for r in rows[i + 1:] if any(c.strip() for c in r)]
-    raise ImportFailure(f"no header row with the columns {', '.join(required)} (is it a BORIS export?)")
+    raise AnnotationError(f"no header row with the columns {', '.join(required)} (is it a BORIS export?)")
 
 
 def _get(row: dict[str, str], *names: str) -> str:
@@ -60,7 +59,7 @@ def _fps(rows: list[dict[str, str]], fps: float | None, notes: list[str]) -> flo
         notes.append(f"the file's FPS {file_fps:g} differs from the tracking's {fps:g}: frames use {fps:g}")
     use = fps or file_fps
     if not use or use <= 0:
-        raise ImportFailure("times are in seconds and neither the file nor the tracking gives a frame rate "
+        raise AnnotationError("times are in seconds and neither the file nor the tracking gives a frame rate "
                             "— give the video's fps")
     return use
 
@@ -69,7 +68,7 @@ def _seconds(value: str, what: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise ImportFailure(f"{what} {value!r} is not a number of seconds") from None
+        raise AnnotationError(f"{what} {value!r} is not a number of seconds") from None
 
 
 def _modifiers(row: dict[str, str]) -> tuple[str, ...]:
@@ -101,18 +100,18 @@ def read_boris_tabular(path: Path, fps: float | None = None) -> Annotation:
             bouts.append(_bout(key[1], t, t, fps, key[0], key[2]))
         elif status == "START":
             if key in open_:
-                raise ImportFailure(f"{key[1]} of {key[0] or 'no subject'} starts at {t:g} s while started at "
+                raise AnnotationError(f"{key[1]} of {key[0] or 'no subject'} starts at {t:g} s while started at "
                                     f"{open_[key]:g} s")
             open_[key] = t
         elif status == "STOP":
             if key not in open_:
-                raise ImportFailure(f"{key[1]} of {key[0] or 'no subject'} stops at {t:g} s without a START")
+                raise AnnotationError(f"{key[1]} of {key[0] or 'no subject'} stops at {t:g} s without a START")
             bouts.append(_bout(key[1], open_.pop(key), t, fps, key[0], key[2]))
         else:
-            raise ImportFailure(f"status {status!r} at {t:g} s is not START, STOP or POINT")
+            raise AnnotationError(f"status {status!r} at {t:g} s is not START, STOP or POINT")
     if open_:
         (subject, action, _), t = next(iter(open_.items()))
-        raise ImportFailure(f"{action} of {subject or 'no subject'} starts at {t:g} s and never stops")
+        raise AnnotationError(f"{action} of {subject or 'no subject'} starts at {t:g} s and never stops")
     return Annotation(sorted(bouts, key=lambda b: (b.start, b.action)), scored=sorted({b.action for b in bouts}),
                       notes=notes, source="boris")
 

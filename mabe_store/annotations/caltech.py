@@ -28,8 +28,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mabe_store.annotations import Annotation, Bout
-from mabe_store.importers.poses import ImportFailure
+from mabe_store.annotations.model import Annotation, AnnotationError, Bout
 
 BACKGROUND = ("base", "other")
 _STREAM = re.compile(r"^(S\d+):\s*start\s+end\s+type\s*$", re.IGNORECASE)
@@ -53,10 +52,10 @@ def _rows(lines: list[str], path_name: str) -> tuple[list[str], dict[str, list[t
         elif stream is not None:
             parts = line.split()
             if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
-                raise ImportFailure(f"line {n} of stream {stream} is not `start end type`: {line[:60]!r}")
+                raise AnnotationError(f"line {n} of stream {stream} is not `start end type`: {line[:60]!r}")
             streams[stream].append((int(parts[0]), int(parts[1]), parts[2]))
     if not streams:
-        raise ImportFailure(f"{path_name}: no stream (`S1: start end type`) in the file")
+        raise AnnotationError(f"{path_name}: no stream (`S1: start end type`) in the file")
     return labels, streams
 
 
@@ -70,7 +69,7 @@ def read_caltech(path: Path, fps: float | None = None) -> Annotation:
         names = per_stream.setdefault(stream, [])
         for start, end, label in rows:
             if start < 1 or end < start:
-                raise ImportFailure(f"stream {stream}: interval {start}-{end} is not 1-based with start <= end")
+                raise AnnotationError(f"stream {stream}: interval {start}-{end} is not 1-based with start <= end")
             if label.lower() in BACKGROUND:
                 continue
             if label not in names:
@@ -95,7 +94,7 @@ def _bento_rate(lines: list[str]) -> float | None:
 def _bento_frames(a: str, b: str, rate: float | None) -> tuple[int, int]:
     if "." in a or "." in b:
         if not rate:
-            raise ImportFailure("bouts are in seconds and no framerate is known — give the video's fps")
+            raise AnnotationError("bouts are in seconds and no framerate is known — give the video's fps")
         return round(float(a) * rate), round(float(b) * rate)
     return int(a) - 1, int(b)
 
@@ -123,11 +122,11 @@ def read_bento(path: Path, fps: float | None = None) -> Annotation:
             try:
                 start, stop = _bento_frames(parts[0], parts[1], rate)
             except (IndexError, ValueError):
-                raise ImportFailure(f"line {n} of channel {channel} is not `start stop duration`: {line[:60]!r}") from None
+                raise AnnotationError(f"line {n} of channel {channel} is not `start stop duration`: {line[:60]!r}") from None
             if behaviour.lower() not in BACKGROUND:
                 channels[channel].append(Bout(behaviour, start, max(stop, start + 1)))
     if not channels:
-        raise ImportFailure(f"{path.name}: no channel (`Ch1----------`) in the file")
+        raise AnnotationError(f"{path.name}: no channel (`Ch1----------`) in the file")
     bouts = [b for c in channels.values() for b in c]
     streams = {c: sorted({b.action for b in bs}) for c, bs in channels.items() if not _overlaps(bs)}
     notes = [f"channel {c}: bouts overlap, so its behaviours are not mutually exclusive"

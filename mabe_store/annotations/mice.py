@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mabe_store.annotations import Annotation, Bout
+from mabe_store.annotations.model import Annotation, AnnotationError, Bout
+from mabe_store.annotations.read import read_annotation
 from mabe_store.constants import entry_text
-from mabe_store.importers.poses import ImportFailure
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _mouse(name: str, mice: list[str], agent: int | None = None) -> int | None:
 def _actor(b: Bout, mice: list[str]) -> int:
     a = _mouse(b.agent, mice)
     if a is None:
-        raise ImportFailure(f"subject {b.agent!r} of {b.action} is none of the tracked animals "
+        raise AnnotationError(f"subject {b.agent!r} of {b.action} is none of the tracked animals "
                             f"({', '.join(mice)}) — name it as the tracking does (see --individuals)")
     return a
 
@@ -70,7 +70,7 @@ def _target(b: Bout, agent: int, mice: list[str], self_behaviors: set[str]) -> t
     if b.target is not None and str(b.target).strip():
         t = _mouse(b.target, mice, agent)
         if t is None:
-            raise ImportFailure(f"target {b.target!r} of {b.action} is none of the tracked animals ({', '.join(mice)})")
+            raise AnnotationError(f"target {b.target!r} of {b.action} is none of the tracked animals ({', '.join(mice)})")
         return t, "self" if t == agent else "pair"
     named = [m for m in (_mouse(x, mice) for x in b.modifiers) if m is not None and m != agent]
     if named:
@@ -79,7 +79,7 @@ def _target(b: Bout, agent: int, mice: list[str], self_behaviors: set[str]) -> t
         return agent, "self"
     if len(mice) == 2:
         return 3 - agent, "pair"
-    raise ImportFailure(f"{b.action} of {b.agent} names no target among {len(mice)} animals — add a modifier "
+    raise AnnotationError(f"{b.action} of {b.agent} names no target among {len(mice)} animals — add a modifier "
                         "naming the target, or list it as a self behaviour")
 
 
@@ -88,10 +88,10 @@ def _group_kind(action: str, n: int, self_behaviors: set[str]) -> str:
     if n == 1:
         return "self"
     if action in self_behaviors:
-        raise ImportFailure(f"{action} is a self behaviour but its labels name no animal among {n}")
+        raise AnnotationError(f"{action} is a self behaviour but its labels name no animal among {n}")
     if n == 2:
         return "undirected"
-    raise ImportFailure(f"{action}: the labels name no animal and there are {n} animals — the pair is "
+    raise AnnotationError(f"{action}: the labels name no animal and there are {n} animals — the pair is "
                         "unknown (give agent/target columns or a subject)")
 
 
@@ -115,7 +115,7 @@ def to_mice(ann: Annotation, mice: list[str], *, scored: list[str] | None = None
             t, kind = _target(b, a, mice, selfs)
             pairs = [(a, t)]
         if kinds.setdefault(b.action, kind) != kind:
-            raise ImportFailure(f"{b.action} is labeled both as {kinds[b.action]} and as {kind} in one file")
+            raise AnnotationError(f"{b.action} is labeled both as {kinds[b.action]} and as {kind} in one file")
         for a, t in pairs:
             intervals.append((a, t, b.action, b.start, b.stop))
             triples.setdefault(entry_text(a, t, b.action), None)
@@ -133,6 +133,4 @@ def to_mice(ann: Annotation, mice: list[str], *, scored: list[str] | None = None
 def read_labels(path, mice: list[str], *, fmt: str = "auto", fps: float | None = None,
                 self_behaviors: tuple[str, ...] = ()) -> Labels:
     """One annotation file straight to the store's terms (a round trip test reads exports back so)."""
-    from mabe_store.annotations import read_annotation
-
     return to_mice(read_annotation(path, fmt, fps=fps), mice, self_behaviors=self_behaviors)

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from mabe_store.annotations import Annotation, Bout
-from mabe_store.importers.poses import ImportFailure
+from mabe_store.annotations.model import Annotation, AnnotationError, Bout
 
 FRAME_COLUMNS = ("frame", "video_frame", "frame_index", "frame_number", "frames", "")
 ACTION_COLUMNS = ("action", "behavior", "behaviour")
@@ -37,7 +36,7 @@ def _read(path: Path) -> pl.DataFrame:
             return pl.read_parquet(path)
         return pl.read_csv(path, infer_schema_length=10000, encoding="utf8-lossy")
     except Exception as e:  # polars raises several types for a malformed table
-        raise ImportFailure(f"not a readable table ({type(e).__name__}: {str(e)[:80]})") from None
+        raise AnnotationError(f"not a readable table ({type(e).__name__}: {str(e)[:80]})") from None
 
 
 def _lower(df: pl.DataFrame) -> dict[str, str]:
@@ -62,7 +61,7 @@ def table_kind(path: Path) -> str:
         return "simba"
     if any(_binary(df[c]) for c in df.columns if c.strip().lower() not in FRAME_COLUMNS):
         return "frame-table"
-    raise ImportFailure("unknown annotation format: not a Caltech/Bento file, a BORIS export, a SimBA "
+    raise AnnotationError("unknown annotation format: not a Caltech/Bento file, a BORIS export, a SimBA "
                         "targets_inserted csv, a 0/1 frame table nor an interval table "
                         f"(columns {df.columns[:6]})")
 
@@ -73,7 +72,7 @@ def _frames(df: pl.DataFrame) -> np.ndarray:
         if name in cols and df[cols[name]].dtype.is_integer():
             f = df[cols[name]].to_numpy().astype(np.int64)
             if (f < 0).any() or (np.diff(f) <= 0).any():
-                raise ImportFailure(f"frame column {cols[name]!r} is not increasing from >= 0")
+                raise AnnotationError(f"frame column {cols[name]!r} is not increasing from >= 0")
             return f
     return np.arange(df.height, dtype=np.int64)
 
@@ -103,7 +102,7 @@ def read_frame_table(path: Path, fps: float | None = None, behaviors: tuple[str,
     names = list(behaviors) or [c for c in df.columns if c.strip().lower() not in FRAME_COLUMNS and _binary(df[c])]
     missing = [b for b in names if b not in df.columns]
     if missing or not names:
-        raise ImportFailure(f"behaviour columns {missing or '(none: no 0/1 column)'} not in the table")
+        raise AnnotationError(f"behaviour columns {missing or '(none: no 0/1 column)'} not in the table")
     return _frame_bouts(df, names)
 
 
@@ -115,7 +114,7 @@ def read_simba(path: Path, fps: float | None = None, behaviors: tuple[str, ...] 
     after = df.columns[max(pose) + 1:] if pose else df.columns
     names = list(behaviors) or [c for c in after if c.strip().lower() not in FRAME_COLUMNS and _binary(df[c])]
     if not names:
-        raise ImportFailure("no 0/1 behaviour column after the pose columns (a features_extracted file, "
+        raise AnnotationError("no 0/1 behaviour column after the pose columns (a features_extracted file, "
                             "not targets_inserted?)")
     ann = _frame_bouts(df, names)
     ann.notes.append(f"SimBA behaviour columns: {', '.join(names)}")
@@ -134,16 +133,16 @@ def read_interval_table(path: Path, fps: float | None = None) -> Annotation:
         start, stop = df[cols["start_frame"]].cast(pl.Int64), df[cols["stop_frame"]].cast(pl.Int64)
     elif {"start_s", "stop_s"} <= set(cols):
         if not fps:
-            raise ImportFailure("intervals are in seconds (start_s, stop_s) — give the video's fps")
+            raise AnnotationError("intervals are in seconds (start_s, stop_s) — give the video's fps")
         start = (df[cols["start_s"]].cast(pl.Float64) * fps).round().cast(pl.Int64)
         stop = (df[cols["stop_s"]].cast(pl.Float64) * fps).round().cast(pl.Int64)
     else:
-        raise ImportFailure("an interval table needs start_frame, stop_frame (or start_s, stop_s)")
+        raise AnnotationError("an interval table needs start_frame, stop_frame (or start_s, stop_s)")
     agent, target = _first(cols, "agent_id", "agent"), _first(cols, "target_id", "target")
     bouts = []
     for i, (a, s, e) in enumerate(zip(df[action].to_list(), start.to_list(), stop.to_list(), strict=True)):
         if a is None or s is None or e is None or s > e:
-            raise ImportFailure(f"row {i + 2}: missing values or start > stop")
+            raise AnnotationError(f"row {i + 2}: missing values or start > stop")
         bouts.append(Bout(str(a), int(s), int(e), None if agent is None else str(df[agent][i]),
                           None if target is None else str(df[target][i])))
     return Annotation(bouts, scored=sorted({b.action for b in bouts}))

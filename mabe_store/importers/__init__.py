@@ -27,6 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
+from mabe_store.annotations import AnnotationError, read_annotation
+from mabe_store.annotations.mice import to_mice
 from mabe_store.importers.keymap import KeymapError, load_keymap
 from mabe_store.importers.poses import ImportFailure, MissingDependency, Poses
 from mabe_store.importers.project import VideoSpec, check_numbers, expand, read_manifest
@@ -184,15 +186,12 @@ def _write_annotations(raw: Path, lab: str, vid: int, labels) -> None:
 def _labels(spec: VideoSpec, mice: list[str], fps: float, streams: dict[str, list[str]]):
     """The video's labels (annotations.mice.Labels), with the behaviours of every stream the file
     has, as the project's files list them, counted as scored."""
-    from mabe_store.annotations import read_annotation
-    from mabe_store.annotations.mice import to_mice
-
     try:
         ann = read_annotation(spec.annotations, spec.opts.annotation_fmt, fps=fps)
-    except ImportFailure as e:
+        scored = sorted(set(ann.scored).union(*(streams.get(s, ()) for s in ann.streams)))
+        return to_mice(ann, mice, scored=scored, self_behaviors=spec.opts.self_behaviors)
+    except AnnotationError as e:
         raise ImportFailure(f"annotations {spec.annotations}: {e}") from None
-    scored = sorted(set(ann.scored).union(*(streams.get(s, ()) for s in ann.streams)))
-    return to_mice(ann, mice, scored=scored, self_behaviors=spec.opts.self_behaviors)
 
 
 def _video_vocabulary(labels) -> Vocabulary:
@@ -273,8 +272,6 @@ class Project:
 
 def _project(raw: Path, specs: list[VideoSpec]) -> Project:
     """The raw folder's vocabulary so far (none yet: empty) and the streams of every annotation file."""
-    from mabe_store.annotations import read_annotation
-
     vocab = read_vocabulary(raw) if (raw / VOCABULARY_FILE).is_file() else Vocabulary(())
     streams = {s: list(names) for s, names in vocab.streams}
     for spec in specs:
@@ -282,7 +279,7 @@ def _project(raw: Path, specs: list[VideoSpec]) -> Project:
             continue
         try:
             ann = read_annotation(spec.annotations, spec.opts.annotation_fmt, fps=spec.opts.fps or 30.0)
-        except ImportFailure:
+        except AnnotationError:
             continue  # reported with its video
         for s, names in ann.streams.items():
             streams[s] = sorted(set(streams.get(s, [])) | set(names))

@@ -8,9 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mabe_store.annotations import Bout, detect_annotation_format, read_annotation
+from mabe_store.annotations import AnnotationError, Bout, detect_annotation_format, read_annotation
 from mabe_store.annotations.mice import read_labels, to_mice
-from mabe_store.importers.poses import ImportFailure
 from tests.mabe_store.annotation_files import (
     write_bento,
     write_boris_aggregated,
@@ -44,7 +43,7 @@ def test_caltech_streams_are_zero_based_stop_exclusive_and_base_is_no_behaviour(
 def test_caltech_row_that_is_not_three_fields_is_one_line(tmp_path):
     path = write_caltech(tmp_path / "bad.txt", {"S1": [(1, 10, "social")]})
     path.write_bytes(path.read_bytes().replace(b"\t1\t10\tsocial", b"\t1\tsocial"))
-    with pytest.raises(ImportFailure, match="line .* of stream S1 is not `start end type`"):
+    with pytest.raises(AnnotationError, match="line .* of stream S1 is not `start end type`"):
         read_annotation(path)
 
 
@@ -82,7 +81,7 @@ def test_boris_tabular_start_stop_and_point_in_frames_of_the_tracking(tmp_path):
 
 def test_boris_unmatched_start_is_one_line(tmp_path):
     path = write_boris_tabular(tmp_path / "b.csv", [(1.0, "adult", "interact", "START")])
-    with pytest.raises(ImportFailure, match="interact of adult starts at 1 s and never stops"):
+    with pytest.raises(AnnotationError, match="interact of adult starts at 1 s and never stops"):
         read_annotation(path, fps=30)
 
 
@@ -144,7 +143,7 @@ def test_interval_tables_in_frames_and_in_seconds(tmp_path):
 def test_a_text_that_is_no_annotation_is_one_line(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_text("name,comment\nx,y\n")
-    with pytest.raises(ImportFailure, match="unknown annotation format"):
+    with pytest.raises(AnnotationError, match="unknown annotation format"):
         detect_annotation_format(path)
 
 
@@ -159,7 +158,7 @@ def test_labels_naming_no_animal_are_undirected_on_both_pairs_or_self_for_one_an
                                      "mouse1,mouse2,bite", "mouse2,mouse1,bite"]  # scored, no bout: negatives
     one = to_mice(ann, ["r1"])
     assert one.intervals == [(1, 1, "social", 0, 5)] and one.kinds["social"] == "self"
-    with pytest.raises(ImportFailure, match="the pair is unknown"):
+    with pytest.raises(AnnotationError, match="the pair is unknown"):
         to_mice(ann, ["a", "b", "c"])
 
 
@@ -167,5 +166,5 @@ def test_a_subject_that_is_no_tracked_animal_is_one_line():
     from mabe_store.annotations import Annotation
 
     ann = Annotation([Bout("interact", 0, 5, "adult")], scored=["interact"])
-    with pytest.raises(ImportFailure, match="subject 'adult' of interact is none of the tracked animals"):
+    with pytest.raises(AnnotationError, match="subject 'adult' of interact is none of the tracked animals"):
         to_mice(ann, ["individual1", "individual2"])
