@@ -42,4 +42,5 @@ def predict(
                         actions=[a.strip() for a in actions.split(",") if a.strip()] if actions else None)
     typer.echo(f"wrote {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} `{split}` videos to {p.path}")
     if p.score is not None:
+        typer.echo(f"scored on: {p.scored}")
         typer.echo(f"score: {p.score}")

@@ -21,7 +21,7 @@ class GbdtError(MabeTrainError, ValueError):
 def require_lightgbm():
     """The lightgbm module, or GbdtError naming the extra to install."""
     try:
-        import lightgbm
+        import lightgbm  # optional extra: the package imports without it
     except ImportError:
         raise GbdtError("the GBDT model kind needs LightGBM — install the extra: pip install 'mabe[gbdt]'"
                         " (or pip install lightgbm)") from None

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from mabe_store.constants import ACTIONS
 from mabe_store.reader import Store
 from mabe_train.decode import VideoProbs
 from mabe_train.gbdt import GbdtError, require_lightgbm
 from mabe_train.gbdt.features import feature_names, video_features
+from mabe_train.runs.blend import blend_logodds, equal_weights, logit
 
 MODEL_FILE = "gbdt.json"
 
@@ -54,7 +56,7 @@ class GbdtModel:
         (run_dir / MODEL_FILE).write_text(json.dumps(meta, indent=1))
 
     @classmethod
-    def load(cls, run_dir: Path) -> GbdtModel | AveragedModel:
+    def load(cls, run_dir: Path) -> GbdtModel | FoldModels:
         lgb = require_lightgbm()
         path = run_dir / MODEL_FILE
         if not path.exists():
@@ -62,7 +64,7 @@ class GbdtModel:
                             "configs/gbdt.yaml` (the run may have been killed before its models were saved)")
         meta = json.loads(path.read_text())
         if "members" in meta:
-            return AveragedModel(tuple(meta["windows_s"]), [cls.load(run_dir / m) for m in meta["members"]])
+            return FoldModels(tuple(meta["windows_s"]), [cls.load(run_dir / m) for m in meta["members"]])
         model = cls(tuple(meta["windows_s"]), labs=tuple(meta.get("labs", ())))
         for e in meta["models"]:
             key = (e["kind"], e["action"])
@@ -92,7 +94,6 @@ class GbdtModel:
                       default_actions=None) -> list[VideoProbs]:
         ids = list(video_ids)
         if progress:
-            from tqdm.auto import tqdm
             ids = tqdm(ids, desc="predicting", unit="video", leave=False)
         return [vp for vp in (self.video_probs(store, v, default_actions) for v in ids) if vp is not None]
 
@@ -105,9 +106,10 @@ def _video_probs(store: Store, video_id, rows, probs: np.ndarray) -> VideoProbs:
 
 
 @dataclass
-class AveragedModel:
-    """The mean probability of several GbdtModels over one feature computation (a CV run's folds).
-    An action a member has no booster for counts as 0 in that member's share."""
+class FoldModels:
+    """The K fold models of a GBDT cv run, blended by the one rule (mabe_train.runs.blend: the mean
+    of their log-odds, centred at 0.5 — one model's folds share a scale) over one feature
+    computation. An action is blended over the folds that have a booster for it."""
 
     windows_s: tuple[float, ...]
     members: list[GbdtModel]
@@ -121,7 +123,8 @@ class AveragedModel:
         if not rows:
             return None
         lab = str(store.videos["lab_id"][store.index(video_id)])
-        probs = sum(m.rows_probs(rows, lab) for m in self.members) / len(self.members)
-        return _video_probs(store, video_id, rows, probs.astype(np.float32))
+        zs = [logit(m.rows_probs(rows, lab)) for m in self.members]
+        has = np.array([[[(r.kind, a) in m.boosters for a in ACTIONS] for r in rows] for m in self.members])
+        return _video_probs(store, video_id, rows, blend_logodds(zs, equal_weights(len(self.members)), has))
 
     predict_probs = GbdtModel.predict_probs

@@ -79,7 +79,7 @@ def test_fixed_weights_and_errors(members, tmp_path):
     out = make_ensemble(runs, tmp_path / "f", weights=[3, 1], log=lambda *_: None)
     assert json.loads((out / "run.json").read_text())["weights"] == [0.75, 0.25]
     thr = load_run(out).thresholds
-    assert set(thr.values()) <= {0.5, NEVER} and default_thresholds([load_run(r) for r in runs]) == thr
+    assert set(thr.values()) <= {0.5, NEVER} and default_thresholds([load_run(r).thresholds for r in runs]) == thr
     with pytest.raises(EnsembleError, match="at least 2"):
         make_ensemble(runs[:1], tmp_path / "g")
     with pytest.raises(EnsembleError, match="exists"):

@@ -71,6 +71,15 @@ def test_a_store_with_another_keypoint_layout_is_one_line(grouped_run, tmp_path)
     assert "\n" not in str(e.value) and "4 mice x 6 keypoints" in str(e.value) and "4 x 18" in str(e.value)
 
 
+def test_data_dir_is_taken_as_a_path_not_parsed(grouped_run, train_store, tmp_path):
+    """A store path with ` #1` in it (a YAML comment marker) reaches the store opener whole."""
+    import shutil
+    odd = tmp_path / "stores #1" / "s.zarr"
+    shutil.copytree(train_store, odd)
+    run = load_run(grouped_run, "last", data_dir=odd, progress=False)
+    assert run.cfg.data.data_dir == str(odd) and Path(run.store.path) == odd
+
+
 def test_trim_history_keeps_the_checkpointed_epochs(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
     trim_history(tmp_path, 2)
