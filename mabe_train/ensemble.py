@@ -15,7 +15,8 @@ picked on it (its label says so).
     E/run.json        kind: ensemble, members (absolute paths, or relative to E: a bundle copies
                       them into E/members/), weights, centred
     E/config.yaml     the first member's config (decoding settings, store)
-    E/split.json      the first member's split;  E/thresholds.json  the ensemble's thresholds
+    E/split.json      the first member's split (loaded with `train` = every member's training
+                      videos);  E/thresholds.json  the ensemble's thresholds
 A sequence `mabe-train cv` run is an ensemble of its folds with `centred: false` and `cv: true` in
 run.json (mabe_train.cv.kinds): one model's folds share a scale, so they are centred at 0.5 (their
 log-odds averaged as they are), and its held-out figure is its out-of-fold predictions.
@@ -165,6 +166,13 @@ class EnsembleRun:
                        "weights and thresholds were tuned on them")
 
 
+def members_split(first_split: dict, members: list) -> dict:
+    """The ensemble's split: the first member's, with `train` the union of every member's training
+    videos (what a score must not count as held out)."""
+    train = sorted({int(v) for m in members for v in m.split.get("train", [])})
+    return {**first_split, "train": train}
+
+
 def blend_of(runs: list) -> EnsembleRun:
     """Several loaded runs as one in-memory ensemble: equal weights, each centred on its own
     thresholds, decoded at the blend's default thresholds (what `submit` does with a bundle of
@@ -173,7 +181,8 @@ def blend_of(runs: list) -> EnsembleRun:
         return runs[0]
     first = runs[0]
     content = thresholds_content(default_thresholds([r.thresholds for r in runs]), float("nan"))
-    return EnsembleRun(first.run_dir, first.cfg, first.split, first.store, list(runs), equal_weights(len(runs)),
+    return EnsembleRun(first.run_dir, first.cfg, members_split(first.split, runs), first.store, list(runs),
+                       equal_weights(len(runs)),
                        {THRESHOLDS_FILE: content})
 
 
@@ -189,6 +198,6 @@ def load_ensemble(run_dir: Path, checkpoint: str, opts: LoadOptions) -> Ensemble
                         storage_options=opts.storage_options) for m in paths]
     cfg = load_config_for(run_dir, LoadOptions(data_dir=opts.data_dir))
     content = read_thresholds_file(run_dir)
-    return EnsembleRun(run_dir, cfg, load_split(run_dir / SPLIT_FILE), members[0].store, members,
+    return EnsembleRun(run_dir, cfg, members_split(load_split(run_dir / SPLIT_FILE), members), members[0].store, members,
                        tuple(meta["weights"]), {} if content is None else {THRESHOLDS_FILE: content},
                        meta.get("centred", True), bool(meta.get("cv")))
