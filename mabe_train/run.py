@@ -49,8 +49,8 @@ from mabe_train.runs.files import (
     load_thresholds,
     read_marker,
     write_atomic,
+    write_marker,
 )
-from mabe_train.runs.files import write_marker as write_run_json
 from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut
 from mabe_train.runs.registry import TORCH, LoadOptions, load_run, require_run
 from mabe_train.split import load_split
@@ -128,8 +128,9 @@ def marker_fields(cfg: Config, store: Store) -> dict:
             **Layout.of(store).to_dict()}
 
 
-def write_marker(run_dir: Path, cfg: Config, store: Store, kind: str = TORCH, **extra) -> None:
-    write_run_json(run_dir, kind, {**marker_fields(cfg, store), **extra})
+def mark_run(run_dir: Path, cfg: Config, store: Store, kind: str = TORCH, **extra) -> None:
+    """run.json of a run trained on `store` (written by mabe_train.runs.files.write_marker)."""
+    write_marker(run_dir, kind, {**marker_fields(cfg, store), **extra})
 
 
 def save_config(cfg: Config, run_dir: Path) -> None:

@@ -40,6 +40,7 @@ from mabe_train.run import (
     copy_atomic,
     load_checkpoint,
     make_run_dir,
+    mark_run,
     pick_device,
     run_layout,
     save_artefacts,
@@ -48,7 +49,6 @@ from mabe_train.run import (
     set_threads,
     trim_history,
     write_atomic,
-    write_marker,
 )
 from mabe_train.runs.files import BEST_CHECKPOINT, LAST_CHECKPOINT, SPLIT_FILE, SUMMARY_FILE
 from mabe_train.split import check_split, load_split, save_split, split_videos
@@ -150,7 +150,7 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, g
         _check_window(cfg, store, split)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_marker(run_dir, cfg, store)
+        mark_run(run_dir, cfg, store)
         save_split(split, run_dir / SPLIT_FILE)
     save_config(cfg, run_dir)
     return run_dir, store, split

@@ -33,7 +33,7 @@ from mabe_store.reader import Store, open_store
 from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.cv.kinds import CvError, kind_of
 from mabe_train.pairs.scoring import score_videos
-from mabe_train.run import make_run_dir, run_name, save_config, write_marker
+from mabe_train.run import make_run_dir, mark_run, run_name, save_config
 from mabe_train.runs.files import (
     CV_DIR,
     DONE_FILE,
@@ -77,7 +77,7 @@ def plan_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = Fal
                           "— pass --overwrite to start again, or another train.run_name")
         return run_dir
     run_dir = make_run_dir(cfg, overwrite)
-    write_marker(run_dir, cfg, store, kind.run_kind, cv=True, **kind.marker(k))
+    mark_run(run_dir, cfg, store, kind.run_kind, cv=True, **kind.marker(k))
     save_config(cfg, run_dir)
     save_split({"train": usable_ids(store), "val": sorted(folds), "cv_folds": k}, run_dir / SPLIT_FILE)
     (run_dir / CV_DIR).mkdir(exist_ok=True)

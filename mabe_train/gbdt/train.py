@@ -28,7 +28,7 @@ from mabe_train.gbdt.features import video_features
 from mabe_train.gbdt.model import GbdtModel
 from mabe_train.pairs.labels import pair_intervals, rasterise_pair
 from mabe_train.pairs.scoring import score_videos
-from mabe_train.run import make_run_dir, save_config, write_marker
+from mabe_train.run import make_run_dir, mark_run, save_config
 from mabe_train.runs.files import SPLIT_FILE, SUMMARY_FILE, save_thresholds, write_json
 from mabe_train.runs.registry import GBDT
 from mabe_train.split import save_split, split_videos
@@ -137,7 +137,7 @@ def train_gbdt(cfg, *, overwrite: bool = False, log=print) -> Path:
     d = cfg.data
     split = split_videos(store, d.val_fraction, d.split_seed, d.max_videos)
     run_dir = make_run_dir(cfg, overwrite)
-    write_marker(run_dir, cfg, store, GBDT)
+    mark_run(run_dir, cfg, store, GBDT)
     save_config(cfg, run_dir)
     save_split(split, run_dir / SPLIT_FILE)
     t0 = time.process_time()

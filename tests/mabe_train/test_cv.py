@@ -86,7 +86,8 @@ def test_cv_tunes_on_all_folds_and_refits(store_path, tmp_path):
     report = evaluate_run(run_dir, progress=False).report  # on the OOF probabilities, not the refit's
     assert report["score"] == pytest.approx(summary["oof_score"]) and report["val_videos"] == 8
     assert "out of fold" in report["scored"] and "epoch" not in format_report(report).splitlines()[0]
-    from mabe_train.predict import predict_run  # --split val: the OOF predictions, not the refit's training videos
+    from mabe_train.predict import predict_run
+    # --split val: the OOF predictions, not the refit's (it trained on every video)
     p = predict_run(run_dir, store_path, tmp_path / "sub.csv", split="val", progress=False)
     assert p.score == pytest.approx(summary["oof_score"]) and "out of fold" in p.scored
 

@@ -65,6 +65,8 @@ def test_ensemble_is_a_run_that_predict_and_evaluate_take(members, tmp_path):
     assert meta["kind"] == "ensemble" and len(meta["weights"]) == 2 and abs(sum(meta["weights"]) - 1) < 1e-9
     assert sum("weights" in ln for ln in lines) == 12  # 11 candidates scored + the choice
     e = load_run(out)
+    from mabe_train.runs.protocol import Run
+    assert isinstance(e, Run) and all(isinstance(m, Run) for m in e.members)  # EnsembleRun, GbdtRun
     videos = e.predict_probs(e.split["val"])
     assert videos and all(v.probs.min() >= 0 and v.probs.max() <= 1 for v in videos)
     p = predict_run(out, store, tmp_path / "sub.csv", split="val", progress=False)

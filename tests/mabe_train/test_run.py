@@ -50,6 +50,7 @@ def test_overwrite_replaces_a_run_but_never_a_folder_that_is_not_one(train_store
 
 def test_load_run_gives_config_split_model_and_checkpoint(grouped_run):
     run = load_run(grouped_run, "last", progress=False)
+    assert run.kind == "torch" and run.checkpoint_label == "last, epoch 1"
     assert run.cfg.task == "grouped" and run.epoch == 1 and set(run.split) >= {"train", "val"}
     assert not run.model.training and run.device == torch.device("cpu")
     assert run.artefacts == {}  # the grouped task's validation has none
