@@ -34,7 +34,7 @@ from mabe_train.gbdt import require_lightgbm
 from mabe_train.gbdt import train as gtrain
 from mabe_train.gbdt.model import FoldModels, GbdtModel
 from mabe_train.runs.files import CV_DIR, LAST_CHECKPOINT, SUMMARY_FILE, fold_dir
-from mabe_train.runs.registry import ENSEMBLE, GBDT, TORCH, config_kind, load_run
+from mabe_train.runs.registry import ENSEMBLE, GBDT, config_kind, load_run
 
 
 class CvError(MabeTrainError, ValueError):
@@ -105,14 +105,12 @@ class SequenceFolds:
 
 
 def kind_of(cfg):
-    """The FoldKind of a config (by its registry kind); CvError for a task cv cannot validate."""
-    name = config_kind(cfg).name
-    if name == GBDT:
-        return GbdtFolds()
-    if name == TORCH and cfg.task == "pairs":
-        return SequenceFolds()
-    raise CvError(f"mabe-train cv scores the competition's actions: it needs a `task: pairs` config "
-                  f"(configs/pairs_demo.yaml) or a `model.name: gbdt` one (configs/gbdt.yaml), not task {cfg.task!r}")
+    """The cv steps of a config's run kind (mabe_train.runs.registry); CvError for a task cv cannot
+    validate (grouped behaviour classes have no competition actions to score out of fold)."""
+    if cfg.task != "pairs":
+        raise CvError(f"mabe-train cv scores the competition's actions: it needs a `task: pairs` config "
+                      f"(configs/pairs_demo.yaml) or a `model.name: gbdt` one (configs/gbdt.yaml), not task {cfg.task!r}")
+    return config_kind(cfg).fold_steps()
 
 
 __all__ = ["CvError", "GbdtFolds", "SequenceFolds", "fold_dir", "kind_of"]
