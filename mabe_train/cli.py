@@ -43,25 +43,19 @@ def run(
     detach: Annotated[bool, typer.Option(help="Modal: return at once, the run keeps going")] = False,
 ) -> None:
     """Train a model; prints the run directory."""
-    from mabe_train.run import require_run
+    from mabe_train.runs.files import CONFIG_FILE
+    from mabe_train.runs.registry import config_kind, require_run, run_kind, train_run
     if resume is not None:
-        config = config or require_run(resume) / "config.yaml"
+        config = config or require_run(resume) / CONFIG_FILE
     elif config is None:
         raise ConfigError("pass --config (e.g. --config configs/v5.yaml) or --resume RUN_DIR")
     cfg = load_config(config, overrides or [])
-    if cfg.model.name == "gbdt" and (remote is not None or resume is not None):
-        raise ConfigError("a GBDT run trains locally in one pass: no --remote, nothing to --resume "
-                          "(`mabe-train cv` resumes its folds)")
     if remote is not None:
+        (run_kind(resume) if resume is not None else config_kind(cfg)).require_remote()
         from mabe_train.modal_app import launch
         typer.echo(launch(cfg, remote=remote, gpu=gpu, detach=detach, resume=resume))
         return
-    if cfg.model.name == "gbdt":  # not a torch model: mabe_train.gbdt fits it in one pass
-        from mabe_train.gbdt.train import train_gbdt
-        run_dir = train_gbdt(cfg, overwrite=overwrite)
-    else:
-        from mabe_train.train import train
-        run_dir = train(cfg, run_dir=resume, resume=resume is not None, overwrite=overwrite)
+    run_dir = train_run(cfg, resume=resume, overwrite=overwrite)
     typer.echo(f"run directory: {run_dir}")
 
 

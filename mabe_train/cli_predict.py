@@ -38,4 +38,5 @@ def predict(
                     actions=split_list(actions))
     typer.echo(f"wrote {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} `{split}` videos to {p.path}")
     if p.score is not None:
+        typer.echo(f"scored on: {p.scored}")
         typer.echo(f"score: {p.score}")

@@ -31,6 +31,7 @@ from mabe_train import MabeTrainError
 from mabe_train.gbdt.settings import GbdtSettings
 from mabe_train.grouped.settings import GroupedSettings
 from mabe_train.pairs.settings import PairsSettings
+from mabe_train.runs.registry import GBDT, config_kind
 
 
 class ConfigError(MabeTrainError, ValueError):
@@ -331,4 +332,4 @@ def validate(cfg: Config) -> list[str]:
         p.append(f"data.storage_options applies to a URL data.data_dir (s3://, gs://), not {d.data_dir!r}")
     if cfg.task not in TASK_SECTIONS:
         return p + [f"task must be one of {', '.join(TASK_SECTIONS)}, got {cfg.task!r}"]
-    return p + getattr(cfg, cfg.task).problems() + (cfg.gbdt.problems() if cfg.model.name == "gbdt" else [])
+    return p + getattr(cfg, cfg.task).problems() + (cfg.gbdt.problems() if config_kind(cfg).name == GBDT else [])

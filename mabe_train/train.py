@@ -40,6 +40,7 @@ from mabe_train.run import (
     copy_atomic,
     load_checkpoint,
     make_run_dir,
+    mark_run,
     pick_device,
     run_layout,
     save_artefacts,
@@ -48,8 +49,8 @@ from mabe_train.run import (
     set_threads,
     trim_history,
     write_atomic,
-    write_marker,
 )
+from mabe_train.runs.files import BEST_CHECKPOINT, LAST_CHECKPOINT, SPLIT_FILE, SUMMARY_FILE
 from mabe_train.split import check_split, load_split, save_split, split_videos
 from mabe_train.task import build_task
 
@@ -131,7 +132,7 @@ def checkpoint(*, model, opt, sched, sampler, state: TrainState, cfg: Config, ar
 def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, given: dict | None = None):
     """Store, split (`given`, else split.py's choice) and run directory; the folder is made only once
     the store and split are good. A resumed run keeps the split.json it started with."""
-    if resume and (run_dir is None or not (Path(run_dir) / "last.pt").exists()):
+    if resume and (run_dir is None or not (Path(run_dir) / LAST_CHECKPOINT).exists()):
         raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     if resume:
@@ -139,7 +140,7 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, g
         if (trained := run_layout(run_dir)) is not None:
             Layout.of(store).check_same(trained, f"run {run_dir}")
         check_store_generation(run_dir, store)
-        split = load_split(run_dir / "split.json")
+        split = load_split(run_dir / SPLIT_FILE)
     else:
         if given is not None:
             check_split(store, given)
@@ -149,8 +150,8 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, g
         _check_window(cfg, store, split)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_marker(run_dir, cfg, store)
-        save_split(split, run_dir / "split.json")
+        mark_run(run_dir, cfg, store)
+        save_split(split, run_dir / SPLIT_FILE)
     save_config(cfg, run_dir)
     return run_dir, store, split
 
@@ -197,7 +198,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     steps = cfg.train.steps_per_epoch or max(1, task.frames_per_epoch() // (d.batch_size * d.sequence_length))
     state = TrainState()
     if resume:
-        ck = load_checkpoint(run_dir / "last.pt")
+        ck = load_checkpoint(run_dir / LAST_CHECKPOINT)
         state, parts["artefacts"] = _restore(ck, **_ck_parts(parts)), ck.get("artefacts", {})
         trim_history(run_dir, state.epoch)
         log(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}")
@@ -207,15 +208,21 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         if not _train_epoch(task, parts, state, steps, device, scaler, run_dir, stop_after_steps, hooks):
             return run_dir
         stop = _end_epoch(task, parts, state, device, run_dir, time.perf_counter() - t0)
-        hooks.on_checkpoint(run_dir / "last.pt")
+        hooks.on_checkpoint(run_dir / LAST_CHECKPOINT)
         if stop:
             log(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs")
             break
-    write_atomic(run_dir / "summary.json", json.dumps({
+    write_atomic(run_dir / SUMMARY_FILE, json.dumps({
         "parameters": count_parameters(parts["model"]), "epochs": state.epoch, "steps": state.step,
         "monitor": task.monitor, "best": state.best, "best_epoch": state.best_epoch, "device": str(device)},
         indent=1))
     return run_dir
+
+
+def train_kind(cfg: Config, *, resume: Path | None = None, overwrite: bool = False, hooks: Hooks | None = None,
+               log: Log = say) -> Path:
+    """The registry's trainer of kind `torch` (mabe_train.runs.registry.train_run)."""
+    return train(cfg, run_dir=resume, resume=resume is not None, overwrite=overwrite, hooks=hooks, log=log)
 
 
 def _build_parts(cfg: Config, task, device: torch.device, run_dir: Path, log: Log) -> dict:
@@ -278,8 +285,8 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
         if stop or (cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0):
             meter.flush()
             _check_finite(meter.sums["loss"], model, state.step)
-            save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
-            hooks.on_checkpoint(run_dir / "last.pt")
+            save_checkpoint(run_dir / LAST_CHECKPOINT, checkpoint(**_ck_parts(parts), state=state))
+            hooks.on_checkpoint(run_dir / LAST_CHECKPOINT)
         if stop:
             bar.close()
             parts["log"](f"stopped at step {state.step}: last.pt saved, resume with --resume {run_dir}")
@@ -352,10 +359,10 @@ def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: f
     parts["log"](f"epoch {state.epoch}: loss {line['loss']:.4f}  {task.monitor} {score:.4f}  "
                  f"(best {state.best:.4f} @ {state.best_epoch})  lr {line['lr']:.2e}  {line['epoch_s']:.1f}s")
     state.epoch_step, state.sums = 0, TrainState().sums
-    save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
+    save_checkpoint(run_dir / LAST_CHECKPOINT, checkpoint(**_ck_parts(parts), state=state))
     if improved:
-        copy_atomic(run_dir / "last.pt", run_dir / "best.pt")
+        copy_atomic(run_dir / LAST_CHECKPOINT, run_dir / BEST_CHECKPOINT)
         save_artefacts(run_dir, parts["artefacts"], state.epoch)
     if state.epoch % cfg.train.save_freq == 0:
-        copy_atomic(run_dir / "last.pt", run_dir / f"epoch_{state.epoch:03d}.pt")
+        copy_atomic(run_dir / LAST_CHECKPOINT, run_dir / f"epoch_{state.epoch:03d}.pt")
     return state.bad_epochs >= cfg.train.early_stopping_patience > 0

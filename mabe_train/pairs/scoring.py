@@ -23,22 +23,17 @@ import torch
 from mabe_store.log import progress_bar
 from mabe_store.reader import Store
 from mabe_train.calibrate import tune_thresholds
-from mabe_train.decode import (
-    DecodeConfig,
-    VideoProbs,
-    decode,
-    thresholds_from_artefact,
-    truth_raster,
-)
+from mabe_train.decode import DecodeConfig, VideoProbs, decode, truth_raster
 from mabe_train.decode import thresholds_artefact as decode_artefact
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
-from mabe_train.pairs import PairsError
 from mabe_train.pairs.infer import video_probs
 from mabe_train.pairs.settings import PairsSettings
+from mabe_train.runs.files import THRESHOLDS_FILE
 from mabe_train.submission import solution_from_store
 
-THRESHOLDS_FILE = "thresholds.json"
+__all__ = ["THRESHOLDS_FILE", "collect_probs", "score_probs", "score_videos", "thresholds_artefact",
+           "tune_and_score"]
 
 
 def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: int, stride: int = 0,
@@ -76,6 +71,11 @@ def score_probs(videos: list[VideoProbs], solution: pl.DataFrame, decode_cfg: De
     return sub, score_details(solution, sub)
 
 
+def score_videos(videos: list[VideoProbs], store: Store, decode_cfg: DecodeConfig, thresholds) -> ScoreDetails:
+    """Official score details of decoded probabilities against the store's annotations (`score_probs`)."""
+    return score_probs(videos, solution_from_store(store, [v.video_id for v in videos]), decode_cfg, thresholds)[1]
+
+
 def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeConfig):
     """(thresholds tuned on these videos, their submission, its ScoreDetails, the videos' (P, T, A)
     truth rasters): the truth is rasterised once and shared with the validation loss."""
@@ -104,11 +104,3 @@ def thresholds_artefact(thresholds, score: float) -> dict:
     """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch); with
     the per-action bouts when tuning used them (decode.thresholds_artefact)."""
     return decode_artefact(thresholds, score)
-
-
-def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
-    """The tuned thresholds a loaded checkpoint carries (`LoadedRun.artefacts`)."""
-    if THRESHOLDS_FILE not in artefacts:
-        raise PairsError(f"the checkpoint of {run_dir} carries no thresholds — they come from a validation "
-                         "of a `task: pairs` run; train at least one epoch")
-    return thresholds_from_artefact(artefacts[THRESHOLDS_FILE])

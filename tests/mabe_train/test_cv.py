@@ -82,9 +82,14 @@ def test_cv_tunes_on_all_folds_and_refits(store_path, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["refit"] and summary["oof_score"] > 0.5
     assert "members" not in json.loads((run_dir / "gbdt.json").read_text())
-    from mabe_train.evaluate import evaluate_run
+    from mabe_train.evaluate import evaluate_run, format_report
     report = evaluate_run(run_dir, progress=False).report  # on the OOF probabilities, not the refit's
     assert report["score"] == pytest.approx(summary["oof_score"]) and report["val_videos"] == 8
+    assert "out of fold" in report["scored"] and "epoch" not in format_report(report).splitlines()[0]
+    from mabe_train.predict import predict_run
+    # --split val: the OOF predictions, not the refit's (it trained on every video)
+    p = predict_run(run_dir, store_path, tmp_path / "sub.csv", split="val", progress=False)
+    assert p.score == pytest.approx(summary["oof_score"]) and "out of fold" in p.scored
 
 
 def test_cv_resumes_after_a_kill_without_redoing_finished_folds(store_path, tmp_path, monkeypatch):

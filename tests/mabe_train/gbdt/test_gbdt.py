@@ -124,6 +124,9 @@ def test_predict_and_evaluate_take_a_gbdt_run(gbdt_run, gbdt_store, tmp_path):
     assert p.n_rows > 0 and p.score is not None and p.score > 0.5
     report = evaluate_run(gbdt_run, progress=False).report
     assert report["score"] == pytest.approx(p.score) and report["per_lab"]
+    assert report["model"] == "GBDT run" and report["scored"] == p.scored == "held-out validation videos"
+    p = predict_run(gbdt_run, gbdt_store, tmp_path / "all.csv", split="train", progress=False)
+    assert "were training videos of the run: not a held-out score" in p.scored  # never unlabelled
 
 
 def test_cli_run_dispatches_on_model_name(gbdt_store, tmp_path):
