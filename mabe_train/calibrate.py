@@ -28,9 +28,8 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
-from mabe_store.constants import ACTIONS
 from mabe_store.reader import Store
-from mabe_train.decode import NEVER, DecodeConfig, TunedThresholds, VideoProbs, smooth, truth_raster
+from mabe_train.decode import NEVER, DecodeConfig, DecodeError, TunedThresholds, VideoProbs, smooth, truth_raster
 from mabe_train.metric import truth_frames
 from mabe_train.submission import solution_from_store
 
@@ -84,9 +83,15 @@ class Counts:
         self.all: dict[tuple[str, int], np.ndarray] = {}
         self.pos: dict[tuple[str, int], np.ndarray] = {}
         self.total: dict[tuple[str, int], float] = {}
+        self.names: tuple[str, ...] | None = None  # the probabilities' vocabulary (column -> action)
 
     def add(self, video: VideoProbs, truth: np.ndarray, windows: np.ndarray) -> None:
         """One video's labeled cells; windows: (A,) smoothing window per action."""
+        if self.names is None:
+            self.names = video.vocab.actions
+        elif self.names != video.vocab.actions:
+            raise DecodeError(f"video {video.video_id}: its probabilities name other actions than the "
+                              "other tuning videos' — tune one store vocabulary at a time")
         n = len(self.grid) + 1
         for a in np.flatnonzero(video.labeled.any(axis=0)):
             rows = np.flatnonzero(video.labeled[:, a])
@@ -101,7 +106,7 @@ class Counts:
 
     def set_totals(self, solution: pl.DataFrame) -> None:
         """The metric's ground-truth frames per (lab, action) of the tuning videos."""
-        index = {a: i for i, a in enumerate(ACTIONS)}
+        index = {a: i for i, a in enumerate(self.names or ())}
         for lab, act, n in truth_frames(solution).iter_rows():
             if (lab, index.get(act)) in self.total:
                 self.total[(lab, index[act])] = float(n)
@@ -153,11 +158,11 @@ def _choose(counts: Counts, present: set[tuple[str, str]], beta: float, default:
     out = {}
     for (lab, a) in counts.all:
         thr, _ = counts.best([(lab, a)], beta)
-        if thr is None and counts.total[(lab, a)] == 0 and (lab, ACTIONS[a]) not in present:
+        if thr is None and counts.total[(lab, a)] == 0 and (lab, counts.names[a]) not in present:
             thr = NEVER
         elif thr is None:
             thr = global_thr[a] if global_thr[a] is not None else default
-        out[(lab, ACTIONS[a])] = thr
+        out[(lab, counts.names[a])] = thr
     return out
 
 
@@ -180,7 +185,7 @@ def tune_thresholds(videos: Iterable[VideoProbs], source: Store | pl.DataFrame, 
         bout_s = _training_bouts(source, videos, config)
     truths = truths if truths is not None else [truth_raster(v, solution, config.scale(v.lab_id)) for v in videos]
     for v, truth in zip(videos, truths, strict=True):
-        counts.add(v, truth, config.frames(v.fps, bout_s).smooth)  # Counts reads labeled cells only
+        counts.add(v, truth, config.frames(v.fps, bout_s, v.vocab).smooth)  # Counts reads labeled cells only
     counts.set_totals(solution)
     out = _choose(counts, present, beta, config.threshold)
     return TunedThresholds(out, bout_s if config.per_action else None)

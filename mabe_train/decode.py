@@ -1,14 +1,17 @@
 """Per-frame action probabilities -> the metric's intervals, and per-lab thresholds for them.
 
-A model gives, for every ordered pair (agent, target) of a video and every frame, 37 action
-probabilities. The competition wants intervals, at most one action per pair per frame (the
-metric raises otherwise), and only for triples the video labels (others are ignored, so they are
-wasted rows at best). Decoding, per pair:
+A model gives, for every ordered pair (agent, target) of a video and every frame, one probability
+per action of the store's vocabulary (MABe's 37, or a lab's own behaviours). The competition wants
+intervals, at most one action per pair per frame (the metric raises otherwise), and only for
+triples the video labels (others are ignored, so they are wasted rows at best). A lab's own
+vocabulary relaxes "one action per frame" to "one action per exclusive group per frame"
+(mabe_train.vocab.exclusive_groups: an annotation stream such as Caltech's S1 social / nonsocial /
+aggression is one group; behaviours of different streams may overlap). Decoding, per pair and group:
   1. moving-average smoothing over `smooth` frames (centred; the edges average what exists);
   2. per-(lab, action) thresholds; an action is a candidate on a frame where its smoothed
      probability reaches its threshold and the video labels the triple;
-  3. the candidate with the highest smoothed probability wins the frame (one label per frame,
-     so the overlap error cannot fire by construction);
+  3. the candidate with the highest smoothed probability wins the frame (one label per frame and
+     group, so the overlap error cannot fire by construction);
   4. background gaps of at most `max_gap` frames between two bouts of one action are filled,
      then bouts shorter than `min_bout` frames are dropped.
 The thresholds come from `mabe_train.calibrate.tune_thresholds` (the one tuning policy of every
@@ -24,10 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train import MabeTrainError
 from mabe_train.intervals import INTERVAL_SCHEMA
 from mabe_train.submission import mouse_text, to_label_frames, to_tracking_frames
+from mabe_train.vocab import MABE, Vocabulary, exclusive_groups
 
 NEVER = 2.0  # a threshold no probability reaches
 Thresholds = Mapping[tuple[str, str], float]
@@ -76,9 +79,11 @@ class DecodeConfig:
         """Annotation frames per tracking frame of this lab (1.0 unless label_frame_scale names it)."""
         return float(self.label_frame_scale.get(str(lab_id), 1.0))
 
-    def frames(self, fps: float | None, bout_s: Mapping[str, float] | None) -> ActionFrames:
-        """Per-action (smooth, min_bout, max_gap) in frames for one video of this fps."""
-        a = len(ACTIONS)
+    def frames(self, fps: float | None, bout_s: Mapping[str, float] | None,
+               vocab: Vocabulary = MABE) -> ActionFrames:
+        """Per-action (smooth, min_bout, max_gap) in frames for one video of this fps, in the
+        columns of `vocab` (the probabilities' vocabulary)."""
+        a = len(vocab.actions)
         out = ActionFrames(np.full(a, self.smooth), np.full(a, self.min_bout), np.full(a, self.max_gap))
         if not self.per_action:
             return out
@@ -88,7 +93,7 @@ class DecodeConfig:
         if not fps or fps <= 0:
             raise DecodeError("per-action decoding (pairs.decode.per_action) needs each video's fps")
         for action, seconds in bout_s.items():
-            i = ACTION_INDEX.get(action)
+            i = vocab.index.get(action)
             if i is not None:
                 n = seconds * fps
                 out.min_bout[i] = max(1, round(n))
@@ -99,7 +104,7 @@ class DecodeConfig:
 
 @dataclass(frozen=True)
 class ActionFrames:
-    """(A,) int arrays in ACTIONS order: smoothing window, minimum bout, maximum filled gap."""
+    """(A,) int arrays in vocabulary order: smoothing window, minimum bout, maximum filled gap."""
 
     smooth: np.ndarray
     min_bout: np.ndarray
@@ -109,8 +114,9 @@ class ActionFrames:
 @dataclass
 class VideoProbs:
     """One video's probabilities: probs (P, T, A) over pairs (agent, target), 1-based ids, target ==
-    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in ACTIONS order;
-    fps: the video's frame rate (per-action decoding in seconds needs it)."""
+    agent for a self pair; labeled (P, A) bool, the triples the video labels; A in the order of
+    `vocab`, the store's vocabulary (MABe's by default); fps: the video's frame rate (per-action
+    decoding in seconds needs it)."""
 
     video_id: int | str
     lab_id: str
@@ -118,9 +124,10 @@ class VideoProbs:
     probs: np.ndarray
     labeled: np.ndarray
     fps: float | None = None
+    vocab: Vocabulary = MABE
 
     def __post_init__(self) -> None:
-        p, a = len(self.pairs), len(ACTIONS)
+        p, a = len(self.pairs), len(self.vocab.actions)
         problems = []
         if self.probs.ndim != 3 or self.probs.shape[0] != p or self.probs.shape[2] != a:
             problems.append(f"probs has shape {self.probs.shape}, expected ({p}, T, {a})")
@@ -152,22 +159,25 @@ def smooth_columns(probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
     return out
 
 
-def threshold_vector(lab_id: str, thresholds: Thresholds | None, default: float) -> np.ndarray:
-    """(A,) thresholds of one lab: tuned where known; for a lab with none tuned (one the run never
-    validated on, e.g. a user's own), each action's median over the labs that emit it; else `default`."""
-    out = np.full(len(ACTIONS), default, dtype=np.float32)
+def threshold_vector(lab_id: str, thresholds: Thresholds | None, default: float,
+                     vocab: Vocabulary = MABE) -> np.ndarray:
+    """(A,) thresholds of one lab in `vocab`'s columns: tuned where known; for a lab with none tuned
+    (one the run never validated on, e.g. a user's own), each action's median over the labs that
+    emit it; else `default`."""
+    index = vocab.index
+    out = np.full(len(vocab.actions), default, dtype=np.float32)
     thresholds = thresholds or {}
     if not any(lab == lab_id for lab, _ in thresholds):
         per_action: dict[str, list[float]] = {}
         for (_, action), thr in thresholds.items():
-            if thr < NEVER and action in ACTION_INDEX:
+            if thr < NEVER and action in index:
                 per_action.setdefault(action, []).append(thr)
         for action, values in per_action.items():
-            out[ACTION_INDEX[action]] = float(np.median(values))
+            out[index[action]] = float(np.median(values))
         return out
     for (lab, action), thr in thresholds.items():
-        if lab == lab_id and action in ACTION_INDEX:
-            out[ACTION_INDEX[action]] = thr
+        if lab == lab_id and action in index:
+            out[index[action]] = thr
     return out
 
 
@@ -212,22 +222,35 @@ def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
                  thresholds: Thresholds | None = None, bout_s: Mapping[str, float] | None = None) -> pl.DataFrame:
     """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video.
 
-    bout_s: per-action minimum bouts in seconds for config.per_action (default: the thresholds' own,
-    `TunedThresholds.bout_s`)."""
-    cols = np.flatnonzero(video.labeled.any(axis=0))  # only labeled actions are ever emitted
-    if cols.size == 0 or video.probs.shape[1] == 0:
+    Each exclusive group of the video's vocabulary is decoded as its own track per pair (one group
+    of every action for MABe). bout_s: per-action minimum bouts in seconds for config.per_action
+    (default: the thresholds' own, `TunedThresholds.bout_s`)."""
+    if video.probs.shape[1] == 0:
         return pl.DataFrame(schema=INTERVAL_SCHEMA)
-    thr = threshold_vector(video.lab_id, thresholds, config.threshold)[cols]
-    fr = config.frames(video.fps, bout_s if bout_s is not None else getattr(thresholds, "bout_s", None))
+    thr = threshold_vector(video.lab_id, thresholds, config.threshold, video.vocab)
+    fr = config.frames(video.fps, bout_s if bout_s is not None else getattr(thresholds, "bout_s", None), video.vocab)
+    labeled_cols = video.labeled.any(axis=0)  # only labeled actions are ever emitted
+    groups = exclusive_groups(video.vocab)
+    rows = []
+    for group in groups:
+        cols = group[labeled_cols[group]]
+        if cols.size:
+            rows += _group_rows(video, cols, thr[cols], fr, config.scale(video.lab_id))
+    out = pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
+    return out if len(groups) == 1 else out.sort("agent_id", "target_id", "start_frame", "action", maintain_order=True)
+
+
+def _group_rows(video: VideoProbs, cols: np.ndarray, thr: np.ndarray, fr: ActionFrames, scale: float) -> list:
+    """Interval rows of one exclusive group's columns: argmax per frame, then bout cleaning per pair."""
     labels = frame_labels(smooth_columns(video.probs[:, :, cols], fr.smooth[cols]), video.labeled[:, cols], thr)
-    rows, scale = [], config.scale(video.lab_id)
+    rows, names = [], video.vocab.actions
     for (agent, target), track in zip(video.pairs, labels, strict=True):
         vals, starts, stops = _runs(clean_track(track, fr.min_bout[cols], fr.max_gap[cols]))
         starts, stops = to_label_frames(starts, scale), to_label_frames(stops, scale)
         a_txt, t_txt = mouse_text(agent, target)
-        rows += [(str(video.video_id), a_txt, t_txt, ACTIONS[cols[v]], int(s), int(e))
+        rows += [(str(video.video_id), a_txt, t_txt, names[cols[v]], int(s), int(e))
                  for v, s, e in zip(vals, starts, stops, strict=True) if v >= 0 and e > s]
-    return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
+    return rows
 
 
 def decode(videos: Iterable[VideoProbs], config: DecodeConfig = DecodeConfig(),
@@ -252,8 +275,8 @@ def truth_raster(video: VideoProbs, solution: pl.DataFrame, scale: float = 1.0) 
                              pl.Series("stop_frame", to_tracking_frames(rows["stop_frame"], scale)))
     for a, g, action, s, e in rows.select("agent_id", "target_id", "action", "start_frame", "stop_frame").iter_rows():
         p = index.get((str(a), str(g)))
-        if p is not None and action in ACTION_INDEX:
-            out[p, max(int(s), 0):min(int(e), t), ACTION_INDEX[action]] = True
+        if p is not None and action in video.vocab.index:
+            out[p, max(int(s), 0):min(int(e), t), video.vocab.index[action]] = True
     return out
 
 

@@ -19,7 +19,9 @@ The rules, as implemented (numbers refer to the README's "The official metric"):
   behaviors_labeled, read from the video's first solution row (2);
 - frames repeated for the same (video, agent, target, action) are counted once (2);
 - one (agent, target) pair predicted with two actions on one frame: MetricError; zero-length
-  rows and touching intervals never trigger it (2);
+  rows and touching intervals never trigger it (2). A lab's own vocabulary may pass `exclusive`
+  ({action: group}, mabe_train.vocab.group_of): then only two actions of one group clash, and
+  actions of different groups (annotation streams) may overlap;
 - a lab's actions = actions with a ground-truth row in the lab (zero-length included) + actions
   of any counted submission row (zero-length included); F = 0 where TP + FP + FN = 0 (3).
 The trade-off: codes and packed events assume key and frame ranges that fit 62 bits together (far
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,35 +310,61 @@ def _fbeta(tp: pl.Expr, fp: pl.Expr, fn: pl.Expr, beta: float) -> pl.Expr:
     return pl.when(den > 0).then((1 + b2) * tp / den).otherwise(0.0)
 
 
-def _per_action(sol: pl.DataFrame, counted: pl.DataFrame, beta: float) -> pl.DataFrame:
-    """tp/fp/fn/f per (lab, action) that counts; MetricError on a pair with two actions on a frame."""
+def _per_action(sol: pl.DataFrame, counted: pl.DataFrame, beta: float,
+                exclusive: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """tp/fp/fn/f per (lab, action) that counts; MetricError on a pair with two actions (of one
+    exclusive group, when `exclusive` names the groups) on a frame."""
     cols = (*_KEY, "start_frame", "stop_frame")
     rows = pl.concat([sol.select(cols), counted.select(cols)])
     coded = _encode(rows, _KEY)
     is_pred = np.zeros(rows.height, dtype=np.int64)
     is_pred[sol.height:] = 1
     tp, fp, fn, (k, s, e) = _counts(coded, is_pred)
-    hit = _clashes(coded, k, s, e)
-    if len(hit):
-        c = _decode_keys(coded, _KEY, k[hit[:1]]).row(0, named=True)
-        raise MetricError(f"{OVERLAP_MESSAGE} (first: video {c['video_id']}, {c['agent_id']},"
-                          f"{c['target_id']} near frame {s[hit[0]]}) — emit at most one "
-                          "action per (agent, target) per frame")
+    if exclusive is None:
+        hit = _clashes(coded, k, s, e)
+        if len(hit):
+            c = _decode_keys(coded, _KEY, k[hit[:1]]).row(0, named=True)
+            _overlap_error(c, s[hit[0]])
+    else:
+        _check_groups(counted, exclusive)
     return (_lab_action_table(coded, _present(coded), tp=tp, fp=fp, fn=fn)
             .with_columns(_fbeta(pl.col("tp"), pl.col("fp"), pl.col("fn"), beta).alias("f")))
 
 
-def score_details(solution: pl.DataFrame, submission: pl.DataFrame, beta: float = 1.0) -> ScoreDetails:
-    """Score `submission` against `solution` (see the module docstring) with the breakdown."""
+def _overlap_error(c: dict, frame: int) -> None:
+    raise MetricError(f"{OVERLAP_MESSAGE} (first: video {c['video_id']}, {c['agent_id']},"
+                      f"{c['target_id']} near frame {frame}) — emit at most one "
+                      "action per (agent, target) per frame")
+
+
+def _check_groups(counted: pl.DataFrame, exclusive: Mapping[str, str]) -> None:
+    """MetricError when one pair has two actions of one exclusive group on a frame (an action no
+    group names is a group of its own)."""
+    grouped = counted.with_columns(
+        pl.col("action").replace_strict(dict(exclusive), default=pl.col("action"), return_dtype=pl.Utf8)
+        .alias("_group"))
+    clash = check_overlaps(grouped, ("lab_id", "video_id", "agent_id", "target_id", "_group", "action"))
+    if clash.height:
+        c = clash.row(0, named=True)
+        raise MetricError(f"{OVERLAP_MESSAGE} (first: video {c['video_id']}, {c['agent_id']},{c['target_id']} "
+                          f"near frame {c['start_frame']}, two behaviours of the mutually exclusive group "
+                          f"{c['_group']}) — emit at most one of a group per (agent, target) per frame")
+
+
+def score_details(solution: pl.DataFrame, submission: pl.DataFrame, beta: float = 1.0,
+                  exclusive: Mapping[str, str] | None = None) -> ScoreDetails:
+    """Score `submission` against `solution` (see the module docstring) with the breakdown;
+    exclusive: {action: group} of a lab's vocabulary (None: MABe's one action per pair-frame)."""
     _validate(solution, submission)
     sol = cast_intervals(solution.select(SOLUTION_COLUMNS))
     sub = cast_intervals(submission.select(INTERVAL_COLUMNS))
-    per_action = _per_action(sol, counted_rows(sol, sub), beta)
+    per_action = _per_action(sol, counted_rows(sol, sub), beta, exclusive)
     per_lab = (per_action.group_by("lab_id").agg(pl.len().alias("n_actions"), pl.col("f").mean().alias("score"))
                .sort("lab_id"))
     return ScoreDetails(float(per_lab["score"].mean()), per_lab, per_action)
 
 
-def score(solution: pl.DataFrame, submission: pl.DataFrame, beta: float = 1.0) -> float:
+def score(solution: pl.DataFrame, submission: pl.DataFrame, beta: float = 1.0,
+          exclusive: Mapping[str, str] | None = None) -> float:
     """The official MABe F-beta score (β = 1 by default); raises MetricError on invalid input."""
-    return score_details(solution, submission, beta).score
+    return score_details(solution, submission, beta, exclusive).score

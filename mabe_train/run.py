@@ -48,6 +48,7 @@ from mabe_train.runs.files import (
     fresh_dir,
     load_thresholds,
     read_marker,
+    run_vocabulary,
     write_atomic,
     write_marker,
 )
@@ -55,6 +56,7 @@ from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut
 from mabe_train.runs.registry import TORCH, LoadOptions, load_run, require_run
 from mabe_train.split import load_split
 from mabe_train.task import build_task
+from mabe_train.vocab import check_same, vocabulary_of, vocabulary_record
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 __all__ = ["MARKER", "LoadedRun", "RunError", "copy_atomic", "load_run", "require_run", "write_atomic"]
@@ -123,9 +125,10 @@ def make_run_dir(cfg: Config, overwrite: bool = False) -> Path:
 
 
 def marker_fields(cfg: Config, store: Store) -> dict:
-    """run.json's fields of a run trained on `store`: task, store, its generation and keypoint layout."""
+    """run.json's fields of a run trained on `store`: task, store, its generation, keypoint layout and
+    action vocabulary (predicting on a store of other behaviours is refused: `open_run_store`)."""
     return {"task": cfg.task, "store": str(store.path), "store_generation": store.generation,
-            **Layout.of(store).to_dict()}
+            **Layout.of(store).to_dict(), "vocabulary": vocabulary_record(vocabulary_of(store))}
 
 
 def mark_run(run_dir: Path, cfg: Config, store: Store, kind: str = TORCH, **extra) -> None:
@@ -236,11 +239,12 @@ def load_config_for(run_dir: Path, opts: LoadOptions) -> Config:
 
 
 def open_run_store(run_dir: Path, cfg: Config) -> Store:
-    """The config's store, checked against the keypoint layout the run was trained on."""
+    """The config's store, checked against the keypoint layout and behaviours the run was trained on."""
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     trained = run_layout(run_dir)
     if trained is not None:
         Layout.of(store).check_same(trained, f"run {run_dir}")
+    check_same(run_vocabulary(run_dir), vocabulary_of(store), f"the store {store.path}")
     return store
 
 

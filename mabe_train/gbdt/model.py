@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mabe_store.constants import ACTIONS
 from mabe_store.log import progress_bar
 from mabe_store.reader import Store
 from mabe_train.decode import VideoProbs
 from mabe_train.gbdt import GbdtError, require_lightgbm
 from mabe_train.gbdt.features import feature_names, video_features
 from mabe_train.runs.blend import blend_logodds, equal_weights, logit
+from mabe_train.vocab import MABE, check_same, vocabulary_of
 
 MODEL_FILE = "gbdt.json"
 
@@ -34,6 +34,7 @@ class GbdtModel:
     boosters: dict[tuple[str, str], object] = field(default_factory=dict)  # (kind, action) -> Booster
     info: dict[tuple[str, str], dict] = field(default_factory=dict)  # rows, positives, iterations
     labs: tuple[str, ...] = ()  # the lab vocabulary of the categorical `lab` column (() = no such column)
+    actions: tuple[str, ...] = MABE.actions  # the store vocabulary it was fitted on, in column order
 
     def with_lab(self, X: np.ndarray, lab) -> np.ndarray:
         """X plus the lab's code as a last column (NaN for a lab training never saw), if the model has one."""
@@ -51,7 +52,8 @@ class GbdtModel:
             name = f"models/{kind}__{action}.txt"
             booster.save_model(str(run_dir / name))
             entries.append({"kind": kind, "action": action, "file": name, **self.info.get((kind, action), {})})
-        meta = {"windows_s": list(self.windows_s), "labs": list(self.labs), "models": entries,
+        meta = {"windows_s": list(self.windows_s), "labs": list(self.labs), "actions": list(self.actions),
+                "models": entries,
                 "features": {k: list(feature_names(k, self.windows_s)) for k in ("pair", "self")}}
         (run_dir / MODEL_FILE).write_text(json.dumps(meta, indent=1))
 
@@ -65,7 +67,8 @@ class GbdtModel:
         meta = json.loads(path.read_text())
         if "members" in meta:
             return FoldModels(tuple(meta["windows_s"]), [cls.load(run_dir / m) for m in meta["members"]])
-        model = cls(tuple(meta["windows_s"]), labs=tuple(meta.get("labs", ())))
+        model = cls(tuple(meta["windows_s"]), labs=tuple(meta.get("labs", ())),
+                    actions=tuple(meta.get("actions", MABE.actions)))  # a model saved before it recorded them: MABe's
         for e in meta["models"]:
             key = (e["kind"], e["action"])
             model.boosters[key] = lgb.Booster(model_file=str(run_dir / e["file"]))
@@ -75,6 +78,7 @@ class GbdtModel:
     # -- prediction -----------------------------------------------------------------------------------
     def video_probs(self, store: Store, video_id, default_actions=None) -> VideoProbs | None:
         """VideoProbs of one video, or None when it labels no triple (and no `default_actions`)."""
+        check_same(self.actions, vocabulary_of(store))
         rows = video_features(store, video_id, self.windows_s, default_actions=default_actions)
         lab = str(store.videos["lab_id"][store.index(video_id)])
         return _video_probs(store, video_id, rows, self.rows_probs(rows, lab)) if rows else None
@@ -82,10 +86,10 @@ class GbdtModel:
     def rows_probs(self, rows, lab: str) -> np.ndarray:
         """(P, T, A) probabilities of one video's PairRows."""
         t = rows[0].X.shape[0]
-        probs = np.zeros((len(rows), t, len(ACTIONS)), dtype=np.float32)
+        probs = np.zeros((len(rows), t, len(self.actions)), dtype=np.float32)
         for p, r in enumerate(rows):
             for a in np.flatnonzero(r.mask):
-                booster = self.boosters.get((r.kind, ACTIONS[a]))
+                booster = self.boosters.get((r.kind, self.actions[a]))
                 if booster is not None and t:
                     probs[p, :, a] = booster.predict(self.with_lab(r.X, lab), num_threads=1)
         return probs
@@ -101,7 +105,7 @@ def _video_probs(store: Store, video_id, rows, probs: np.ndarray) -> VideoProbs:
     i = store.index(video_id)
     return VideoProbs(int(store.videos["video_id"][i]), str(store.videos["lab_id"][i]),
                       [(r.agent, r.target) for r in rows], probs, np.stack([r.mask for r in rows]),
-                      float(store.videos["fps"][i]))
+                      float(store.videos["fps"][i]), vocab=vocabulary_of(store))
 
 
 @dataclass
@@ -118,12 +122,14 @@ class FoldModels:
         (run_dir / MODEL_FILE).write_text(json.dumps({"windows_s": list(windows_s), "members": members}, indent=1))
 
     def video_probs(self, store: Store, video_id, default_actions=None) -> VideoProbs | None:
+        for m in self.members:
+            check_same(m.actions, vocabulary_of(store))
         rows = video_features(store, video_id, self.windows_s, default_actions=default_actions)
         if not rows:
             return None
         lab = str(store.videos["lab_id"][store.index(video_id)])
         zs = [logit(m.rows_probs(rows, lab)) for m in self.members]
-        has = np.array([[[(r.kind, a) in m.boosters for a in ACTIONS] for r in rows] for m in self.members])
+        has = np.array([[[(r.kind, a) in m.boosters for a in m.actions] for r in rows] for m in self.members])
         return _video_probs(store, video_id, rows, blend_logodds(zs, equal_weights(len(self.members)), has))
 
     predict_probs = GbdtModel.predict_probs

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mabe_store.constants import ACTIONS
 from mabe_store.log import Log, progress_bar, say
 from mabe_store.reader import Store, open_store
 from mabe_train.calibrate import present_actions, tune_thresholds
@@ -32,6 +31,7 @@ from mabe_train.run import make_run_dir, mark_run, save_config
 from mabe_train.runs.files import SPLIT_FILE, SUMMARY_FILE, save_thresholds, write_json
 from mabe_train.runs.registry import GBDT
 from mabe_train.split import save_split, split_videos
+from mabe_train.vocab import vocabulary_of
 
 KINDS = ("pair", "self")
 
@@ -50,6 +50,7 @@ def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
                  progress: bool = False, label_frame_scale: dict[str, float] | None = None) -> dict[str, Rows]:
     """Subsampled feature rows, targets and label masks of every labeled pair, by kind."""
     parts: dict[str, list] = {k: [] for k in KINDS}
+    vocab = vocabulary_of(store)
     ids = list(video_ids)
     ids = progress_bar(ids, desc="features", unit="video", enabled=progress, leave=False)
     for vid in ids:
@@ -61,7 +62,8 @@ def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
             t = len(r.X)
             keep = np.arange(0, t, step)
             scale = (label_frame_scale or {}).get(lab, 1.0)
-            y = rasterise_pair(pair_intervals(ann, r.agent, r.target, t, scale), t)[keep] * r.mask
+            iv = pair_intervals(ann, r.agent, r.target, t, scale, index=vocab.index)
+            y = rasterise_pair(iv, t, len(vocab.actions))[keep] * r.mask
             parts[r.kind].append((r.X[keep], y, np.broadcast_to(r.mask, y.shape), np.full(len(keep), lab)))
     out = {}
     for kind, p in parts.items():
@@ -77,12 +79,14 @@ def lgb_params(s, threads: int, seed: int) -> dict:
             "num_threads": threads, "verbose": -1, "deterministic": True, "force_col_wise": True}
 
 
-def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int = 1, seed: int = 0,
-               log: Log = say) -> GbdtModel:
-    """One booster per (kind, action) with positives among the rows that label it."""
+def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, actions: tuple[str, ...], threads: int = 1,
+               seed: int = 0, log: Log = say) -> GbdtModel:
+    """One booster per (kind, action) with positives among the rows that label it; actions: the
+    store vocabulary's names, in the rows' column order."""
     lgb = require_lightgbm()
     labs = tuple(sorted({str(x) for r in train.values() for x in np.unique(r.lab)})) if s.lab_feature else ()
-    model = GbdtModel(tuple(s.windows_s), labs=labs)
+    model = GbdtModel(tuple(s.windows_s), labs=labs, actions=tuple(actions))
+    names = model.actions
     rng = np.random.default_rng(seed)
     for kind, rows in train.items():
         cat = {"categorical_feature": [rows.X.shape[1]]} if labs else {}
@@ -105,11 +109,11 @@ def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int 
                                 valid_sets=valid, callbacks=callbacks)
             if valid and booster.best_iteration > 0:
                 booster = booster.model_from_string(booster.model_to_string(num_iteration=booster.best_iteration))
-            model.boosters[(kind, ACTIONS[a])] = booster
-            model.info[(kind, ACTIONS[a])] = {"rows": int(len(sel)), "positives": int(y.sum()),
+            model.boosters[(kind, names[a])] = booster
+            model.info[(kind, names[a])] = {"rows": int(len(sel)), "positives": int(y.sum()),
                                               "trees": int(booster.num_trees()),
                                               "cpu_s": round(time.process_time() - t0, 2)}
-            log(f"  {kind:4s} {ACTIONS[a]:16s} rows {len(sel):>8,} pos {int(y.sum()):>7,} "
+            log(f"  {kind:4s} {names[a]:16s} rows {len(sel):>8,} pos {int(y.sum()):>7,} "
                 f"trees {booster.num_trees():>4} {time.process_time() - t0:6.1f} cpu-s")
     if not model.boosters:
         raise GbdtError("no action has a positive training frame — build the store from annotated data")
@@ -125,7 +129,7 @@ def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log: Log = say) -> G
     val = collect_rows(store, val_ids, s.windows_s, s.rows_per_second, False, scales) if val_ids else {}
     log(f"features: {sum(len(r.X) for r in train.values()):,} training rows in "
         f"{time.process_time() - t0:.1f} cpu-s")
-    return fit_models(train, val, s, threads=max(cfg.train.threads, 1) if cfg.train.threads else 0,
+    return fit_models(train, val, s, actions=vocabulary_of(store).actions, threads=max(cfg.train.threads, 1) if cfg.train.threads else 0,
                       seed=cfg.train.seed, log=log)
 
 

@@ -29,6 +29,7 @@ from mabe_train.pairs.augment import (
 from mabe_train.pairs.features import pair_features
 from mabe_train.pairs.labels import video_pairs
 from mabe_train.pairs.settings import PairsSettings
+from mabe_train.vocab import vocabulary_of
 from mabe_train.windows import predict_video
 
 INFER_WINDOWS = 512  # windows per model call, all pairs together (memory ~ 512 x W x 149 floats)
@@ -103,4 +104,4 @@ def video_probs(model: torch.nn.Module, store: Store, video_id, *, window: int, 
     for p, mask in enumerate(labeled):
         probs[p][:, ~mask] = 0.0
     return VideoProbs(int(v["video_id"][i]), str(v["lab_id"][i]), [(a, t) for a, t, _ in pairs], probs, labeled,
-                      float(v["fps"][i]))
+                      float(v["fps"][i]), vocabulary_of(store))

@@ -90,4 +90,4 @@ def pair_targets(batch: Batch, labeled: torch.Tensor) -> tuple[torch.Tensor, tor
     dev = labeled.device
     valid, unit = batch.valid.to(dev, non_blocking=True), batch.unit.to(dev, non_blocking=True)
     mask = valid.to(torch.float32)[:, :, None] * labeled[unit][:, None, :]
-    return unpack_bits(batch.y.to(dev, non_blocking=True)), mask
+    return unpack_bits(batch.y.to(dev, non_blocking=True), labeled.shape[-1]), mask

@@ -31,6 +31,7 @@ from mabe_train.pairs.infer import video_probs
 from mabe_train.pairs.settings import PairsSettings
 from mabe_train.runs.files import THRESHOLDS_FILE
 from mabe_train.submission import solution_from_store
+from mabe_train.vocab import group_of
 
 __all__ = ["THRESHOLDS_FILE", "collect_probs", "score_probs", "score_videos", "thresholds_artefact",
            "tune_and_score"]
@@ -68,7 +69,7 @@ def score_probs(videos: list[VideoProbs], solution: pl.DataFrame, decode_cfg: De
     sub = decode(videos, decode_cfg, thresholds)
     if sub.height == 0 or solution.height == 0:
         return sub, empty_details()
-    return sub, score_details(solution, sub)
+    return sub, score_details(solution, sub, exclusive=group_of(videos[0].vocab))
 
 
 def score_videos(videos: list[VideoProbs], store: Store, decode_cfg: DecodeConfig, thresholds) -> ScoreDetails:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mabe_store.constants import ACTIONS
 from mabe_train.decode import DecodeConfig
 
 
@@ -23,7 +22,7 @@ def _demo_decode() -> DecodeConfig:
 @dataclass
 class PairsSettings:
     positive_fraction: float = 0.5  # share of training windows centred on an annotated interval
-    pos_weight: list[float] = field(default_factory=lambda: [1.0])  # BCE pos_weight: 1 value or 37
+    pos_weight: list[float] = field(default_factory=lambda: [1.0])  # BCE pos_weight: 1 value or 1 per action
     decode: DecodeConfig = field(default_factory=_demo_decode)  # thresholds are tuned per lab and action
     mirror: float = 0.0  # share of training windows mirrored left/right (pairs.augment)
     tta_flip: bool = False  # validation and predict average the probabilities of the input and its mirror
@@ -43,7 +42,13 @@ class PairsSettings:
                      f"got {self.time_stretch}")
         if not 0 <= self.common_fps <= 1000:
             p.append(f"pairs.common_fps is frames per second (0 = each video's own), in [0, 1000], got {self.common_fps}")
-        if len(self.pos_weight) not in (1, len(ACTIONS)) or min(self.pos_weight, default=0) <= 0:
-            p.append(f"pairs.pos_weight needs 1 or {len(ACTIONS)} positive values (BCE pos_weight), "
-                     f"got {len(self.pos_weight)}")
+        if not self.pos_weight or min(self.pos_weight) <= 0:
+            p.append("pairs.pos_weight needs positive values (BCE pos_weight), one or one per action of the store")
         return p
+
+    def pos_weight_problem(self, n_actions: int) -> str | None:
+        """The store's vocabulary is known only when the task is built (PairsTask checks it there)."""
+        if len(self.pos_weight) not in (1, n_actions):
+            return (f"pairs.pos_weight needs 1 or {n_actions} values (one per action of the store, in its "
+                    f"order), got {len(self.pos_weight)}")
+        return None

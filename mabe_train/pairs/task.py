@@ -1,4 +1,5 @@
-"""`task: pairs` — 37 per-frame action probabilities for every labeled ordered (agent, target) pair.
+"""`task: pairs` — per-frame action probabilities for every labeled ordered (agent, target) pair, one
+per action of the store's vocabulary (MABe's 37, or a lab's own behaviours).
 
 What the trainer gets from this task:
 - batches: `pairs.sampler.pair_sampler` windows (raw pixels + pair + packed targets) over the
@@ -11,7 +12,7 @@ What the trainer gets from this task:
   harmonised first when `pairs.harmonise_sides`;
 - loss: BCE over the labeled (pair, action) cells only — an action the video does not label for
   that pair is unknown, never negative — with `pairs.pos_weight` (one value for every action, or
-  37 in action order); sum / number of known cells;
+  one per action in the store's order); sum / number of known cells;
 - validation: every labeled pair of every validation video predicted whole, decoded with
   per-(lab, action) thresholds tuned on them, scored with the official metric: `score` is the
   monitored value; the tuned thresholds are the validation's artefact (`thresholds.json`), which
@@ -29,7 +30,7 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
-from mabe_store.constants import ACTIONS
+from mabe_train.config import ConfigError
 from mabe_train.pairs import PairsError
 from mabe_train.pairs.augment import LAB_DROP_EVERY, N_LAB_INPUTS, harmonise_sides, lab_onehot, lab_slot
 from mabe_train.pairs.features import n_pair_features, pair_features
@@ -44,6 +45,7 @@ from mabe_train.pairs.scoring import (
 )
 from mabe_train.pairs.settings import PairsSettings
 from mabe_train.task_base import Task
+from mabe_train.vocab import max_bits_check, vocabulary_of
 from mabe_train.windows import Batch, WindowSampler
 
 
@@ -73,7 +75,11 @@ class PairsTask(Task):
         super().__init__(cfg, store, split, run_dir=run_dir, progress=progress)
         self.settings: PairsSettings = cfg.pairs
         self.input_dim = n_pair_features(self.layout) + (N_LAB_INPUTS if self.settings.lab_input else 0)
-        self.n_outputs = len(ACTIONS)
+        self.vocab = vocabulary_of(store)
+        max_bits_check(self.vocab)
+        self.n_outputs = len(self.vocab.actions)
+        if problem := self.settings.pos_weight_problem(self.n_outputs):
+            raise ConfigError(problem)
         self.pos_weight = torch.tensor(self.settings.pos_weight, dtype=torch.float32)
         self._sampler: WindowSampler | None = None
         self._frames = 0

@@ -40,7 +40,7 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 def centred_logits(video: VideoProbs, thresholds: Mapping) -> np.ndarray:
     """(P, T, A) log-odds of `video` minus those of its (lab, action) thresholds (NEVER or none -> 0.5)."""
-    thr = threshold_vector(video.lab_id, thresholds, 0.5)
+    thr = threshold_vector(video.lab_id, thresholds, 0.5, video.vocab)
     thr = np.where(thr >= NEVER, 0.5, thr)
     return logit(video.probs) - logit(thr)[None, None, :]
 
@@ -51,12 +51,15 @@ def blend(videos: Sequence[VideoProbs], centres: Sequence[Mapping], weights: Seq
     if len(videos) == 1:
         return first
     for v in videos[1:]:
+        if v.vocab.actions != first.vocab.actions:
+            raise BlendError(f"video {first.video_id}: members were trained on different behaviours "
+                             f"({', '.join(first.vocab.actions)} vs {', '.join(v.vocab.actions)})")
         if v.pairs != first.pairs:
             raise BlendError(f"video {first.video_id}: members predict different pairs ({first.pairs} vs "
                              f"{v.pairs}) — were they made from stores with other behaviors_labeled?")
     zs = [centred_logits(v, c) for v, c in zip(videos, centres, strict=True)]
     probs = blend_logodds(zs, weights) * first.labeled[:, None, :]
-    return VideoProbs(first.video_id, first.lab_id, first.pairs, probs, first.labeled, first.fps)
+    return VideoProbs(first.video_id, first.lab_id, first.pairs, probs, first.labeled, first.fps, first.vocab)
 
 
 def blend_logodds(zs: Sequence[np.ndarray], weights: Sequence[float], has: np.ndarray | None = None) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 
 from mabe_train import MabeTrainError
 from mabe_train.decode import TunedThresholds, VideoProbs, thresholds_artefact, thresholds_from_artefact
+from mabe_train.vocab import Vocabulary, vocabulary_from_record
 
 MARKER = "run.json"
 CONFIG_FILE = "config.yaml"
@@ -87,6 +88,12 @@ def read_marker(run_dir: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def run_vocabulary(run_dir: Path) -> Vocabulary:
+    """The behaviours the run was trained on, in its output columns' order (run.json `vocabulary`;
+    MABe's 37 actions for a run written before runs recorded it)."""
+    return vocabulary_from_record(read_marker(run_dir).get("vocabulary"))
+
+
 def write_marker(run_dir: Path, kind: str, fields: dict) -> None:
     """The one writer of run.json: `kind` (a name in mabe_train.runs.registry) plus the kind's fields
     (task, keypoint layout, store, members, ...); `created` is added when absent."""
@@ -140,11 +147,11 @@ def save_oof(folder: Path, videos: list[VideoProbs]) -> None:
 
 
 def load_oof(run_dir: str | Path) -> list[VideoProbs]:
-    """Every OOF VideoProbs of a cv run (empty when the run has none)."""
-    out = []
+    """Every OOF VideoProbs of a cv run (empty when the run has none), in the run's vocabulary."""
+    out, vocab = [], run_vocabulary(Path(run_dir))
     for path in sorted(Path(run_dir).glob(f"{CV_DIR}/fold_*/{OOF_DIR}/*.npz")):
         z = np.load(path)
         fps = float(z["fps"]) if "fps" in z else 0.0
         out.append(VideoProbs(int(path.stem), str(z["lab_id"]), [tuple(map(int, p)) for p in z["pairs"]],
-                              z["probs"].astype(np.float32), z["labeled"], fps or None))
+                              z["probs"].astype(np.float32), z["labeled"], fps or None, vocab))
     return out

@@ -103,7 +103,7 @@ def test_invalid_values(override, fragment):
 @pytest.mark.parametrize("override, fragment", [
     ("pairs.decode.smooth=0", "pairs.decode: bad decode settings: smooth must be >= 1"),
     ("pairs.decode.max_gap=-1", "max_gap must be >= 0"), ("pairs.positive_fraction=1.5", "pairs.positive_fraction"),
-    ("pairs.pos_weight=[1.0, 2.0]", "pairs.pos_weight needs 1 or 37")])
+    ("pairs.pos_weight=[1.0, -2.0]", "pairs.pos_weight needs positive values")])
 def test_invalid_pairs_values(override, fragment):
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         load_config(CONFIGS / "pairs_demo.yaml", [override])

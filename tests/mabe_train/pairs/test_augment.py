@@ -121,7 +121,7 @@ def test_lab_input_at_predict_handles_an_unseen_lab():
 
 def test_bad_pairs_options_are_reported_together():
     with pytest.raises(ConfigError) as e:
-        load_config("configs/pairs_demo.yaml", ["pairs.mirror=1.5", "pairs.pos_weight=[1.0, 2.0]"])
+        load_config("configs/pairs_demo.yaml", ["pairs.mirror=1.5", "pairs.pos_weight=[1.0, -2.0]"])
     assert "pairs.mirror" in str(e.value) and "pos_weight" in str(e.value)
 
 

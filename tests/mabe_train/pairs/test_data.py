@@ -41,7 +41,7 @@ def test_rasterise_pair_clips_to_the_video(store):
 
 def test_pack_unpack_roundtrip():
     y = (np.random.default_rng(0).random((100, 37)) < 0.3).astype(np.uint8)
-    back = unpack_bits(torch.from_numpy(pack_bits(y)))
+    back = unpack_bits(torch.from_numpy(pack_bits(y)), y.shape[1])
     assert back.dtype == torch.float32 and (back.numpy() == y).all()
 
 
@@ -52,7 +52,7 @@ def test_build_pairs(store):
     assert ps.bits.shape == (3 * 50 + 2 * 40,)
     keys = list(zip(ps.video.tolist(), ps.agent.tolist(), ps.target.tolist(), strict=True))
     p12 = keys.index((0, 0, 1))
-    y = unpack_bits(torch.from_numpy(ps.bits[ps.label_start[p12]:ps.label_start[p12] + 50])).numpy()
+    y = unpack_bits(torch.from_numpy(ps.bits[ps.label_start[p12]:ps.label_start[p12] + 50]), ps.mask.shape[1]).numpy()
     assert y[:, ACTION_INDEX["sniff"]].nonzero()[0].tolist() == list(range(10, 20))
     assert y[:, ACTION_INDEX["attack"]].sum() == 0  # annotated but not labeled: unknown, no target
     assert not ps.mask[p12, ACTION_INDEX["attack"]]
