@@ -29,7 +29,15 @@ import numpy as np
 import polars as pl
 
 from mabe_store.reader import Store
-from mabe_train.decode import NEVER, DecodeConfig, DecodeError, TunedThresholds, VideoProbs, smooth, truth_raster
+from mabe_train.decode import (
+    NEVER,
+    DecodeConfig,
+    DecodeError,
+    TunedThresholds,
+    VideoProbs,
+    smooth,
+    truth_raster,
+)
 from mabe_train.metric import truth_frames
 from mabe_train.submission import solution_from_store
 

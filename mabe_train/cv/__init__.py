@@ -16,6 +16,8 @@ pair sequence model). Every cv run directory holds
   cv/fold_<k>/           that fold's model, oof/<video>.npz, and done.json, written last
   thresholds.json        tuned on the OOF probabilities of all folds; `score` is the OOF score
   summary.json           written when every fold is done and the thresholds are tuned
+  oof_predictions.csv    the OOF intervals decoded with those thresholds (mabe_train.cv.outputs)
+  per_behaviour.csv/.png per (lab, behaviour): F1, precision, recall, labelled frames of those intervals
 A fold with done.json is never redone: after a kill, the same command continues with the next
 fold (a sequence fold killed mid-training resumes from its last.pt). Folds are stratified by lab;
 `--labs` validates only those labs' videos (the rest always train).
@@ -33,7 +35,13 @@ from mabe_store.log import Log, say
 from mabe_store.reader import Store, open_store
 from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.cv.kinds import CvError, kind_of
-from mabe_train.pairs.scoring import score_videos
+from mabe_train.cv.outputs import (
+    OOF_PREDICTIONS_FILE,
+    per_behaviour_table,
+    write_oof_predictions,
+    write_per_behaviour,
+)
+from mabe_train.pairs.scoring import score_probs
 from mabe_train.run import make_run_dir, mark_run, run_name, save_config
 from mabe_train.runs.files import (
     CV_DIR,
@@ -50,6 +58,7 @@ from mabe_train.runs.files import (
     write_json,
 )
 from mabe_train.split import assign_folds, fold_split, load_split, save_split, usable_ids
+from mabe_train.submission import solution_from_store
 
 __all__ = ["CV_DIR", "CvError", "assign_folds", "finish_cv", "fold_dir", "load_oof", "plan_cv", "run_cv",
            "run_fold", "save_oof"]
@@ -116,14 +125,25 @@ def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log: Log = say) -> Pat
     split = load_split(run_dir / SPLIT_FILE)
     oof = load_oof(run_dir)
     thresholds = tune_thresholds(oof, store, config=cfg.pairs.decode, present=present_actions(store, split["train"]))
-    details = score_videos(oof, store, cfg.pairs.decode, thresholds)
+    intervals, details = score_probs(oof, solution_from_store(store, [v.video_id for v in oof]), cfg.pairs.decode,
+                                     thresholds)
     log(f"OOF score {details.score:.4f} on {len(oof)} videos (thresholds tuned on these OOF predictions)")
+    _write_outputs(run_dir, intervals, details, oof, run_dir.name, log)
     kind = kind_of(cfg)
     kind.finish(cfg, store, run_dir, k, refit, split["train"], log=log)
     save_thresholds(run_dir, thresholds, details.score)
     write_json(run_dir, SUMMARY_FILE, {"kind": kind.run_kind, "folds": k, "refit": refit,
                                        "oof_score": details.score, "oof_videos": len(oof)})
     return run_dir
+
+
+def _write_outputs(run_dir: Path, intervals, details, oof, name: str, log: Log) -> None:
+    """oof_predictions.csv and the per-behaviour table of a finished cv run (mabe_train.cv.outputs)."""
+    write_oof_predictions(run_dir, intervals)
+    labs = sorted({v.lab_id for v in oof})
+    table = per_behaviour_table(details.per_action, labs, oof[0].vocab.actions if oof else ())
+    csv, png = write_per_behaviour(run_dir, table, f"{name}: out-of-fold F1 per behaviour ({len(oof)} videos)")
+    log(f"wrote {OOF_PREDICTIONS_FILE} ({intervals.height:,} intervals), {csv.name} and {png.name}")
 
 
 def run_cv(cfg, k: int, *, labs: list[str] | None = None, refit: bool = False, overwrite: bool = False,
