@@ -113,7 +113,7 @@ def make_ensemble(members: list[str | Path], out: str | Path, *, weights: list[f
     for name in (CONFIG_FILE, SPLIT_FILE):
         shutil.copyfile(Path(members[0]) / name, out / name)
     marker = read_marker(Path(members[0]))
-    write_marker(out, ENSEMBLE, {**{k: marker[k] for k in ("task", "keypoints", "n_mice")},
+    write_marker(out, ENSEMBLE, {**{k: marker[k] for k in ("task", "keypoints", "n_mice", "vocabulary") if k in marker},
                                  "members": [str(Path(m).resolve()) for m in members], "weights": list(w)})
     save_thresholds(out, thr or default_thresholds([r.thresholds for r in runs]), score)
     log(f"weights {', '.join(f'{x:.2f}' for x in w)}; evidence score {score:.4f}")

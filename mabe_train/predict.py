@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train.decode import NEVER, decode
 from mabe_train.metric import score as official_score
 from mabe_train.pairs import PairsError
@@ -39,6 +38,7 @@ from mabe_train.runs.files import SPLIT_FILE, RunError
 from mabe_train.runs.registry import load_run
 from mabe_train.split import load_split
 from mabe_train.submission import labeled_entries, mouse_text, solution_from_store, write_submission
+from mabe_train.vocab import MABE, Vocabulary, group_of, vocabulary_of
 
 
 @dataclass
@@ -87,20 +87,20 @@ def _writable_parent(path: Path, option: str) -> None:
         raise PairsError(f"{path} is a directory — pass {option} a file name such as submission.csv")
 
 
-def known_actions(thresholds, actions=None) -> list[str]:
-    """What to predict where a video labels nothing: `actions` (checked), else every action the run
-    has a tuned threshold for in some lab."""
+def known_actions(thresholds, actions=None, vocab: Vocabulary = MABE) -> list[str]:
+    """What to predict where a video labels nothing: `actions` (checked against the store's
+    vocabulary, which the run's matches), else every action the run has a tuned threshold for in some lab."""
     if actions:
-        bad = [a for a in actions if a not in ACTION_INDEX]
+        bad = [a for a in actions if a not in vocab.index]
         if bad:
-            raise PairsError(f"unknown --actions {', '.join(bad)} — choose from {', '.join(ACTIONS)}")
+            raise PairsError(f"unknown --actions {', '.join(bad)} — choose from {', '.join(vocab.actions)}")
         return list(actions)
     return sorted({a for (_, a), t in thresholds.items() if t < NEVER})
 
 
 def entries_of(videos) -> dict[str, set[str]]:
     """video_id (text) -> the "agent,target,action" entries its VideoProbs may emit."""
-    return {str(v.video_id): {",".join((*mouse_text(a, t), ACTIONS[k]))
+    return {str(v.video_id): {",".join((*mouse_text(a, t), v.vocab.actions[k]))
                               for (a, t), row in zip(v.pairs, v.labeled, strict=True) for k in np.flatnonzero(row)}
             for v in videos}
 
@@ -131,7 +131,8 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
         videos, ids, scored = held.videos, [v.video_id for v in held.videos], held.label
     else:
         videos = run.predict_probs(ids, progress=progress,
-                                   default_actions=known_actions(thresholds, actions) if own else None)
+                                   default_actions=known_actions(thresholds, actions, vocabulary_of(store))
+                                   if own else None)
         scored = trained_on_label(run, ids)
     sub = decode(videos, run.decode_config, thresholds)
     if sub.height == 0:
@@ -145,7 +146,7 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     if solution.height:
         if solution_out is not None:
             solution.write_csv(solution_out)
-        score = float(official_score(solution, sub))
+        score = float(official_score(solution, sub, exclusive=group_of(vocabulary_of(store))))
     return Prediction(Path(path), len(ids), len(videos), sub.height, score, scored if score is not None else None)
 
 

@@ -28,7 +28,6 @@ import polars as pl
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from mabe_store.constants import SELF_ACTIONS
 from mabe_store.reader import Store, open_store
 from mabe_train import MabeTrainError
 from mabe_train.intervals import ID_COLUMNS, INTERVAL_COLUMNS, IntervalsError, read_intervals_csv
@@ -108,7 +107,7 @@ def boris_events(b: pl.DataFrame, video_id: str, fps: float, length: int) -> pl.
     base = b.select(
         pl.lit(str(video_id)).alias("Observation id"), pl.lit(length / fps).alias("Media duration (s)"),
         pl.lit(fps).alias("FPS"), pl.col("agent_id").alias("Subject"), pl.col("action").alias("Behavior"),
-        pl.when(pl.col("action").is_in(list(SELF_ACTIONS))).then(pl.lit("self")).otherwise(pl.lit("social"))
+        pl.when(pl.col("target_id") == "self").then(pl.lit("self")).otherwise(pl.lit("social"))
         .alias("Behavioral category"),
         pl.when(pl.col("target_id") == "self").then(pl.lit("")).otherwise(pl.col("target_id")).alias("Modifiers"),
         "start_s", "stop_s", "start_frame", "stop_frame")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mabe_store.constants import ACTIONS
+from mabe_store.vocabulary import MABE
 from mabe_train import MabeTrainError
 
 GROUPS: tuple[str, ...] = ("other", "social", "mating", "aggressive")  # class index = rank
@@ -41,7 +41,7 @@ _AGGRESSIVE = ("attack", "chase", "chaseattack", "defend", "dominance", "dominan
 DEFAULT_LABEL_GROUPS: dict[str, str] = {
     a: ("social" if a in _SOCIAL else "mating" if a in _MATING
         else "aggressive" if a in _AGGRESSIVE else "other")
-    for a in ACTIONS
+    for a in MABE.actions
 }
 
 
@@ -49,14 +49,18 @@ class LabelError(MabeTrainError, ValueError):
     """label_groups does not map the store's actions onto GROUPS."""
 
 
-def group_matrix(label_groups: dict[str, str], actions=ACTIONS) -> np.ndarray:
-    """(A, G) 0/1 matrix: action a belongs to group g. Raises LabelError listing every problem."""
+def group_matrix(label_groups: dict[str, str], actions=MABE.actions) -> np.ndarray:
+    """(A, G) 0/1 matrix: action a belongs to group g; actions: the store's (grouped/task passes
+    `store.action_names`). Raises LabelError listing every problem."""
     problems = [f"action {a!r} has no group" for a in actions if a not in label_groups]
     problems += [f"{a!r}: unknown group {g!r} (use one of {', '.join(GROUPS)})"
                  for a, g in label_groups.items() if g not in GROUPS]
     problems += [f"{a!r} is not an action of the store" for a in label_groups if a not in actions]
     if problems:
-        raise LabelError("invalid data.label_groups: " + "; ".join(problems))
+        hint = ("" if set(actions) <= set(MABE.actions) else
+                " (the default groups map MABe's actions: give grouped.label_groups for the store's own "
+                "behaviours, or train them with `task: pairs`)")
+        raise LabelError("invalid data.label_groups: " + "; ".join(problems) + hint)
     m = np.zeros((len(actions), len(GROUPS)), dtype=bool)
     for i, a in enumerate(actions):
         m[i, GROUPS.index(label_groups[a])] = True
