@@ -337,13 +337,19 @@ def _overlap_error(c: dict, frame: int) -> None:
                       "action per (agent, target) per frame")
 
 
-def _check_groups(counted: pl.DataFrame, exclusive: Mapping[str, str]) -> None:
-    """MetricError when one pair has two actions of one exclusive group on a frame (an action no
-    group names is a group of its own)."""
-    grouped = counted.with_columns(
+def group_overlaps(rows: pl.DataFrame, exclusive: Mapping[str, str],
+                   pair: tuple[str, ...] = ("video_id", "agent_id", "target_id")) -> pl.DataFrame:
+    """`check_overlaps` within exclusive groups ({action: group}; an action no group names is a group
+    of its own): the clashing intervals with their `_group`, empty when valid."""
+    grouped = rows.with_columns(
         pl.col("action").replace_strict(dict(exclusive), default=pl.col("action"), return_dtype=pl.Utf8)
         .alias("_group"))
-    clash = check_overlaps(grouped, ("lab_id", "video_id", "agent_id", "target_id", "_group", "action"))
+    return check_overlaps(grouped, (*pair, "_group", "action"))
+
+
+def _check_groups(counted: pl.DataFrame, exclusive: Mapping[str, str]) -> None:
+    """MetricError when one pair has two actions of one exclusive group on a frame."""
+    clash = group_overlaps(counted, exclusive, ("lab_id", "video_id", "agent_id", "target_id"))
     if clash.height:
         c = clash.row(0, named=True)
         raise MetricError(f"{OVERLAP_MESSAGE} (first: video {c['video_id']}, {c['agent_id']},{c['target_id']} "

@@ -140,7 +140,7 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
                          "tuned thresholds — train longer or check that the store matches the run")
     entries = labeled_entries(store, ids)
     entries.update({vid: e for vid, e in entries_of(videos).items() if not entries.get(vid)})
-    path = write_submission(sub, out, entries)
+    path = write_submission(sub, out, entries, group_of(vocabulary_of(store)))
     solution = solution_from_store(store, ids)
     score = None
     if solution.height:

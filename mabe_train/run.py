@@ -56,7 +56,7 @@ from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut
 from mabe_train.runs.registry import TORCH, LoadOptions, load_run, require_run
 from mabe_train.split import load_split
 from mabe_train.task import build_task
-from mabe_train.vocab import check_same, vocabulary_of, vocabulary_record
+from mabe_train.vocab import adopt_run_vocabulary, vocabulary_of, vocabulary_record
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 __all__ = ["MARKER", "LoadedRun", "RunError", "copy_atomic", "load_run", "require_run", "write_atomic"]
@@ -244,7 +244,7 @@ def open_run_store(run_dir: Path, cfg: Config) -> Store:
     trained = run_layout(run_dir)
     if trained is not None:
         Layout.of(store).check_same(trained, f"run {run_dir}")
-    check_same(run_vocabulary(run_dir), vocabulary_of(store), f"the store {store.path}")
+    adopt_run_vocabulary(run_vocabulary(run_dir), store)  # an unlabeled store predicts the run's behaviours
     return store
 
 

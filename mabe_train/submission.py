@@ -27,7 +27,7 @@ from mabe_train.intervals import (
     cast_intervals,
     empty_intervals,
 )
-from mabe_train.metric import check_overlaps
+from mabe_train.metric import check_overlaps, group_overlaps
 
 
 class SubmissionError(MabeTrainError, ValueError):
@@ -63,7 +63,8 @@ def labeled_entries(store: Store, video_ids: Iterable) -> dict[str, set[str]]:
 
 
 # -- validation and writing -------------------------------------------------------------------
-def _problems(df: pl.DataFrame, labeled: Mapping[str, set[str]]) -> list[str]:
+def _problems(df: pl.DataFrame, labeled: Mapping[str, set[str]],
+              exclusive: Mapping[str, str] | None = None) -> list[str]:
     missing = [c for c in INTERVAL_COLUMNS if c not in df.columns]
     if missing:
         return [f"missing columns {missing}"]
@@ -81,7 +82,7 @@ def _problems(df: pl.DataFrame, labeled: Mapping[str, set[str]]) -> list[str]:
         r = outside.row(0, named=True)
         problems.append(f"{outside.height} intervals of triples their video does not label "
                         f"(first: video {r['video_id']}, {r['entry']})")
-    clashes = check_overlaps(df, ID_COLUMNS)
+    clashes = check_overlaps(df, ID_COLUMNS) if exclusive is None else group_overlaps(df, exclusive)
     if clashes.height:
         r = clashes.row(0, named=True)
         problems.append(f"{clashes.height} overlaps of two actions of one pair (first: video {r['video_id']}, "
@@ -89,19 +90,23 @@ def _problems(df: pl.DataFrame, labeled: Mapping[str, set[str]]) -> list[str]:
     return problems
 
 
-def validate_submission(intervals: pl.DataFrame, labeled: Mapping[str, set[str]]) -> pl.DataFrame:
-    """The intervals as text ids and Int64 frames, sorted; SubmissionError listing every problem."""
+def validate_submission(intervals: pl.DataFrame, labeled: Mapping[str, set[str]],
+                        exclusive: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """The intervals as text ids and Int64 frames, sorted; SubmissionError listing every problem.
+    exclusive: {action: group} of a lab's vocabulary (mabe_train.vocab.group_of): two actions of one
+    pair overlap only across groups; None: MABe's one action per pair-frame."""
     df = cast_intervals(intervals.select([c for c in INTERVAL_COLUMNS if c in intervals.columns]))
-    problems = _problems(df, {str(k): v for k, v in labeled.items()})
+    problems = _problems(df, {str(k): v for k, v in labeled.items()}, exclusive)
     if problems:
         raise SubmissionError("invalid submission: " + "; ".join(problems)
                               + " — decode with mabe_train.decode, which emits only valid rows")
     return df.sort("video_id", "agent_id", "target_id", "start_frame")
 
 
-def write_submission(intervals: pl.DataFrame, path: str | Path, labeled: Mapping[str, set[str]]) -> Path:
+def write_submission(intervals: pl.DataFrame, path: str | Path, labeled: Mapping[str, set[str]],
+                     exclusive: Mapping[str, str] | None = None) -> Path:
     """Validate `intervals` against each video's labeled entries and write the Kaggle CSV."""
-    df = validate_submission(intervals, labeled)
+    df = validate_submission(intervals, labeled, exclusive)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.with_row_index("row_id").select(SUBMISSION_COLUMNS).write_csv(path)

@@ -23,7 +23,7 @@ import numpy as np
 from mabe_store.vocabulary import MABE, Vocabulary, VocabularyError
 from mabe_train import MabeTrainError
 
-__all__ = ["MABE", "Vocabulary", "VocabularyMismatch", "check_same", "exclusive_groups", "group_of",
+__all__ = ["MABE", "Vocabulary", "VocabularyMismatch", "adopt_run_vocabulary", "check_same", "exclusive_groups", "group_of",
            "max_bits_check", "vocabulary_from_record", "vocabulary_of", "vocabulary_record"]
 
 MAX_PACKED_ACTIONS = 64  # pair targets pack one frame's actions into the bits of one int64
@@ -65,6 +65,21 @@ def check_same(run: Vocabulary | Sequence[str], store: Vocabulary, where: str = 
         raise VocabularyMismatch(
             f"the run was trained on {_names(run)} but {where} has {_names(store)} "
             "— predict with a run trained on a store of the same behaviours")
+
+
+def adopt_run_vocabulary(run: Vocabulary, store) -> None:
+    """Check a store against a run's vocabulary before predicting; a store without behaviours of its
+    own (tracking imported without labels: MABe's default vocabulary, no video labels a triple) takes
+    the run's, in memory, so the run predicts its own behaviours there. Otherwise `check_same`."""
+    own = vocabulary_of(store)
+    if tuple(run.actions) == tuple(own.actions):
+        return
+    attrs = getattr(store, "attrs", {}) or {}
+    unlabeled = "vocabulary" not in attrs and not any(
+        len(store.labeled_triples(v)["action"]) for v in store.videos["video_id"])
+    if not unlabeled:
+        check_same(run, own, f"the store {getattr(store, 'path', '')}".rstrip())
+    store.vocabulary = run
 
 
 def _names(v: Vocabulary) -> str:
