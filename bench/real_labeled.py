@@ -5,16 +5,16 @@ The recordings are real: multi-animal DeepLabCut tracking of two rats with human
 Annotator labels (dyad-level, two streams) from ../shared/real-labeled/rat (README there). Every
 step is the documented command, run as a user runs it:
 
-    mabe-store import --manifest configs/rat_manifest.csv --keypoints configs/rat_keypoints.yaml \
-        --pix-per-cm 8.8 --raw W/rat
+    mabe-store import --manifest configs/rat_manifest.csv --keypoints configs/rat_keypoints.yaml --raw W/rat
     mabe-store build --raw W/rat --out W/rat.zarr;  mabe-store verify --store W/rat.zarr --raw W/rat
     mabe-train cv --config configs/gbdt.yaml --folds 4 data.data_dir=W/rat.zarr train.checkpoint_dir=W/runs train.run_name=gbdt
     mabe-train cv --config configs/pairs_demo.yaml --folds 4 train.epochs=E ... train.run_name=pairs_eE
     mabe-train ensemble W/runs/gbdt W/runs/pairs_eE --out W/runs/ensemble_eE
 
-The rat files give no pixel scale; 8.8 px/cm makes the median head-to-tail-base distance (~175 px)
-about 20 cm, an adult rat's. Both models read positions in cm and speeds in cm/s, so this only sets
-the units of the same features (no parameter was tuned to it).
+The rat files give no pixel scale; the manifest's pix_per_cm 8.8 makes the median head-to-tail-base
+distance (~175 px) about 20 cm, an adult rat's. Both models read positions in cm and speeds in cm/s,
+so it sets the units of the same features (no parameter was tuned to it); without a scale the store
+holds NaN and the models' features would be empty.
 
 Per-behaviour F1 is the competition metric's per-action F1 of each run's held-out intervals: the
 out-of-fold predictions of a cv run, and for the ensemble the same videos blended (its weights and
@@ -42,7 +42,7 @@ from mabe_train.run import load_run
 from mabe_train.submission import solution_from_store
 
 RAT = Path("../shared/real-labeled/rat")
-PIX_PER_CM = 8.8
+PIX_PER_CM = 8.8  # the manifest's (configs/rat_manifest.csv), recorded in the results
 OUT = Path(__file__).parent / "results" / "real_labeled.json"
 
 
@@ -70,7 +70,7 @@ def commands(work: Path, epochs: int) -> dict[str, list[list[str]]]:
     cv = ["mabe-train", "cv", "--folds", "4", f"data.data_dir={store}", f"train.checkpoint_dir={runs}"]
     return {
         "store": [["mabe-store", "import", "--manifest", "configs/rat_manifest.csv", "--keypoints",
-                   "configs/rat_keypoints.yaml", "--pix-per-cm", str(PIX_PER_CM), "--raw", str(raw)],
+                   "configs/rat_keypoints.yaml", "--raw", str(raw)],
                   ["mabe-store", "build", "--raw", str(raw), "--out", str(store), "--no-progress"],
                   ["mabe-store", "verify", "--store", str(store), "--raw", str(raw)]],
         "gbdt": [[*cv, "--config", "configs/gbdt.yaml", "train.run_name=gbdt", "train.progress=false"]],
