@@ -43,7 +43,8 @@ from mabe_train.submission import solution_from_store
 
 RAT = Path("../shared/real-labeled/rat")
 PIX_PER_CM = 8.8  # the manifest's (configs/rat_manifest.csv), recorded in the results
-OUT = Path(__file__).parent / "results" / "real_labeled.json"
+OUT = Path(__file__).parent / "results" / "real_labeled.json"  # real_labeled_e<N>.json for other --pair-epochs
+DEFAULT_EPOCHS = 20
 
 
 def run(cmd: list[str], log: Path) -> dict:
@@ -94,7 +95,7 @@ def held_out_table(run_dir: Path) -> tuple[pl.DataFrame, float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, default=Path("data/real_labeled"))
-    ap.add_argument("--pair-epochs", type=int, default=20)
+    ap.add_argument("--pair-epochs", type=int, default=DEFAULT_EPOCHS)
     ap.add_argument("--reuse", action="store_true", help="keep finished steps (a cv run resumes its folds)")
     a = ap.parse_args()
     if not RAT.is_dir():
@@ -119,9 +120,10 @@ def main() -> None:
                                   "per_behaviour": table.with_columns(pl.col("f1", "precision", "recall").round(4))
                                   .to_dicts()}
         print(f"{name:9s} mean F1 over behaviours {table['f1'].mean():.3f}  (metric score {score:.3f}, {n} videos)")
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1))
-    print(f"wrote {OUT}")
+    out = OUT if a.pair_epochs == DEFAULT_EPOCHS else OUT.with_name(f"real_labeled_e{a.pair_epochs}.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
