@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -108,7 +109,9 @@ def main() -> None:
             continue
         timing[step] = [run(c, log) for c in cmds]
     result = {"data": "14 real two-rat videos (DeepLabCut tracking, human Caltech annotations, dyad labels)",
-              "folds": "4, by video", "pix_per_cm": PIX_PER_CM, "pair_epochs": a.pair_epochs, "steps": timing,
+              "folds": "4, by video", "pix_per_cm": PIX_PER_CM, "pair_epochs": a.pair_epochs,
+              "reused": a.reuse,  # True: `steps` timed only what was left (fold CPU seconds: fold_cpu_s)
+              "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "steps": timing,
               "models": {}}
     names = {"gbdt": "gbdt", "pairs": pair_run(a.pair_epochs), "ensemble": f"ensemble_e{a.pair_epochs}"}
     for name, folder in names.items():
