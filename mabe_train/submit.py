@@ -43,8 +43,10 @@ from mabe_train import MabeTrainError
 from mabe_train.decode import decode
 from mabe_train.ensemble import blend_of
 from mabe_train.intervals import INTERVAL_SCHEMA, SUBMISSION_COLUMNS
+from mabe_train.runs.files import run_vocabulary
 from mabe_train.runs.registry import load_run
 from mabe_train.submission import _spread, write_submission
+from mabe_train.vocab import MABE
 
 FALLBACKS = ("none", "baseline")
 RUNS_DIR, STORE_CONFIG = "runs", "store.yaml"
@@ -102,8 +104,9 @@ def _int(value, default: int = 0) -> int:
     return int(round(x)) if math.isfinite(x) else default
 
 
-def read_test_videos(comp: Path) -> list[TestVideo]:
-    """Every row of test.csv that names a video (a row with an unreadable id is skipped)."""
+def read_test_videos(comp: Path, known=None) -> list[TestVideo]:
+    """Every row of test.csv that names a video (a row with an unreadable id is skipped); known:
+    the bundle's action vocabulary ({name: column}, `bundle_actions`), else MABe's 37 actions."""
     try:
         rows = pl.read_csv(comp / "test.csv", infer_schema=False).to_dicts()
     except Exception as e:  # noqa: BLE001 — any unreadable csv is one line
@@ -114,10 +117,19 @@ def read_test_videos(comp: Path) -> list[TestVideo]:
         if vid < 0 or vid in seen:
             continue
         seen.add(vid)
-        entries = {entry_text(t.agent, t.target, t.action) for t in clean_triples(r.get("behaviors_labeled"))}
+        triples = clean_triples(r.get("behaviors_labeled"), known or MABE.index)
+        entries = {entry_text(t.agent, t.target, t.action) for t in triples}
         length = _int(_float(r.get("video_duration_sec")) * _float(r.get("frames_per_second")))
         videos.append(TestVideo(vid, str(r.get("lab_id") or ""), entries, length))
     return videos
+
+
+def bundle_actions(bundle: Path) -> dict[str, int] | None:
+    """{action: column} of the bundle's runs (their run.json `vocabulary`: all the same, or the first
+    run's); None without runs, so test.csv entries are read against MABe's actions."""
+    for run_dir in sorted((bundle / RUNS_DIR).glob("*/")) if (bundle / RUNS_DIR).is_dir() else []:
+        return run_vocabulary(run_dir).index
+    return None
 
 
 def _float(value) -> float:
@@ -237,7 +249,7 @@ def submit(bundle: str | Path, input_root: str | Path, out: str | Path, *, time_
     except OSError as e:
         raise SubmitError(f"cannot write {out} ({e.strerror}) — pass --out a path in a writable folder") from None
     comp = find_competition(input_root)
-    videos = read_test_videos(comp)
+    videos = read_test_videos(comp, bundle_actions(bundle))
     if not videos:
         raise SubmitError(f"{comp / 'test.csv'} names no video")
     log(f"competition files: {comp} ({len(videos)} test videos)")

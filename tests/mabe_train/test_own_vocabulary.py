@@ -109,3 +109,16 @@ def test_cv_on_own_behaviours_writes_oof_predictions_and_the_per_behaviour_table
         assert r["f1"] == pytest.approx(round(expect.get((r["lab_id"], r["behaviour"]), 0.0), 4))
     assert table.filter(pl.col("behaviour") == "groom")["labelled_frames"].to_list() == [0, 0]
     assert (run_dir / "per_behaviour.png").stat().st_size > 5000
+
+
+def test_submit_reads_test_entries_in_the_bundles_vocabulary(tmp_path):
+    from mabe_train.submit import bundle_actions, read_test_videos
+    from mabe_train.vocab import vocabulary_record
+    (tmp_path / "runs" / "r").mkdir(parents=True)
+    (tmp_path / "runs" / "r" / "run.json").write_text(json.dumps({"kind": "gbdt",
+                                                                 "vocabulary": vocabulary_record(V)}))
+    (tmp_path / "test.csv").write_text('video_id,lab_id,behaviors_labeled\n'
+                                       '5,Lab0,"[""mouse1,mouse2,fight"", ""mouse1,mouse2,sniff""]"\n')
+    assert bundle_actions(tmp_path) == V.index
+    assert read_test_videos(tmp_path, bundle_actions(tmp_path))[0].entries == {"mouse1,mouse2,fight"}
+    assert read_test_videos(tmp_path)[0].entries == {"mouse1,mouse2,sniff"}  # MABe's actions by default
