@@ -1,5 +1,6 @@
 """The pair-aware multi-label model: for every ordered (agent, target) pair of a video, self
-included, per-frame probabilities of the 37 actions, trained only on the triples the video labels.
+included, per-frame probabilities of the store's actions (MABe's 37, or a lab's own behaviours),
+trained only on the triples the video labels.
 
 features.py builds egocentric inputs on the device, labels.py the per-pair targets and masks,
 sampler.py the training windows, infer.py whole-video probabilities, scoring.py decoding and the
