@@ -225,11 +225,11 @@ def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
     Each exclusive group of the video's vocabulary is decoded as its own track per pair (one group
     of every action for MABe). bout_s: per-action minimum bouts in seconds for config.per_action
     (default: the thresholds' own, `TunedThresholds.bout_s`)."""
-    if video.probs.shape[1] == 0:
+    labeled_cols = video.labeled.any(axis=0)  # only labeled actions are ever emitted
+    if not labeled_cols.any() or video.probs.shape[1] == 0:
         return pl.DataFrame(schema=INTERVAL_SCHEMA)
     thr = threshold_vector(video.lab_id, thresholds, config.threshold, video.vocab)
     fr = config.frames(video.fps, bout_s if bout_s is not None else getattr(thresholds, "bout_s", None), video.vocab)
-    labeled_cols = video.labeled.any(axis=0)  # only labeled actions are ever emitted
     groups = exclusive_groups(video.vocab)
     rows = []
     for group in groups:
