@@ -37,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mabe_train.cv.outputs import per_behaviour_table
+from mabe_train.cv.outputs import labeled_behaviours, per_behaviour_table
 from mabe_train.pairs.scoring import score_probs
 from mabe_train.run import load_run
 from mabe_train.submission import solution_from_store
@@ -89,8 +89,7 @@ def held_out_table(run_dir: Path) -> tuple[pl.DataFrame, float, int]:
     videos = r.held_out().videos
     solution = solution_from_store(r.store, [v.video_id for v in videos])
     _, details = score_probs(videos, solution, r.decode_config, r.thresholds)
-    labs = sorted({v.lab_id for v in videos})
-    return per_behaviour_table(details.per_action, labs, videos[0].vocab.actions), details.score, len(videos)
+    return per_behaviour_table(details.per_action, labeled_behaviours(videos)), details.score, len(videos)
 
 
 def main() -> None:

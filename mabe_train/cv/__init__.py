@@ -37,6 +37,7 @@ from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.cv.kinds import CvError, kind_of
 from mabe_train.cv.outputs import (
     OOF_PREDICTIONS_FILE,
+    labeled_behaviours,
     per_behaviour_table,
     write_oof_predictions,
     write_per_behaviour,
@@ -140,8 +141,7 @@ def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log: Log = say) -> Pat
 def _write_outputs(run_dir: Path, intervals, details, oof, name: str, log: Log) -> None:
     """oof_predictions.csv and the per-behaviour table of a finished cv run (mabe_train.cv.outputs)."""
     write_oof_predictions(run_dir, intervals)
-    labs = sorted({v.lab_id for v in oof})
-    table = per_behaviour_table(details.per_action, labs, oof[0].vocab.actions if oof else ())
+    table = per_behaviour_table(details.per_action, labeled_behaviours(oof))
     csv, png = write_per_behaviour(run_dir, table, f"{name}: out-of-fold F1 per behaviour ({len(oof)} videos)")
     log(f"wrote {OOF_PREDICTIONS_FILE} ({intervals.height:,} intervals), {csv.name} and {png.name}")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
@@ -41,10 +42,12 @@ def write_oof_predictions(run_dir: Path, intervals: pl.DataFrame) -> Path:
     return path
 
 
-def per_behaviour_table(per_action: pl.DataFrame, labs: list[str], actions: tuple[str, ...]) -> pl.DataFrame:
-    """TABLE_COLUMNS for every (lab, behaviour) of the vocabulary; zeros where the metric has no row."""
-    grid = pl.DataFrame({"lab_id": [lab for lab in labs for _ in actions],
-                         "behaviour": [a for _ in labs for a in actions]})
+def per_behaviour_table(per_action: pl.DataFrame, behaviours: dict[str, list[str]]) -> pl.DataFrame:
+    """TABLE_COLUMNS for every (lab, behaviour) in `behaviours` ({lab: the behaviours its videos
+    label}, `labeled_behaviours`); zeros where the metric has no row (labelled, never shown)."""
+    grid = pl.DataFrame({"lab_id": [lab for lab, names in behaviours.items() for _ in names],
+                         "behaviour": [a for names in behaviours.values() for a in names]},
+                        schema={"lab_id": pl.Utf8, "behaviour": pl.Utf8})
     counts = (per_action.select("lab_id", pl.col("action").alias("behaviour"), "tp", "fp", "fn")
               if per_action.height else pl.DataFrame(schema={"lab_id": pl.Utf8, "behaviour": pl.Utf8,
                                                               "tp": pl.Int64, "fp": pl.Int64, "fn": pl.Int64}))
@@ -57,6 +60,16 @@ def per_behaviour_table(per_action: pl.DataFrame, labs: list[str], actions: tupl
         (pl.col("tp") + pl.col("fn")).alias("labelled_frames"),
         (pl.col("tp") + pl.col("fp")).alias("predicted_frames"),
     ).select(TABLE_COLUMNS)
+
+
+def labeled_behaviours(videos) -> dict[str, list[str]]:
+    """{lab: the behaviours any of its videos labels, in vocabulary order} of VideoProbs: a lab's own
+    store lists its whole vocabulary, a MABe lab the actions it annotates (not all 37)."""
+    out: dict[str, set[int]] = {}
+    for v in videos:
+        out.setdefault(v.lab_id, set()).update(np.flatnonzero(v.labeled.any(axis=0)).tolist())
+    names = videos[0].vocab.actions if videos else ()
+    return {lab: [names[i] for i in sorted(cols)] for lab, cols in sorted(out.items())}
 
 
 def write_per_behaviour(run_dir: Path, table: pl.DataFrame, title: str) -> tuple[Path, Path]:

@@ -122,3 +122,16 @@ def test_submit_reads_test_entries_in_the_bundles_vocabulary(tmp_path):
     assert bundle_actions(tmp_path) == V.index
     assert read_test_videos(tmp_path, bundle_actions(tmp_path))[0].entries == {"mouse1,mouse2,fight"}
     assert read_test_videos(tmp_path)[0].entries == {"mouse1,mouse2,sniff"}  # MABe's actions by default
+
+
+def test_the_per_behaviour_table_lists_what_each_lab_labels():
+    """A MABe lab gets rows for the actions its videos label, not all 37; zeros where never shown."""
+    from mabe_train.cv.outputs import labeled_behaviours, per_behaviour_table
+    labeled = np.zeros((1, 37), bool)
+    labeled[0, [MABE.index["sniff"], MABE.index["attack"]]] = True
+    v = VideoProbs(1, "LabA", [(1, 2)], np.zeros((1, 5, 37), np.float32), labeled)
+    assert labeled_behaviours([v]) == {"LabA": ["attack", "sniff"]}
+    per_action = pl.DataFrame({"lab_id": ["LabA"], "action": ["sniff"], "tp": [3], "fp": [1], "fn": [3]})
+    t = per_behaviour_table(per_action, labeled_behaviours([v]))
+    assert t.select("behaviour", "f1", "precision", "recall", "labelled_frames").rows() == [
+        ("attack", 0.0, 0.0, 0.0, 0), ("sniff", 0.6, 0.75, 0.5, 6)]
