@@ -18,7 +18,7 @@ from mabe_train.decode import DecodeConfig, VideoProbs, decode_video
 from mabe_train.intervals import INTERVAL_COLUMNS
 from mabe_train.metric import MetricError, check_overlaps, score_details
 from mabe_train.submission import solution_from_store
-from mabe_train.vocab import MABE, VocabularyMismatch, check_same, exclusive_groups
+from mabe_train.vocab import MABE, Vocabulary, VocabularyMismatch, check_same, exclusive_groups
 from tests.mabe_train.own_stores import OWN_VOCABULARY, make_own_store
 
 V = OWN_VOCABULARY
@@ -135,3 +135,25 @@ def test_the_per_behaviour_table_lists_what_each_lab_labels():
     t = per_behaviour_table(per_action, labeled_behaviours([v]))
     assert t.select("behaviour", "f1", "precision", "recall", "labelled_frames").rows() == [
         ("attack", 0.0, 0.0, 0.0, 0), ("sniff", 0.6, 0.75, 0.5, 6)]
+
+
+def test_the_pair_model_trains_and_predicts_the_stores_own_behaviours(tmp_path):
+    from mabe_train.run import load_run
+    from mabe_train.train import train
+    from tests.mabe_train.stores import pairs_debug_cfg
+    make_own_store(tmp_path / "s.zarr")
+    run_dir = train(pairs_debug_cfg(tmp_path, "p", "train.epochs=2"))
+    assert json.loads((run_dir / "run.json").read_text())["vocabulary"]["actions"] == list(V.actions)
+    run = load_run(run_dir, progress=False)
+    assert run.task.n_outputs == len(V.actions)
+    videos = run.held_out().videos
+    assert videos and all(v.vocab == V and v.probs.shape[2] == len(V.actions) for v in videos)
+    with pytest.raises(Exception, match="pairs.pos_weight needs 1 or 5"):
+        train(pairs_debug_cfg(tmp_path, "q", "pairs.pos_weight=[1.0, 2.0]"))
+
+
+def test_more_behaviours_than_the_packed_targets_hold_is_one_line():
+    from mabe_train.vocab import max_bits_check
+    max_bits_check(Vocabulary(tuple(f"b{i:02d}" for i in range(64))))
+    with pytest.raises(VocabularyMismatch, match="65 behaviours; the pair model packs at most 64"):
+        max_bits_check(Vocabulary(tuple(f"b{i:02d}" for i in range(65))))
