@@ -94,7 +94,7 @@ def plot_per_behaviour(table: pl.DataFrame, path: Path, title: str) -> Path:
     ax.barh(range(len(names)), rows["f1"].to_list(), color="#3b75af")
     ax.set_yticks(range(len(names)), names)
     for y, (f, n) in enumerate(zip(rows["f1"], rows["labelled_frames"], strict=True)):
-        text = f"{f:.2f}  ({n:,} frames)" if n else "no labelled frames"
+        text = f"{f:.2f}  ({n:,} labelled frames)" if n else "no labelled frames"
         ax.text(min(f, 1.0) + 0.01, y, text, va="center", fontsize=8, color="black" if n else "grey")
     ax.set_xlim(0, 1.3)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
