@@ -21,11 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import yaml
+
+from mabe_train.run import load_checkpoint, load_run, save_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semireal  # noqa: E402  (bench/ is not a package)
@@ -100,11 +104,6 @@ def with_tta(run: Path, out: Path) -> Path:
     """A copy of a finished run with `pairs.tta_flip: true` and its thresholds re-tuned with TTA on
     the run's own validation videos: flip TTA measured on the very same weights (a variant trained
     with `pairs.tta_flip=true` also changes which epoch is best and when the LR scheduler steps)."""
-    import shutil
-
-    import yaml
-
-    from mabe_train.run import load_checkpoint, load_run, save_checkpoint
     if (out / "best.pt").exists():
         return out
     shutil.rmtree(out, ignore_errors=True)

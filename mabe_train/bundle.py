@@ -24,9 +24,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 import yaml
 
 from mabe_store.log import Log, say
+from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
 from mabe_train.config import load_config
 from mabe_train.notebook import MARKER, kernel_metadata, notebook
@@ -93,7 +95,6 @@ def _skipped(name: str) -> bool:
 
 def _slim_checkpoint(src: Path, dst: Path) -> None:
     """A copy of a torch checkpoint without what only resuming training needs."""
-    import torch
     try:
         ck = torch.load(src, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 — not a checkpoint of ours: it travels as is, load_run judges it
@@ -150,7 +151,6 @@ def check_run(run_dir: Path, store: Path | None) -> Path:
 
 
 def _store_yaml(store: Path, out: Path) -> None:
-    from mabe_store.reader import open_store
     cfg = dict(open_store(store).attrs.get("build_config") or {})
     cfg.pop("hash", None)
     out.write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -15,7 +15,9 @@ import typer
 
 from mabe_store.cli_base import BoundaryTyper
 from mabe_train import MabeTrainError
+from mabe_train.bundle import make_bundle
 from mabe_train.cli_options import OverwriteOpt
+from mabe_train.submit import submit as run_submit
 
 kaggle = BoundaryTyper(help="A Kaggle code-competition entry: bundle runs for offline use, submit from "
                             "the notebook.", domain=(MabeTrainError,))
@@ -40,7 +42,6 @@ def bundle(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write an offline Kaggle bundle: wheels, runs, dataset metadata and the submission notebook."""
-    from mabe_train.bundle import make_bundle
     report = make_bundle(run, out, python=python, gpu=gpu_notebook, image=image, wheels_from=wheels_from,
                          store=store, owner=owner, slug=slug, overwrite=overwrite)
     for line in report.lines():
@@ -63,6 +64,5 @@ def submit(
     jobs: Annotated[int, typer.Option(help="parallel videos while building the test store")] = 2,
 ) -> None:
     """Predict the competition's test videos with every bundled run; always writes a valid CSV."""
-    from mabe_train.submit import submit as run_submit
     run_submit(bundle, input, out, time_budget=time_budget, scratch=scratch, fallback=fallback,
                device=device, threads=threads, jobs=jobs)

@@ -35,10 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import torch
 
 from mabe_store.behaviors import clean_triples
 from mabe_store.constants import entry_text
 from mabe_store.log import Log, say
+from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
 from mabe_train.decode import decode
 from mabe_train.ensemble import blend_of
@@ -145,7 +147,6 @@ def build_test_store(comp: Path, scratch: Path, bundle: Path, summary: Summary, 
 
     The store is made by `mabe-store build --split test` in a subprocess — mabe_train reads stores,
     it never writes one — and the skipped videos come from the build report in the store's attrs."""
-    from mabe_store.reader import open_store
     cfg_path = bundle / STORE_CONFIG
     out = scratch / "test.zarr"
     args = ["build", "--raw", comp, "--out", out, "--split", "test", "--jobs", jobs, "--no-progress",
@@ -176,7 +177,6 @@ def load_runs(bundle: Path, store_path: Path, device: str, threads: int, summary
         runs.append(run)
         summary.runs.append(run_dir.name)
     if threads > 0:
-        import torch
         torch.set_num_threads(threads)
     log(f"runs: {', '.join(summary.runs) or 'none could be loaded'}")
     return runs

@@ -22,8 +22,14 @@ import time
 from pathlib import Path
 
 import polars as pl
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mabe_store.behaviors import clean_triples  # noqa: E402
+from mabe_store.build import build_store  # noqa: E402
+from mabe_train.decode import decode  # noqa: E402
+from mabe_train.run import load_run  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "mabe-real"
 HIDDEN_VIDEOS, LIMIT_S = 200, 9 * 3600
@@ -31,7 +37,6 @@ HIDDEN_VIDEOS, LIMIT_S = 200, 9 * 3600
 
 def real_video_sizes(root: Path) -> tuple[float, float, int]:
     """(mean frames, mean labeled-pair-frames per annotated video, videos) from the real train.csv."""
-    from mabe_store.behaviors import clean_triples
     rows = pl.read_csv(root / "train.csv", infer_schema=False).to_dicts()
     frames, pair_frames, n = 0.0, 0.0, 0
     for r in rows:
@@ -44,7 +49,6 @@ def real_video_sizes(root: Path) -> tuple[float, float, int]:
 
 
 def measure_build(raw: Path) -> float:
-    from mabe_store.build import build_store
     tmp = Path(tempfile.mkdtemp(prefix="budget-"))
     try:
         t0 = time.perf_counter()
@@ -55,10 +59,6 @@ def measure_build(raw: Path) -> float:
 
 
 def measure_predict(run_dir: Path, store: Path, n_videos: int, threads: int) -> dict:
-    import torch
-
-    from mabe_train.decode import decode
-    from mabe_train.run import load_run
     run = load_run(run_dir, data_dir=store, device="cpu", progress=False)
     torch.set_num_threads(threads)
     v = run.store.videos
