@@ -16,8 +16,13 @@ run knows (an action with a tuned threshold in some lab), or only the `--actions
 run never saw is decoded with each action's median threshold over the labs it did see. Without
 them (the Kaggle splits) an unlabeled video is skipped: the metric ignores every row of it.
 
+No interval covers a frame where its pair is not tracked (`mabe_train.tracked`): the model's
+output there describes the fill value, not a mouse.
+
 Trade-off: a submission must not be empty (the metric rejects it), and a model that emits nothing
-on a whole split has failed; we raise rather than pad the file with guesses.
+on a whole Kaggle split has failed; we raise rather than pad the file with guesses. On a lab's own
+videos (`--split all` or `--actions`) nothing detected is an answer: the CSV is written with its
+header only.
 """
 
 from __future__ import annotations
@@ -32,7 +37,14 @@ from mabe_train.decode import NEVER, decode
 from mabe_train.pairs import PairsError
 from mabe_train.run import RunError, load_run, pick_device
 from mabe_train.split import load_split
-from mabe_train.submission import labeled_entries, mouse_text, solution_from_store, write_submission
+from mabe_train.submission import (
+    SUBMISSION_COLUMNS,
+    labeled_entries,
+    mouse_text,
+    solution_from_store,
+    write_submission,
+)
+from mabe_train.tracked import clip_to_tracked
 
 
 @dataclass
@@ -99,6 +111,25 @@ def entries_of(videos) -> dict[str, set[str]]:
             for v in videos}
 
 
+def _header_only(out: str | Path) -> Path:
+    """A lab's videos where nothing was detected: the submission columns and no row."""
+    Path(out).write_text(",".join(SUBMISSION_COLUMNS) + "\n")
+    return Path(out)
+
+
+def nothing_predicted(n_ids: int, split: str, n_labeling: int, n_decoded: int) -> str:
+    """Why a Kaggle split got no interval, and what to do."""
+    if n_labeling == 0:
+        return (f"none of the {n_ids} `{split}` videos labels a behaviour (behaviors_labeled is empty), so "
+                "there is nothing to predict — pass --split all or --actions A,B to predict the run's "
+                "behaviours on every pair of their mice")
+    if n_decoded:
+        return (f"all {n_decoded} intervals the model predicts on the {n_ids} `{split}` videos fall on frames "
+                "where their mice are not tracked — check the tracking with `mabe-store inspect`")
+    return (f"the model predicts no interval on the {n_ids} `{split}` videos at its tuned thresholds "
+            "— train longer or check that the store matches the run")
+
+
 def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
                 checkpoint: str = "best", device: str = "cpu", progress: bool = True,
                 solution_out: str | Path | None = None, actions: list[str] | None = None,
@@ -122,16 +153,16 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     own = split == "all" or bool(actions)
     videos = run.predict_probs(ids, progress=progress,
                                default_actions=known_actions(thresholds, actions) if own else None)
-    sub = decode(videos, run.cfg.pairs.decode, thresholds)
-    if sub.height == 0:
-        raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "
-                         "tuned thresholds — train longer or check that the store matches the run")
+    decoded = decode(videos, run.cfg.pairs.decode, thresholds)
+    sub = clip_to_tracked(decoded, store, run.cfg.pairs.decode.scale)  # no behaviour where the pair is untracked
+    if sub.height == 0 and not own:
+        raise PairsError(nothing_predicted(len(ids), split, len(videos), decoded.height))
     entries = labeled_entries(store, ids)
     entries.update({vid: e for vid, e in entries_of(videos).items() if not entries.get(vid)})
-    path = write_submission(sub, out, entries)
+    path = write_submission(sub, out, entries) if sub.height else _header_only(out)
     solution = solution_from_store(store, ids)
     score = None
-    if solution.height:
+    if solution.height and sub.height:
         from mabe_train.metric import score as official_score
         if solution_out is not None:
             solution.write_csv(solution_out)

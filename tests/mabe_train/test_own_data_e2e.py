@@ -69,7 +69,8 @@ def test_a_store_that_labels_nothing_predicts_every_pair_with_split_all(pairs_ru
     _ok(store_app, "build", "--raw", raw, "--out", store, "--no-progress")
     r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(store), "--out",
                                        str(tmp_path / "none.csv")])
-    assert r.exit_code == 1 and "no interval" in r.output  # the Kaggle default skips unlabeled videos
+    assert r.exit_code == 1 and "labels a behaviour" in r.output  # the Kaggle default skips unlabeled videos
+    assert "train longer" not in r.output and "--split all" in r.output  # what is wrong, and what to do
     _ok(train_app, "predict", "--run", run_dir, "--store", store, "--split", "all", "--actions", "sniff,rear",
         "--out", tmp_path / "own.csv")
     own = pl.read_csv(tmp_path / "own.csv", infer_schema=False)

@@ -1,0 +1,43 @@
+"""A trained run predicts no behaviour where a pair is not tracked."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mabe_store.constants import feature_column
+from mabe_store.format import VideoData, write_store
+from mabe_store.reader import open_store
+from mabe_train.predict import predict_run
+
+pytestmark = pytest.mark.slow
+
+
+def _copy(s, vid: int, features: np.ndarray, video_id: int = 1, split: str = "test") -> VideoData:
+    i = s.index(vid)
+    return VideoData(video_id, str(s.videos["lab_id"][i]), features, split=split, fps=float(s.videos["fps"][i]),
+                     pix_per_cm=float(s.videos["pix_per_cm"][i]), n_mice=int(s.videos["n_mice"][i]),
+                     behaviors_labeled=str(s.videos["behaviors_labeled"][i]))
+
+
+def _involves(df: pl.DataFrame, mouse: str) -> pl.DataFrame:
+    return df.filter((pl.col("agent_id") == mouse) | (pl.col("target_id") == mouse))
+
+
+def test_no_interval_overlaps_the_frames_where_a_mouse_is_untracked(pairs_run, tmp_path):
+    root, run_dir = pairs_run
+    s = open_store(root / "s.zarr")
+    vid = int(s.videos["video_id"][s.videos["split"] == "test"][0])
+    feats = s.features(vid).copy()
+    lo, hi = len(feats) // 3, 2 * len(feats) // 3
+    k = len(s.keypoints)
+    feats[lo:hi, feature_column(1, 0, 0):feature_column(1, k - 1, 1) + 1] = np.nan  # mouse1 lost
+    write_store(tmp_path / "gap.zarr", [_copy(s, vid, s.features(vid), 1), _copy(s, vid, feats, 2)])
+    predict_run(run_dir, tmp_path / "gap.zarr", tmp_path / "p.csv", progress=False)
+    pred = pl.read_csv(tmp_path / "p.csv")
+    whole, gap = _involves(pred.filter(pl.col("video_id") == 1), "mouse1"), _involves(pred.filter(pl.col("video_id") == 2), "mouse1")
+    overlaps = (pl.col("start_frame") < hi) & (pl.col("stop_frame") > lo)
+    assert whole.filter(overlaps).height > 0  # tracked, the model does predict mouse1's behaviour there
+    assert gap.height > 0 and gap.filter(overlaps).height == 0
+
