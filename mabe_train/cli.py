@@ -196,10 +196,13 @@ def report(
     predictions: Annotated[Path | None, typer.Option(help="predictions CSV (Kaggle submission columns), e.g. from `mabe-train predict`")] = None,
     run: Annotated[Path | None, typer.Option(help="or: a trained pairs run — predict every video of --store first "
                                                   "(as `predict --split all`), into OUT/predictions.csv")] = None,
-    actions: Annotated[str | None, typer.Option(help="with --run: comma-separated actions to predict where a video "
-                                                     "labels none (default: every action the run knows)")] = None,
+    actions: Annotated[str | None, typer.Option(help="comma-separated actions reported for every pair of each "
+                                                     "video's mice, zeros included; with --run also the actions "
+                                                     "predicted where a video labels none (default: every action "
+                                                     "the run knows)")] = None,
     out: Annotated[Path, typer.Option(help="folder for <video_id>/{ethogram.png,time_budget.csv,bouts.csv,boris_events.csv} and summary.csv")] = Path("report"),
-    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video predicted)")] = None,
+    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video of the store's "
+                                                    "splits that the predictions cover)")] = None,
 ) -> None:
     """Per-video ethograms, time budgets, bout lists and BORIS events from predicted intervals."""
     from mabe_train.config import ConfigError
@@ -207,14 +210,17 @@ def report(
     with one_line_errors():
         if (predictions is None) == (run is None):
             raise ConfigError("pass --predictions CSV, or --run RUN to predict the store first (not both)")
+        wanted = [a.strip() for a in actions.split(",") if a.strip()] if actions else None
         if run is not None:
             from mabe_train.predict import predict_run
             predictions = out / "predictions.csv"
-            p = predict_run(run, store, predictions, split="all",
-                            actions=[a.strip() for a in actions.split(",") if a.strip()] if actions else None)
+            p = predict_run(run, store, predictions, split="all", actions=wanted)
             typer.echo(f"predicted {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} videos: {predictions}")
         ids = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
-        r = write_report(predictions, store, out, ids)
+        if run is not None and ids is None:  # every video was predicted, those with no interval too
+            from mabe_store.reader import open_store
+            ids = [str(v) for v in open_store(store).videos["video_id"]]
+        r = write_report(predictions, store, out, ids, wanted)
         typer.echo(f"reports of {len(r.videos)} videos in {r.out}; summary across videos: {r.summary}")
 
 

@@ -90,10 +90,13 @@ def test_report_predicts_with_a_run_in_one_command(pairs_run, tmp_path):
               "--out", tmp_path / "rep")
     assert "predicted" in out and (tmp_path / "rep" / "predictions.csv").exists()
     pred = pl.read_csv(tmp_path / "rep" / "predictions.csv")
-    assert pred.height > 0 and set(pl.read_csv(tmp_path / "rep" / "summary.csv")["action"]) == set(pred["action"])
+    summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
+    assert pred.height > 0 and set(summary.filter(pl.col("bouts") > 0)["action"]) == set(pred["action"])
+    assert set(pred["action"]) | {"sniff"} <= set(summary["action"])  # requested ones too, zeros included
     # videos that label nothing are predicted too (sniff only); labeled ones keep their own triples
     s = open_store(root / "s.zarr")
     unlabeled = {str(v) for v, m in zip(s.videos["video_id"], s.videos["labeled_actions"], strict=True) if not m.any()}
     assert set(pred.filter(pl.col("video_id").cast(str).is_in(unlabeled))["action"]) <= {"sniff"}
+    assert set(summary["video_id"]) == set(s.videos["video_id"].tolist())  # every video, with bouts or not
     r = CliRunner().invoke(train_app, ["report", "--store", str(root / "s.zarr"), "--out", str(tmp_path / "x")])
     assert r.exit_code == 1 and "pass --predictions CSV, or --run RUN" in r.output

@@ -1,14 +1,17 @@
-"""A trained run predicts no behaviour where a pair is not tracked."""
+"""A trained run predicts no behaviour where a pair is not tracked, and a lab's video where
+nothing is detected still gets its report (zeros, exit 0)."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
 from mabe_store.constants import feature_column
 from mabe_store.format import VideoData, write_store
 from mabe_store.reader import open_store
+from mabe_train.cli import app
 from mabe_train.predict import predict_run
 
 pytestmark = pytest.mark.slow
@@ -41,3 +44,18 @@ def test_no_interval_overlaps_the_frames_where_a_mouse_is_untracked(pairs_run, t
     assert whole.filter(overlaps).height > 0  # tracked, the model does predict mouse1's behaviour there
     assert gap.height > 0 and gap.filter(overlaps).height == 0
 
+
+def test_report_run_with_nothing_detected_writes_zero_rows_and_exits_0(pairs_run, tmp_path):
+    root, run_dir = pairs_run
+    s = open_store(root / "s.zarr")
+    vid = int(s.videos["video_id"][s.videos["split"] == "test"][0])
+    blank = np.full_like(s.features(vid), np.nan)  # a recording where tracking found nobody
+    write_store(tmp_path / "blank.zarr", [_copy(s, vid, blank)])
+    r = CliRunner().invoke(app, ["report", "--run", str(run_dir), "--store", str(tmp_path / "blank.zarr"),
+                                 "--actions", "sniff,rear", "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    assert "predicted 0 intervals" in r.output
+    summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
+    assert summary.height > 0 and summary["total_s"].sum() == 0 and summary["tracked_s"].sum() == 0
+    assert {"sniff", "rear"} <= set(summary["action"])
+    assert (tmp_path / "rep" / "1" / "ethogram.png").is_file()
