@@ -20,7 +20,7 @@ from mabe_train.tracked import mouse_number, pair_tracked, runs
 
 TRIPLE = ["agent_id", "target_id", "action"]
 UNTRACKED = {"facecolors": "#e4e4e4", "edgecolor": "#b0b0b0", "hatch": "////", "linewidth": 0}
-TRACKED_COLOUR = "#4d4d4d"
+TRACKED_COLOUR = "#8c8c8c"  # lighter than any bout colour: the behaviour rows draw the eye
 
 
 def _spans(mask: np.ndarray, fps: float) -> list[tuple[float, float]]:

@@ -125,7 +125,8 @@ def nothing_predicted(n_ids: int, split: str, n_labeling: int, n_decoded: int) -
                 "behaviours on every pair of their mice")
     if n_decoded:
         return (f"all {n_decoded} intervals the model predicts on the {n_ids} `{split}` videos fall on frames "
-                "where their mice are not tracked — check the tracking with `mabe-store inspect`")
+                "where their mice are not tracked (no keypoint in a store slot) — check the tracking; map body "
+                "parts that fit no slot with `mabe-store import --keypoints`")
     return (f"the model predicts no interval on the {n_ids} `{split}` videos at its tuned thresholds "
             "— train longer or check that the store matches the run")
 

@@ -51,6 +51,9 @@ def test_report_run_with_nothing_detected_writes_zero_rows_and_exits_0(pairs_run
     vid = int(s.videos["video_id"][s.videos["split"] == "test"][0])
     blank = np.full_like(s.features(vid), np.nan)  # a recording where tracking found nobody
     write_store(tmp_path / "blank.zarr", [_copy(s, vid, blank)])
+    r = CliRunner().invoke(app, ["predict", "--run", str(run_dir), "--store", str(tmp_path / "blank.zarr"),
+                                 "--out", str(tmp_path / "p.csv")])  # the Kaggle way: an empty file is refused
+    assert r.exit_code == 1 and "not tracked" in r.output and "train longer" not in r.output, r.output
     r = CliRunner().invoke(app, ["report", "--run", str(run_dir), "--store", str(tmp_path / "blank.zarr"),
                                  "--actions", "sniff,rear", "--out", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
