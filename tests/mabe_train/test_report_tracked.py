@@ -125,7 +125,7 @@ def _minimal_boris(path: Path, fps: float) -> list[tuple]:
     open_, out = {}, []
     for r in rows[head + 1:]:
         e = dict(zip(rows[head], r, strict=True))
-        key = (e["Subject"], e["Modifier 1"] or "self", e["Behavior"])
+        key = (e["Subject"], e.get("Modifier 1") or "self", e["Behavior"])
         if e["Status"] == "START":
             open_[key] = round(float(e["Time"]) * fps)
         else:
@@ -151,3 +151,25 @@ def test_boris_events_follow_the_layout_of_a_real_boris_export(report):
     assert line == real_line  # the same header block above the table
     assert [c for c in ours if c != "Modifier 1"] == real  # BORIS adds `Modifier n` before Comment
     assert ours.index("Modifier 1") == real.index("Comment")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_BORIS.is_dir(), reason="../shared/real-labeled is absent")
+def test_a_real_boris_file_survives_report_and_reads_back(tmp_path):
+    """The real adult + juvenile video and its human BORIS labels: imported tracking, the labels
+    as predictions (adult -> juvenile), report, then boris_events.csv read back: the same bouts."""
+    pytest.importorskip("pandas")
+    from mabe_store.cli import app as store_app
+
+    for args in (["import", *REAL_BORIS.glob("*DLC*.csv"), "--raw", tmp_path / "raw", "--fps", 30, "--pix-per-cm", 10],
+                 ["build", "--raw", tmp_path / "raw", "--out", tmp_path / "s.zarr", "--no-progress"]):
+        r = CliRunner().invoke(store_app, [str(a) for a in args])
+        assert r.exit_code == 0, r.output
+    human = _read_boris(next(REAL_BORIS.glob("*boris*.csv")), 30.0)
+    assert len(human) == 10 and {h[:3] for h in human} == {("adult", "self", "interact")}
+    pred = [("1", "mouse1", "mouse2", action, start, stop) for _, _, action, start, stop in human]
+    r = write_report(_write(pred, tmp_path / "pred.csv"), tmp_path / "s.zarr", tmp_path / "out")
+    back = _read_boris(r.videos["1"][2], 30.0)
+    assert back == sorted(("mouse1", "mouse2", *p[3:]) for p in pred)
+    budget = pl.read_csv(r.videos["1"][1]).row(0, named=True)
+    assert budget["tracked_s"] == 190.0 and budget["bouts"] == 10  # this video is tracked throughout
