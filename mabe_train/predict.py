@@ -16,8 +16,14 @@ run knows (an action with a tuned threshold in some lab), or only the `--actions
 run never saw is decoded with each action's median threshold over the labs it did see. Without
 them (the Kaggle splits) an unlabeled video is skipped: the metric ignores every row of it.
 
-No interval covers a frame where its pair is not tracked (`mabe_train.tracked`): the model's
-output there describes the fill value, not a mouse.
+With `--split all` or `--actions` (a lab's own videos) no interval covers a frame where its pair
+is not tracked (`mabe_train.tracked`): the model's output there describes the fill value, not a
+mouse. The Kaggle splits (test, val, train) keep the decoded intervals as they are: the
+competition's annotators labelled frames where the tracker lost a mouse, the metric scores them,
+and `evaluate` (which tunes and reports on the same decoding) must agree with `predict`; cutting
+them lowered the official score of a synthetic cv ensemble from 0.3363 to 0.3279 on its
+validation videos (tests/mabe_train/test_cv_pairs.py's ensemble). `mabe-train report` cuts every
+predictions file to tracked frames either way.
 
 Trade-off: a submission must not be empty (the metric rejects it), and a model that emits nothing
 on a whole Kaggle split has failed; we raise rather than pad the file with guesses. On a lab's own
@@ -117,16 +123,12 @@ def _header_only(out: str | Path) -> Path:
     return Path(out)
 
 
-def nothing_predicted(n_ids: int, split: str, n_labeling: int, n_decoded: int) -> str:
+def nothing_predicted(n_ids: int, split: str, n_labeling: int) -> str:
     """Why a Kaggle split got no interval, and what to do."""
     if n_labeling == 0:
         return (f"none of the {n_ids} `{split}` videos labels a behaviour (behaviors_labeled is empty), so "
                 "there is nothing to predict — pass --split all or --actions A,B to predict the run's "
                 "behaviours on every pair of their mice")
-    if n_decoded:
-        return (f"all {n_decoded} intervals the model predicts on the {n_ids} `{split}` videos fall on frames "
-                "where their mice are not tracked (no keypoint in a store slot) — check the tracking; map body "
-                "parts that fit no slot with `mabe-store import --keypoints`")
     return (f"the model predicts no interval on the {n_ids} `{split}` videos at its tuned thresholds "
             "— train longer or check that the store matches the run")
 
@@ -154,10 +156,11 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     own = split == "all" or bool(actions)
     videos = run.predict_probs(ids, progress=progress,
                                default_actions=known_actions(thresholds, actions) if own else None)
-    decoded = decode(videos, run.cfg.pairs.decode, thresholds)
-    sub = clip_to_tracked(decoded, store, run.cfg.pairs.decode.scale)  # no behaviour where the pair is untracked
+    sub = decode(videos, run.cfg.pairs.decode, thresholds)
+    if own:  # a lab's videos: no behaviour where the pair is untracked (Kaggle splits: see the docstring)
+        sub = clip_to_tracked(sub, store, run.cfg.pairs.decode.scale)
     if sub.height == 0 and not own:
-        raise PairsError(nothing_predicted(len(ids), split, len(videos), decoded.height))
+        raise PairsError(nothing_predicted(len(ids), split, len(videos)))
     entries = labeled_entries(store, ids)
     entries.update({vid: e for vid, e in entries_of(videos).items() if not entries.get(vid)})
     path = write_submission(sub, out, entries) if sub.height else _header_only(out)

@@ -15,6 +15,7 @@ for _m in ("pandas", "tables", "h5py"):
 from mabe_store.cli import app as store_app  # noqa: E402
 from mabe_store.reader import open_store  # noqa: E402
 from mabe_train.cli import app as train_app  # noqa: E402
+from mabe_train.tracked import clip_to_tracked  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,8 @@ def test_dlc_file_to_report_predicts_like_the_original_video(pairs_run, tmp_path
     assert own.sort(own.columns).rows() == want.sort(want.columns).rows()
     _ok(train_app, "report", "--predictions", tmp_path / "own.csv", "--store", store, "--out", tmp_path / "rep")
     summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
-    frames = own.select((pl.col("stop_frame").cast(int) - pl.col("start_frame").cast(int)).sum()).item()
+    tracked = clip_to_tracked(own.with_columns(pl.col("start_frame", "stop_frame").cast(int)), open_store(store))
+    frames = tracked.select((pl.col("stop_frame") - pl.col("start_frame")).sum()).item()  # report counts tracked frames
     assert summary["total_s"].sum() == pytest.approx(frames / float(s.videos["fps"][i]), abs=1e-3)  # 4-decimal CSV
     assert (tmp_path / "rep" / "1" / "ethogram.png").stat().st_size > 5000
 
