@@ -18,13 +18,17 @@ with `valid` False on the padded frames (`UniformStarts` never draws such units)
 whole randomness is one numpy Generator plus a pre-drawn noise bank that depends only on the seed,
 so `state_dict()` (rng state, step, seed) resumes it exactly, on any device.
 
-Measured on a shared 2-core CPU (load 2.5-6.6), 400k frames, batch 64 x 100, one thread, this
-sampler and the numpy-only sampler it replaced timed in one process in interleaved chunks
-(best chunk of 40, five runs): plain 74-99% of a bare numpy gather (the old one 79-96%), with
-V5's augmentation (noise 0.01 + jitter 2) 46-77% (old 61-75%). The fixed cost per batch is
-about 4x the old one (55-115 vs 15-27 us per batch of 2 x 4, by load: a dozen small torch
-calls), which a training step (~0.1-1 s) does not notice; the copy itself is one `index_select` per batch over an overlapping
-window view, as fast as numpy's row gather.
+Per batch the host builds only B integers per field (unit, video, start, first feature row, first
+target row), plus the frame-by-frame rows of the few windows clipped at a unit's end; features
+and targets each come from one `index_select` over an overlapping window view (a contiguous copy
+per window, as fast as numpy's row gather). Why: a B x W row index built for every window costs
+~110 us more per batch of 64 x 100 (fastest batches 600 vs 487 us, the bare gather 469-520 us),
+a fixed cost as large as a quarter of the copy. Measured on a shared 2-core CPU (load 7.9-9.7),
+400k frames, batch 64 x 100, one thread, five fresh processes per variant, each timing the
+sampler and a bare numpy gather in interleaved chunks (`bench/bench_train.py --sampler-only`):
+fastest batch 0.96x the bare gather's rate (0.87x with the full row index), with V5's
+augmentation (noise 0.01 + jitter 2) 0.54x: adding the noise is a second pass over the batch,
+about as long as the gather.
 
 Validation does not draw windows: `predict_video` slides windows over every frame of a video (all
 `frame_gap` phases), averages the logits where windows overlap, and returns one row per frame.
