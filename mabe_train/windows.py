@@ -272,10 +272,8 @@ class WindowSampler:
         return t.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else t.to(self.device)
 
     def _window_view(self, block: torch.Tensor) -> torch.Tensor | None:
-        """(n - span + 1, W, ...) overlapping view of a block: entry s is the window of rows
-        s + k * frame_gap. A batch of whole windows is then one `index_select` of B starts, a
-        contiguous copy per window — on a CPU about as fast as numpy's row gather of B x W rows
-        where `index_select` of those rows is ~10% slower. None when the block is shorter."""
+        """(n - span + 1, W, ...) overlapping view of a block, entry s the window of rows s + k * frame_gap
+        (a batch of whole windows is one `index_select` of B starts); None when the block is shorter."""
         span = window_span(self.window, self.frame_gap)
         if len(block) < span:
             return None
@@ -296,11 +294,9 @@ class WindowSampler:
     def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None, length: np.ndarray,
                video: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         """The one int64 array a step sends to the device, and its parts' sizes: per window unit,
-        video, start, first feature row and first target row (what the window views serve); then
-        the windows the views cannot serve — feature windows clipped (past a unit's end or shifted
-        out of it), target windows past a unit's end — and their rows frame by frame (their first
-        rows are set to 0, a valid index whose window is then overwritten). Whole windows, the
-        common case, cost a few numpy operations on B integers, not on B x W."""
+        video, start, first feature row and first target row (for the window views); then the
+        windows the views cannot serve (features clipped past a unit's end or shifted out of it,
+        targets past a unit's end; their first rows set to 0, a valid index) and their rows."""
         u, b, reach = self.units, len(unit), (self.window - 1) * self.frame_gap
         short = np.flatnonzero(start + reach >= length)  # windows past their unit's end
         if shift is None:
@@ -331,10 +327,7 @@ class WindowSampler:
     def gather(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None = None,
                noise_offset: int | None = None) -> Batch:
         """The batch of the given windows: (B,) units and starts, optional (B, 1) input shifts.
-
-        Index arithmetic is a few numpy operations on the host (B integers per window, B x W only
-        for windows clipped at a unit's end); the gather, the noise and the dtype conversion run as
-        torch operations on the blocks' device."""
+        Index arithmetic runs in numpy on the host; gather, noise and dtype in torch on the device."""
         unit, start = np.asarray(unit), np.asarray(start)
         video, length = self.units.video[unit], self.units.length[unit]
         buf, sizes = self._index(unit, start, shift, length, video)
