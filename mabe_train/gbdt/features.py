@@ -46,6 +46,7 @@ from mabe_train.geometry.arrays import (
     point,
     rate,
     to_ego,
+    turn_rate,
     unit,
 )
 from mabe_train.layout import Layout
@@ -118,26 +119,25 @@ def rolling(v: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
 # -- one mouse --------------------------------------------------------------------------------------
 @dataclass
 class Body:
-    """One mouse's points (T, K, 2) in cm and what the features derive from them."""
+    """One mouse's points (frames, keypoints, xy) in cm and what the features derive from them."""
 
     pts: np.ndarray
-    centre: np.ndarray  # (T, 2) as tracked (NaN when untracked)
+    centre: np.ndarray  # (frames, xy) geometry.body_centre, as tracked (NaN when untracked)
     centre_ff: np.ndarray  # forward-filled
-    nose: np.ndarray
-    tail: np.ndarray
-    u: np.ndarray  # (T, 2) unit heading rear -> front, forward-filled
-    cols: dict[str, np.ndarray]  # BODY features
+    nose: np.ndarray  # (frames, xy) nose, else head, headpiece, the ears' midpoint
+    tail: np.ndarray  # (frames, xy) tail_base, else the hips' midpoint
+    u: np.ndarray  # (frames, xy) geometry.heading, held over gaps
+    cols: dict[str, np.ndarray]  # BODY features, each (frames,)
 
 
 def body(pts: np.ndarray, layout: Layout, fps: float, arena_cm: tuple[float, float]) -> Body:
-    """The Body of one mouse from its (T, K, 2) points in cm."""
+    """The Body of one mouse from its (frames, keypoints, xy) points in cm."""
     centre = body_centre(pts, layout)
     ears = group_centroid(pts, layout, ("ear_left", "ear_right"))
     nose = fill(point(pts, layout, "nose"), point(pts, layout, "head"), point(pts, layout, "headpiece"), ears)
     tail = fill(point(pts, layout, "tail_base"), group_centroid(pts, layout, ("hip_left", "hip_right")))
     u = heading(pts, layout, centre, hold=True)
     speed = _norm(rate(centre, fps, VELOCITY))
-    ang = np.unwrap(np.nan_to_num(np.arctan2(u[:, 1], u[:, 0])))
     length = _norm(nose - tail)
     with np.errstate(invalid="ignore"):
         med = np.nanmedian(length) if np.isfinite(length).any() else np.nan
@@ -146,7 +146,7 @@ def body(pts: np.ndarray, layout: Layout, fps: float, arena_cm: tuple[float, flo
         if w > 0 and hgt > 0 else np.full(len(pts), np.nan)
     cols = {
         "speed": speed, "nose_speed": _norm(rate(nose, fps, VELOCITY)), "tail_speed": _norm(rate(tail, fps, VELOCITY)),
-        "accel": rate(speed, fps, VELOCITY), "ang_vel": np.where(np.isnan(u[:, 0]), np.nan, rate(ang, fps, VELOCITY)),
+        "accel": rate(speed, fps, VELOCITY), "ang_vel": turn_rate(u, fps, VELOCITY, unwrapped=True),
         "length": length, "length_rel": length / med, "nose_centre": _norm(nose - centre),
         "ear_spread": _norm(point(pts, layout, "ear_left") - point(pts, layout, "ear_right")),
         "spread": centroid(_norm(pts - centre[:, None])[..., None].repeat(2, -1))[:, 0],

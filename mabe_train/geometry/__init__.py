@@ -10,19 +10,26 @@ and asserts the same numbers.
 The rules (NaN = untracked throughout; keypoints are looked up by name in the store's layout, and a
 point the store has no slot for is simply never tracked):
 - a group's centroid is the mean of its points that are tracked on that frame, x and y each on its
-  own; NaN on a frame where none is. The points are summed in the group's order.
+  own; NaN on a frame where none is. The points are summed in the group's order (fixed here, so
+  both implementations round alike).
 - the body centre is `body_center`, else the centroid of the `TORSO`, else of every point.
 - the heading is the unit vector from the tail end (`TAIL_END` centroid, else the body centre) to
   the head end (`HEAD_END` centroid); NaN when the two are closer than `MIN_DIRECTION_CM` or either is
-  unknown. `hold=True` carries the last known heading over untracked frames (the frame a mouse
-  is seen in must not jump); `hold=False` leaves them unknown.
+  unknown. `hold=True` carries the last known heading over untracked frames (a frame of
+  reference stays defined through a gap); `hold=False` leaves them unknown.
 - a velocity (rate of change) is a difference over a span of frames scaled to per second, so a
   10 fps and a 120 fps lab see the same cm/s: `Velocity(span_s, centred)` names the time span and
   whether the difference is centred on the frame or ends at it. A frame without both ends is NaN.
+- a turn rate (angular velocity) is the heading's turn over a `Velocity` span, per second.
+  `unwrapped=False`: the signed angle from the heading at the span's start to the one at its end,
+  the short way round, NaN unless both are known. `unwrapped=True`: the rate of the heading angle
+  unwrapped frame to frame from the start (a turn of more than half a circle within a span counts
+  in full; frames before the first known heading count as angle 0), NaN where the heading is unknown.
 
 What may differ between models is a parameter here, set by the model's settings: the GBDT uses
-`Velocity(0.1, centred=True)` (smooths 120 fps jitter, uses the future: it sees whole videos), the
-pair model `Velocity(1/30, centred=False)` (one frame at 30 fps, causal inside a window).
+`Velocity(0.1, centred=True)` (a tree sees one frame at a time, so the span smooths 120 fps
+tracking jitter) and unwrapped turn rates, the pair model `Velocity(1/30, centred=False)` (one
+frame at 30 fps) and short-way turns; which headings are held is each model's choice too.
 Array dimensions are named in the docstrings, e.g. `(frames, keypoints, xy)`; the torch
 implementation adds a leading `batch` dimension.
 """

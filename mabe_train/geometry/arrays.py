@@ -81,6 +81,20 @@ def rate(v: np.ndarray, fps: float, velocity: Velocity) -> np.ndarray:
     return out
 
 
+def turn_rate(u: np.ndarray, fps: float, velocity: Velocity, unwrapped: bool) -> np.ndarray:
+    """(frames,) per-second turn of the heading `u` (frames, xy) under `velocity`; NaN where a span
+    leaves the video or the heading is unknown (see `mabe_train.geometry` for `unwrapped`)."""
+    if unwrapped:
+        angle = np.unwrap(np.nan_to_num(np.arctan2(u[:, 1], u[:, 0])))
+        return np.where(np.isnan(u[:, 0]), np.nan, rate(angle, fps, velocity))
+    lag = velocity.frames(fps)
+    out = np.full(len(u), np.nan)
+    if len(u) > lag:
+        at, a, b = lag - velocity.lead(lag), u[:-lag], u[lag:]
+        out[at:at + len(u) - lag] = np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(-1)) * (fps / lag)
+    return out
+
+
 def to_ego(p: np.ndarray, origin: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Points (frames, ..., xy) in the frame centred on `origin` (frames, xy) with unit `u` (frames, xy)
     along +x."""

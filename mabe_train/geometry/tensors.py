@@ -6,6 +6,8 @@ NaN = untracked. No Python loop over frames or samples.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from mabe_train.geometry import CENTRE_POINT, HEAD_END, MIN_DIRECTION_CM, TAIL_END, TORSO, Velocity
@@ -86,14 +88,40 @@ def shifted(v: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
     return torch.where(valid, out, torch.full_like(out, float("nan")))
 
 
+def _span_ends(v: torch.Tensor, fps: torch.Tensor, velocity: Velocity):
+    """v at the first and at the last frame of each frame's span, and the per-second scale (batch,)."""
+    lag = span_frames(fps, velocity).to(v.device)
+    scale = fps.float() / lag.float()
+    if not velocity.centred:
+        return shifted(v, lag), v, scale
+    lead = lag // 2
+    return shifted(v, lag - lead), shifted(v, -lead), scale
+
+
 def rate(v: torch.Tensor, fps: torch.Tensor, velocity: Velocity) -> torch.Tensor:
     """Per-second rate of change of (batch, frames, ...) under `velocity`, fps (batch,); NaN where a
     span leaves the window."""
-    lag = span_frames(fps, velocity).to(v.device)
-    scale = (fps.float() / lag.float()).view(-1, *([1] * (v.dim() - 1)))
-    lead = lag // 2 if velocity.centred else None
-    end = v if lead is None else shifted(v, -lead)
-    return (end - shifted(v, lag if lead is None else lag - lead)) * scale
+    start, end, scale = _span_ends(v, fps, velocity)
+    return (end - start) * scale.view(-1, *([1] * (v.dim() - 1)))
+
+
+def unwrap(angle: torch.Tensor) -> torch.Tensor:
+    """numpy.unwrap of (batch, frames) angles along the frames: steps over half a circle wrapped."""
+    d = angle.diff(dim=1)
+    wrapped = torch.remainder(d + math.pi, 2 * math.pi) - math.pi
+    wrapped = torch.where((wrapped == -math.pi) & (d > 0), torch.full_like(d, math.pi), wrapped)
+    correction = torch.where(d.abs() < math.pi, torch.zeros_like(d), wrapped - d)
+    return angle + torch.cat((torch.zeros_like(angle[:, :1]), correction.cumsum(dim=1)), dim=1)
+
+
+def turn_rate(u: torch.Tensor, fps: torch.Tensor, velocity: Velocity, unwrapped: bool) -> torch.Tensor:
+    """(batch, frames) per-second turn of the heading `u` (batch, frames, xy) under `velocity`; NaN
+    where a span leaves the window or the heading is unknown (see `mabe_train.geometry`)."""
+    if unwrapped:
+        angle = unwrap(torch.nan_to_num(torch.atan2(u[..., 1], u[..., 0])))
+        return torch.where(torch.isnan(u[..., 0]), torch.full_like(angle, float("nan")), rate(angle, fps, velocity))
+    a, b, scale = _span_ends(u, fps, velocity)
+    return torch.atan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1)) * scale.view(-1, 1)
 
 
 def to_ego(p: torch.Tensor, centre: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -50,9 +50,8 @@ from mabe_train.geometry.tensors import (
     heading,
     point,
     rate,
-    shifted,
-    span_frames,
     to_ego,
+    turn_rate,
 )
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
@@ -109,11 +108,7 @@ def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torc
     u_t = heading(tg, layout, c_t, hold=False)
     nose_a, nose_t = point(ag, layout, "nose"), point(tg, layout, "nose")
     tail_a, tail_t = point(ag, layout, "tail_base"), point(tg, layout, "tail_base")
-    lag = span_frames(fps, VELOCITY)
     v_a, v_t = rate(c_a, fps, VELOCITY), rate(c_t, fps, VELOCITY)
-    u_prev = shifted(u_a, lag)
-    turn = torch.atan2(u_prev[..., 0] * u_a[..., 1] - u_prev[..., 1] * u_a[..., 0],
-                       (u_prev * u_a).sum(-1))
     zero = torch.zeros_like(c_a)
     rel_u = to_ego(u_t, zero, u_a)
     d_cc = _dist(c_a, c_t)
@@ -125,7 +120,7 @@ def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torc
     speeds = [v_a.norm(dim=-1), v_t.norm(dim=-1), *to_ego(v_a, zero, u_a).unbind(-1),
               *to_ego(v_t, zero, u_a).unbind(-1), -rate(d_cc, fps, VELOCITY)]
     cols += [s / SPEED_SCALE_CM_S for s in speeds]
-    cols += [turn * (fps.float() / lag.float()).view(-1, 1) / ANG_SCALE_RAD_S,
+    cols += [turn_rate(u_a, fps, VELOCITY, unwrapped=False) / ANG_SCALE_RAD_S,
              rate(nose_a, fps, VELOCITY).norm(dim=-1) / SPEED_SCALE_CM_S,
              _dist(group_centroid(ag, layout, HEAD_END), group_centroid(ag, layout, TAIL_END)) / POS_SCALE_CM,
              _dist(group_centroid(tg, layout, HEAD_END), group_centroid(tg, layout, TAIL_END)) / POS_SCALE_CM]

@@ -48,6 +48,11 @@ def heading_of(g, layout: Layout, hold: bool):
     return lambda p: g.heading(p, layout, g.body_centre(p, layout), hold)
 
 
+def turn_of(g, fps, velocity: Velocity, unwrapped: bool):
+    """The turn rate of the held heading, by implementation `g`."""
+    return lambda p: g.turn_rate(heading_of(g, DEFAULT_LAYOUT, True)(p), fps, velocity, unwrapped)
+
+
 def assert_same(a: np.ndarray, b: np.ndarray, rtol: float = 1e-6) -> None:
     assert a.shape == b.shape
     assert (np.isnan(a) == np.isnan(b)).all(), "NaN where the other has a value"
@@ -81,6 +86,8 @@ def test_rates_agree(velocity, fps):
     assert_same(*both(pts, lambda p: ga.rate(ga.body_centre(p, DEFAULT_LAYOUT), fps, velocity),
                       lambda p: gt.rate(gt.body_centre(p, DEFAULT_LAYOUT), fps_t, velocity)))
     assert_same(*both(pts, lambda p: ga.rate(p, fps, velocity), lambda p: gt.rate(p, fps_t, velocity)))
+    for unwrapped in (True, False):
+        assert_same(*both(pts, turn_of(ga, fps, velocity, unwrapped), turn_of(gt, fps_t, velocity, unwrapped)))
 
 
 def test_forward_fill_and_frame_of_reference_agree():
@@ -101,6 +108,18 @@ def test_span_in_frames_is_one_rule(velocity):
     assert gt.span_frames(torch.tensor(fps), velocity).tolist() == frames
     assert min(frames) >= (2 if velocity.centred else 1)
     assert all(f % 2 == 0 for f in frames) or not velocity.centred
+
+
+def test_turn_rate_per_second_short_way_or_unwrapped():
+    angle = np.array([0.0, 0.5, 1.0, 3.0, -3.0, np.nan, 0.0])
+    u = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    out = ga.turn_rate(u, 10.0, Velocity(0.1, centred=False), unwrapped=False)
+    assert np.isnan(out[[0, 5, 6]]).all()
+    assert np.allclose(out[1:5], np.array([0.5, 0.5, 2.0, 2 * np.pi - 6.0]) * 10.0)
+    # unwrapped: the same turns frame to frame; a frame after a gap measures from angle 0
+    out = ga.turn_rate(u, 10.0, Velocity(0.1, centred=False), unwrapped=True)
+    assert np.isnan(out[[0, 5]]).all()
+    assert np.allclose(out[[1, 2, 3, 4, 6]], np.array([0.5, 0.5, 2.0, 2 * np.pi - 6.0, 0.0]) * 10.0)
 
 
 def test_rate_is_per_second_and_placed_by_the_rule():
