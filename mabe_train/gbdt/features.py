@@ -82,11 +82,11 @@ def feature_names(kind: str, windows_s: tuple[float, ...]) -> tuple[str, ...]:
 
 @dataclass
 class PairRows:
-    """One labeled ordered pair's per-frame features: X (T, F) float32 in `feature_names(kind)`."""
+    """One labeled ordered pair's per-frame features: X (frames, features) float32 in `feature_names(kind)`."""
 
     agent: int  # 1-based
     target: int
-    mask: np.ndarray  # (A,) bool, the actions the video labels for this pair
+    mask: np.ndarray  # (actions,) bool, the actions the video labels for this pair
     kind: str  # "pair" | "self"
     X: np.ndarray
 
@@ -101,7 +101,7 @@ def _cos(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def rolling(v: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centred NaN-aware rolling (mean, std) of (T, C) over `window` frames; NaN where all missing."""
+    """Centred NaN-aware rolling (mean, std) of (frames, columns) over `window` frames; NaN where all missing."""
     t = len(v)
     ok = np.isfinite(v)
     x = np.where(ok, v, 0.0)
@@ -156,7 +156,7 @@ def body(pts: np.ndarray, layout: Layout, fps: float, arena_cm: tuple[float, flo
 
 
 def pose_columns(pts: np.ndarray, layout: Layout, origin: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:
-    """The POSE points of (T, K, 2) `pts` in the frame at `origin` facing `u`: pose_<point>_<x|y>."""
+    """The POSE points of (frames, keypoints, xy) `pts` in the frame at `origin` facing `u`: pose_<point>_<x|y>."""
     out = {}
     for k in POSE:
         e = to_ego(point(pts, layout, k), origin, u)
@@ -165,7 +165,7 @@ def pose_columns(pts: np.ndarray, layout: Layout, origin: np.ndarray, u: np.ndar
 
 
 def _min_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T,) closest distance between any keypoint of a and any of b (T, K, 2)."""
+    """(frames,) closest distance between any keypoint of a and any of b (frames, keypoints, xy)."""
     d = _norm(a[:, :, None] - b[:, None, :]).reshape(len(a), -1)
     d = np.where(np.isnan(d), np.inf, d).min(axis=1)
     return np.where(np.isinf(d), np.nan, d)
@@ -193,7 +193,7 @@ def near_columns(a: Body, others: list[Body], fps: float) -> dict[str, np.ndarra
     n = len(a.centre)
     if not others:
         return {k: np.full(n, np.nan) for k in NEAR[:-1]} | {"n_mice": np.ones(n)}
-    d = np.stack([_norm(a.centre - o.centre) for o in others])  # (M-1, T)
+    d = np.stack([_norm(a.centre - o.centre) for o in others])  # (other mice, frames)
     pick = np.where(np.isnan(d), np.inf, d).argmin(axis=0)
     take = lambda arrs: np.stack(arrs)[pick, np.arange(n)]  # noqa: E731
     oc = take([o.centre for o in others])
@@ -204,7 +204,7 @@ def near_columns(a: Body, others: list[Body], fps: float) -> dict[str, np.ndarra
 
 def _with_rolling(base: dict[str, np.ndarray], source: dict[str, np.ndarray], rolled: tuple[str, ...],
                   fps: float, windows_s: tuple[float, ...]) -> np.ndarray:
-    """(T, F) float32: the base columns, then rolling mean/std of `rolled` (looked up in `source`)."""
+    """(frames, features) float32: the base columns, then rolling mean/std of `rolled` (looked up in `source`)."""
     cols = list(base.values())
     r = np.stack([source[k] for k in rolled], axis=1)
     for w in windows_s:

@@ -100,9 +100,11 @@ def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torch.Tensor,
              u_a: torch.Tensor, fps: torch.Tensor, layout: Layout) -> torch.Tensor:
-    """The SCALARS block (B, T, 20) from agent/target poses in cm (NaN-propagating).
+    """The SCALARS block (batch, frames, 20) from agent/target poses (batch, frames, keypoints, xy)
+    in cm (NaN-propagating).
 
-    c_a is the agent's centre as tracked, c_a_ff and u_a its forward-filled centre and heading.
+    c_a (batch, frames, xy) is the agent's centre as tracked, c_a_ff and u_a its forward-filled
+    centre and its held heading.
     """
     c_t = body_centre(tg, layout)
     u_t = heading(tg, layout, c_t, hold=False)
@@ -135,10 +137,10 @@ def _known(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pair_features(x: torch.Tensor, agent: torch.Tensor, target: torch.Tensor,
                   pix_per_cm: torch.Tensor, fps: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
-    """Egocentric pair features (B, T, n_pair_features(layout)) from raw pixel columns.
+    """Egocentric pair features (batch, frames, n_pair_features(layout)) from raw pixel columns.
 
-    x: (B, T, layout.width) float, NaN = untracked. agent, target: (B,) 0-based mouse indices
-    (target == agent for a self pair). pix_per_cm, fps: (B,) per-sample video constants.
+    x: (batch, frames, layout.width) float, NaN = untracked. agent, target: (batch,) 0-based mouse
+    indices (target == agent for a self pair). pix_per_cm, fps: (batch,) per-sample video constants.
     """
     x = x.float()
     scale = pix_per_cm.float().view(-1, 1, 1, 1)
