@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mabe_train import MabeTrainError
+
 HIDDEN_VIDEOS = 200
 LIMIT_S = 9 * 3600
 REAL_MEAN_FRAMES, REAL_MEAN_PAIR_FRAMES = 25_107, 53_103  # per annotated video of the real train.csv
@@ -88,7 +90,7 @@ def _measure(run, name: str, videos: int, threads: int, hidden_pair_frames: floa
     v = run.store.videos
     ids = [int(x) for x, n in zip(v["video_id"], v["labeled_actions"].sum(1), strict=True) if n > 0][:videos + 1]
     if not ids:
-        raise ValueError(f"the store {run.store.path} has no labeled video to time run {name} on")
+        raise MabeTrainError(f"the store {run.store.path} has no labeled video to time run {name} on")
     cfg = getattr(run, "decode_config", None) or run.cfg.pairs.decode
     run.predict_probs(ids[:1])  # warm-up: lazy imports, caches, first allocations
     timed = ids[1:] or ids[:1]
