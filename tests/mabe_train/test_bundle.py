@@ -114,11 +114,15 @@ def test_the_default_kaggle_upload_carries_every_file_the_notebook_needs(env, mo
     assert "Skipping" not in printed and [p for p in out.iterdir() if p.is_dir()] == []
 
 
-def test_estimate_and_owner_warning(env):
-    _, _, _, output = env
+def test_estimate_and_owner_warning(env, tmp_path):
+    root, run_dir, _, output = env
     line = next(x for x in output.splitlines() if x.startswith("estimate: run p:"))
     assert "h of model time for 200 hidden-size videos on cpu (1 thread(s)" in line
     assert "warning:" not in output  # --owner given
+    report = make_bundle([run_dir], tmp_path / "B", wheels_from=root / "house", image=root / "image.txt",
+                         threads=1, log=lambda _: None)
+    warning = [x for x in report.lines() if x.startswith("warning:")]
+    assert len(warning) == 1 and "YOUR-KAGGLE-USERNAME" in warning[0] and "--owner" in warning[0]
 
 def test_metadata_and_notebook(env):
     _, _, out, _ = env
