@@ -143,12 +143,25 @@ def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log=print) -> Path:
     thresholds = tune_thresholds(oof, store, config=cfg.pairs.decode, present=present_actions(store, split["train"]))
     details = score_videos(oof, store, cfg.pairs.decode, thresholds)
     log(f"OOF score {details.score:.4f} on {len(oof)} videos (thresholds tuned on these OOF predictions)")
+    per_fold = fold_scores(run_dir, oof, store, cfg.pairs.decode, thresholds)
+    spread = float(np.std(per_fold))
+    log(f"per fold: {', '.join(f'{s:.4f}' for s in per_fold)} (mean {np.mean(per_fold):.4f}, std {spread:.4f})")
     kind = kind_of(cfg)
     kind.finish(cfg, store, run_dir, k, refit, split["train"], log=log)
     save_artefacts(run_dir, {THRESHOLDS_FILE: thresholds_artefact(thresholds, details.score)}, epoch=1)
     write_atomic(run_dir / "summary.json", json.dumps({"kind": kind.name, "folds": k, "refit": refit,
-                                                       "oof_score": details.score, "oof_videos": len(oof)}))
+                                                       "oof_score": details.score, "oof_videos": len(oof),
+                                                       "fold_scores": per_fold, "fold_score_std": spread}))
     return run_dir
+
+
+def fold_scores(run_dir: Path, oof: list[VideoProbs], store: Store, decode_cfg, thresholds) -> list[float]:
+    """Each fold's score on its own OOF videos, with the thresholds tuned on all of them: the spread
+    says how much one held-out score of this model kind can move with the videos drawn."""
+    from mabe_train.gbdt.loaded import score_videos
+    folds = _folds(run_dir)
+    return [score_videos([v for v in oof if folds.get(v.video_id) == f], store, decode_cfg, thresholds).score
+            for f in range(n_folds(run_dir))]
 
 
 def run_cv(cfg, k: int, *, labs: list[str] | None = None, refit: bool = False, overwrite: bool = False,
