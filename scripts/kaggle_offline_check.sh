@@ -10,8 +10,8 @@
 #   4. a FRESH venv (Python 3.11, as on Kaggle) holding every package of configs/kaggle_image.txt at
 #      the image's version, installed from PyPI without dependencies (what `bundle` trusts the image
 #      to have; it ships the rest) — no zarr, numcodecs, donfig, modal, kaggle, no mabe. torch is
-#      the image's version when a CPU wheel of it is reachable, else this machine's CPU torch, and
-#      the script says which;
+#      the image's version when a CPU wheel of it is reachable, else this machine's CPU torch (with
+#      what it needs beyond the list), and the script prints every difference from the image;
 #   5. the notebook's code cells, extracted from the bundle's submit.ipynb and run with python
 #      (they pip install --no-index from the bundle, then run mabe-train submit);
 #   6. `mabe-train score` of the result, and the check that it equals the reference submission.
@@ -57,16 +57,31 @@ vpip download -q --no-deps --only-binary :all: -d "$W/image-wheels" -r "$W/image
 vpip install -q --no-deps --no-index --find-links "$W/image-wheels" -r "$W/image-no-torch.txt"
 # torch: the image's version as a CPU wheel when one is reachable; PyPI's Linux torch of that
 # version is the CUDA build (~3 GB with its nvidia-* dependencies), so otherwise the CPU torch this
-# machine installs (TORCH_SPEC overrides), and the one difference from the image is said here.
+# machine installs (TORCH_SPEC overrides) with whatever it needs beyond the list (pip upgrades only
+# what it must), and every difference from the image is printed.
 img_torch=$(sed -n 's/^torch==//p' configs/kaggle_image.txt)
 dev_torch=$("$PY" -c "import torch; print(torch.__version__)")
-if vpip install -q --no-deps "${TORCH_SPEC:-torch==$img_torch+cpu}" 2>/dev/null; then
-    echo "   torch: $(fresh -c 'import torch; print(torch.__version__)') (the image has $img_torch)"
-else
-    vpip install -q --no-deps "torch==$dev_torch"
-    echo "   torch: NOT the image's $img_torch (no CPU wheel of it is reachable here): $dev_torch, the CPU torch this machine has"
+if ! vpip install -q --no-deps "${TORCH_SPEC:-torch==$img_torch+cpu}" 2>/dev/null; then
+    echo "   torch: no CPU wheel of the image's $img_torch is reachable here: installing $dev_torch, this machine's CPU torch"
+    vpip install -q "torch==$dev_torch"
 fi
-echo "   installed: $(vpip list --format freeze 2>/dev/null | wc -l) packages; pip check: $(vpip check 2>&1 | tail -1)"
+fresh - "$REPO/configs/kaggle_image.txt" <<'EOF'
+"""Each package of the list whose installed version differs from the image's (the substitutes)."""
+import sys
+from importlib.metadata import PackageNotFoundError, version
+diff = []
+for line in open(sys.argv[1]):
+    name, sep, want = line.split("#")[0].strip().partition("==")
+    if sep:
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            have = "missing"
+        if have.split("+")[0] != want:
+            diff.append(f"{name} {have} (image: {want})")
+print("   differences from the image:", "; ".join(diff) or "none")
+EOF
+echo "   pip check: $(vpip check 2>&1 | tail -1)"
 if fresh -c "import zarr" 2>/dev/null || fresh -c "import mabe_train" 2>/dev/null; then
     echo "the fresh venv already has zarr or mabe — not a Kaggle-like environment"; exit 1
 fi
