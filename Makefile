@@ -8,7 +8,7 @@ RUN    ?= runs/demo
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo synth build-store test test-fast bench lint clean
+.PHONY: help setup demo synth build-store test test-fast docs bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -44,7 +44,7 @@ demo: build-store ## end to end: synth → store → verify → V5 → pair mode
 	$(VENV)/bin/mabe-train score --solution runs/pairs-demo/val_solution.csv --submission runs/pairs-demo/val_submission.csv
 	$(VENV)/bin/mabe-train predict --run runs/pairs-demo --store $(STORE) --split test --out runs/pairs-demo/submission.csv
 	@echo "plots: runs/demo-video.png runs/demo/eval/*.png runs/pairs-demo/eval/*.png; Kaggle submission: runs/pairs-demo/submission.csv"
-	$(VENV)/bin/mabe-train bundle --run runs/pairs-demo --out runs/bundle --overwrite
+	$(VENV)/bin/mabe-train kaggle bundle --run runs/pairs-demo --out runs/bundle --overwrite
 	@echo "Kaggle bundle: runs/bundle (kaggle datasets create -p runs/bundle; kaggle kernels push -p runs/bundle/notebook)"
 
 test: setup ## run the test suite
@@ -52,6 +52,9 @@ test: setup ## run the test suite
 
 test-fast: setup ## the inner loop: every test not marked slow
 	$(VENV)/bin/pytest -m "not slow"
+
+docs: setup ## build the documentation site into build/site (warnings are errors)
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 bench: setup ## benchmarks (not tests): store build, sampler, train steps, metric
 	$(PY) bench/bench_store.py

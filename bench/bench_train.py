@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
 from mabe_store.reader import open_store
+from mabe_store.writer import write_store
 from mabe_train.config import load_config
 from mabe_train.grouped.features import build_inputs
 from mabe_train.grouped.task import grouped_sampler, stage_grouped

@@ -19,7 +19,7 @@ import torch
 
 from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.cv import fold_dir, load_oof, n_folds
-from mabe_train.gbdt.loaded import score_videos
+from mabe_train.pairs.scoring import score_videos
 from mabe_train.run import load_run
 
 

@@ -41,6 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mabe_store.reader import open_store
+from mabe_train.intervals import read_intervals_csv
+from mabe_train.metric import score, score_details
+from mabe_train.submission import labeled_entries, no_learning_baseline, solution_from_store, write_submission
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # 10-60 fps, a quirky behaviors_labeled lab (DeliriousFly), a lab whitelisting actions it never
@@ -112,14 +117,6 @@ def split_raw(raw: Path, out_train: Path, out_hold: Path, share: float, seed: in
 
 def baseline_score(store_path: Path, out_csv: Path) -> float:
     """The no-learning baseline on every labeled train video of the store; also written as CSV."""
-    from mabe_store.reader import open_store
-    from mabe_train.metric import score
-    from mabe_train.submission import (
-        labeled_entries,
-        no_learning_baseline,
-        solution_from_store,
-        write_submission,
-    )
     store = open_store(store_path)
     ids = [int(v) for v in store.videos["video_id"][store.videos["split"] == "train"]]
     sub = no_learning_baseline(store, ids)
@@ -237,14 +234,12 @@ def train_runs(a, work: Path, log: list[str]) -> dict[str, tuple[Path, float]]:
 
 def heldout(name: str, run: Path, work: Path, log: list[str]) -> dict:
     """Predict + score the held-out store with the CLIs; per lab in-process."""
-    from mabe_train.cli_score import read_table
-    from mabe_train.metric import score_details
     sub = work / f"holdout_{name}.csv"
     t0 = children_cpu()
     out = sh("mabe-train", "predict", "--run", run, "--store", work / "holdout.zarr", "--split", "train",
              "--out", sub, log=log)
     cpu = round(children_cpu() - t0, 1)
-    d = score_details(read_table(work / "holdout_solution.csv", "solution"), read_table(sub, "submission"))
+    d = score_details(read_intervals_csv(work / "holdout_solution.csv", "solution"), read_intervals_csv(sub, "submission"))
     assert abs(d.score - float(out.split("score:")[-1])) < 1e-9
     return {"score": d.score, "predict_cpu_s": cpu,
             "per_lab": {r["lab_id"]: r["score"] for r in d.per_lab.iter_rows(named=True)}}
@@ -256,11 +251,9 @@ def main() -> None:
         sys.exit(f"no real train.csv under {a.real} — pass --real DIR (../shared/mabe-real)")
     work, log, t_all = Path(a.work), [], time.perf_counter()
     n_held = prepare(a, work, log)
-    from mabe_train.cli_score import read_table
-    from mabe_train.metric import score_details
     base = baseline_score(work / "holdout.zarr", work / "holdout_baseline.csv")
-    b = score_details(read_table(work / "holdout_solution.csv", "solution"),
-                      read_table(work / "holdout_baseline.csv", "submission"))
+    b = score_details(read_intervals_csv(work / "holdout_solution.csv", "solution"),
+                      read_intervals_csv(work / "holdout_baseline.csv", "submission"))
     rows = {"no-learning": {"score": base, "train_cpu_s": 0.0, "predict_cpu_s": 0.0,
                             "per_lab": {r["lab_id"]: r["score"] for r in b.per_lab.iter_rows(named=True)}}}
     for name, (run, cpu) in train_runs(a, work, log).items():

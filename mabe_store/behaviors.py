@@ -50,8 +50,9 @@ def _mouse_id(token: str, agent: int | None) -> int:
     return int(m.group(1))
 
 
-def parse_entry(entry: str) -> Triple:
-    """Parse one list entry, clean (`mouse1,mouse2,sniff`) or quoted (`'mouse1','mouse2','sniff'`)."""
+def parse_entry(entry: str, known=ACTION_INDEX) -> Triple:
+    """Parse one list entry, clean (`mouse1,mouse2,sniff`) or quoted (`'mouse1','mouse2','sniff'`);
+    `known` is the vocabulary's action names (MABe's by default)."""
     parts = [p.strip() for p in entry.split(",")]
     if len(parts) != 3:
         raise BehaviorsParseError(f"entry {entry!r} does not have 3 comma-separated fields")
@@ -60,7 +61,7 @@ def parse_entry(entry: str) -> Triple:
     agent = _mouse_id(stripped[0], None)
     target = _mouse_id(stripped[1], agent)
     action = stripped[2]
-    if action not in ACTION_INDEX:
+    if action not in known:
         raise BehaviorsParseError(f"entry {entry!r}: unknown action {action!r}")
     return Triple(agent, target, action, clean, entry)
 
@@ -98,7 +99,7 @@ def _entries(value) -> list:
     return entries
 
 
-def parse_behaviors_labeled(value) -> Labeled:
+def parse_behaviors_labeled(value, known=ACTION_INDEX) -> Labeled:
     """The one parser of `behaviors_labeled`, with one tolerance policy: an unreadable entry (or
     list) is a problem line, never an exception, and the readable entries are kept. The builder
     stores the clean entries and turns the problems into repair notes; `synth --from-real`
@@ -110,20 +111,20 @@ def parse_behaviors_labeled(value) -> Labeled:
     entries, problems = [], []
     for x in raw:
         try:
-            entries.append(parse_entry(x))
+            entries.append(parse_entry(x, known))
         except BehaviorsParseError as e:
             problems.append(str(e))
     return Labeled(tuple(entries), tuple(problems))
 
 
-def clean_triples(value) -> list[Triple]:
+def clean_triples(value, known=ACTION_INDEX) -> list[Triple]:
     """The clean entries of one cell, deduplicated (see `Labeled.clean`); problems are ignored."""
-    return parse_behaviors_labeled(value).clean
+    return parse_behaviors_labeled(value, known).clean
 
 
-def labeled_triples(value) -> tuple[list[Triple], list[str]]:
+def labeled_triples(value, known=ACTION_INDEX) -> tuple[list[Triple], list[str]]:
     """The clean entries and, if any entry was unreadable, one repair note (the builder's view)."""
-    parsed = parse_behaviors_labeled(value)
+    parsed = parse_behaviors_labeled(value, known)
     notes = []
     if parsed.problems:
         n = len(parsed.problems)

@@ -15,22 +15,22 @@ import shutil
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from mabe_store.build_config import BuildConfig
 from mabe_store.constants import SPLITS
 from mabe_store.errors import MabeStoreError
 from mabe_store.location import is_url, locate
+from mabe_store.log import Log, progress_bar, say
 from mabe_store.pivot import pivot_tracking, read_annotations
 from mabe_store.report import BuildReport
 from mabe_store.sources import VideoTask, discover, max_frame, meta_notes
 from mabe_store.sync import default_mirror, pull, push
+from mabe_store.vocabulary import MABE, Vocabulary, read_vocabulary
 from mabe_store.writer import StoreWriter, VideoRows, compatible, store_attrs, written_by_us
 
 
@@ -44,7 +44,7 @@ class Skipped:
     reason: str
 
 
-def build_video(task: VideoTask, cfg: BuildConfig) -> VideoRows | Skipped:
+def build_video(task: VideoTask, cfg: BuildConfig, vocabulary: Vocabulary = MABE) -> VideoRows | Skipped:
     """Pivot one video and read its intervals; never raises (problems become Skipped/notes)."""
     try:
         if not task.tracking.is_file():
@@ -52,7 +52,7 @@ def build_video(task: VideoTask, cfg: BuildConfig) -> VideoRows | Skipped:
         piv = pivot_tracking(task.tracking, cfg, max_frame=max_frame(task.meta))
         annotations, notes = [], meta_notes(task.meta) + list(piv.notes)
         if task.annotation is not None and task.annotation.is_file():
-            annotations, ann_notes = read_annotations(task.annotation, piv.length)
+            annotations, ann_notes = read_annotations(task.annotation, piv.length, vocabulary.index)
             notes += ann_notes
         ids = [piv.max_mouse, task.meta["n_mice"]] + [max(a, t) for a, t, *_ in annotations]
         return VideoRows(task.video_id, task.lab_id, task.split, None, piv.columns, annotations,
@@ -63,19 +63,20 @@ def build_video(task: VideoTask, cfg: BuildConfig) -> VideoRows | Skipped:
         return Skipped(task, f"unexpected {type(e).__name__}: {str(e)[:100]}")
 
 
-def _results(tasks: list[VideoTask], cfg: BuildConfig, jobs: int) -> Iterator[VideoRows | Skipped]:
+def _results(tasks: list[VideoTask], cfg: BuildConfig, jobs: int,
+             vocabulary: Vocabulary = MABE) -> Iterator[VideoRows | Skipped]:
     """Built videos in task order: `jobs` threads pivot ahead (bounded look-ahead) while the caller
     writes. Threads, not processes: the pivot's work runs in Polars and numpy with the GIL released,
     and a worker process cost ~0.4 CPU-s of imports plus pickling every block back and page-faulting
     it in again — +26% CPU and a slower wall time than --jobs 1 on 2 cores."""
     if jobs <= 1:
         for t in tasks:
-            yield build_video(t, cfg)
+            yield build_video(t, cfg, vocabulary)
         return
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         pending: deque = deque()
         for t in tasks:
-            pending.append(pool.submit(build_video, t, cfg))
+            pending.append(pool.submit(build_video, t, cfg, vocabulary))
             if len(pending) >= 2 * jobs:
                 yield pending.popleft().result()
         while pending:
@@ -121,10 +122,11 @@ def _open(out: Path, cfg: BuildConfig, raw: Path, tasks: list[VideoTask], splits
         raise BuildError(f"{out} is a Zarr store that mabe-store did not write — refusing to replace it; "
                          "pass another --out")
     source = {"raw": str(raw.resolve()), "builder": "mabe-store build", "splits": list(splits)}
+    vocab = read_vocabulary(raw)
     if attrs is None:
-        return StoreWriter(out, cfg, source, fresh=True, **flush)
-    if compatible(out, cfg):
-        writer = StoreWriter(out, cfg, source, **flush)
+        return StoreWriter(out, cfg, source, fresh=True, vocabulary=vocab, **flush)
+    if compatible(out, cfg, vocab):
+        writer = StoreWriter(out, cfg, source, vocabulary=vocab, **flush)
         wanted = {t.video_id: t.fingerprint for t in tasks}
         stale = [v for v, fp in writer.built.items() if wanted.get(v) != fp]
         if not stale:
@@ -132,8 +134,8 @@ def _open(out: Path, cfg: BuildConfig, raw: Path, tasks: list[VideoTask], splits
         log(f"{len(stale)} built videos changed or left the raw data or --split {'/'.join(splits)} "
             f"(e.g. {stale[0]}) — rebuilding afresh beside it; the old store stays until the new one is complete")
     else:
-        log("the store was built with another format or build config — rebuilding afresh beside it")
-    return StoreWriter(_staging(out)[0], cfg, source, fresh=True, **flush)
+        log("the store was built with another format, build config or action vocabulary — rebuilding afresh beside it")
+    return StoreWriter(_staging(out)[0], cfg, source, fresh=True, vocabulary=vocab, **flush)
 
 
 def _swap(writer: StoreWriter, out: Path) -> None:
@@ -186,7 +188,7 @@ def _consume(results, writer: StoreWriter, report: BuildReport, bar, t0: float) 
 
 
 def build_store(raw: str | Path, out: str | Path, *, cfg: BuildConfig | None = None, jobs: int = 1,
-                splits: tuple[str, ...] = SPLITS, progress: bool = True, log: Callable[[str], None] = print,
+                splits: tuple[str, ...] = SPLITS, progress: bool = True, log: Log = say,
                 flush_rows: int | None = None, flush_seconds: float = 30.0,
                 storage_options: dict | None = None, mirror: str | Path | None = None) -> BuildReport:
     """Build or complete the store at `out` from the raw Kaggle layout at `raw`.
@@ -219,8 +221,8 @@ def _build_locked(raw, out, cfg, tasks, rejected, splits, jobs, progress, log, f
     todo = [t for t in tasks if t.video_id not in writer.built]
     report = BuildReport(already_built=len(tasks) - len(todo), fresh=writer.fresh)
     report.skipped += [f"{w}: {r}" for w, r in rejected] + _orphans(raw, tasks, splits)
-    with tqdm(total=len(todo), unit="video", desc="build", disable=not progress, smoothing=0.1) as bar:
-        _consume(_results(todo, cfg, jobs), writer, report, bar, t0)
+    with progress_bar(total=len(todo), unit="video", desc="build", enabled=progress, smoothing=0.1) as bar:
+        _consume(_results(todo, cfg, jobs, writer.vocabulary), writer, report, bar, t0)
     writer.commit()
     report.seconds = time.perf_counter() - t0
     report.repaired = [f"video {v}: {n}" for v, notes in writer.notes.items() for n in notes]

@@ -1,6 +1,7 @@
 """Settings of a store build: the keypoint slots, how raw body parts map onto them, and storage.
 
-Defaults live here (so a build needs no file), `configs/store.yaml` overrides them. The settings
+Defaults live here (so a build needs no file), `configs/store.yaml` overrides them, then
+`key=value` overrides (the loader is mabe_store.config_loader, shared with mabe_train's settings). The settings
 that change the store's *content* (slots, mapping) are hashed into `config_hash`; a rerun whose
 hash differs from the store's rebuilds it, since every column could move. Storage settings are
 hashed too: mixing codecs inside one store would be legal Zarr but confusing to measure.
@@ -14,8 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
+from mabe_store import config_loader as loader
 from mabe_store.constants import DEFAULT_KEYPOINTS, N_COORDS, N_MICE
 from mabe_store.errors import MabeStoreError
 
@@ -117,29 +117,19 @@ def make_config(**values) -> BuildConfig:
             values["keypoints"] = tuple(values["keypoints"])
         cfg = BuildConfig(**values)
         problems = _problems(cfg)
-    if problems:
-        raise ConfigError("invalid store config: " + "; ".join(problems))
+    loader.raise_problems(ConfigError, "store config", problems)
     return cfg
 
 
-def _yaml_problem(path: Path, e: yaml.YAMLError) -> str:
-    """One line for a YAML syntax error: what and where (PyYAML's own text spans several lines)."""
-    mark = getattr(e, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return f"{path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}{where}"
-
-
-def load_config(path: str | Path | None) -> BuildConfig:
-    """Defaults overridden by the YAML file at `path` (None: defaults only)."""
-    if path is None:
-        return make_config()
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"no config file at {p} — pass --config configs/store.yaml or leave it out")
-    try:
-        values = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(_yaml_problem(p, e)) from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{p} must hold a mapping of settings")
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> BuildConfig:
+    """Defaults <- the YAML file at `path` (None: none) <- `key=value` overrides (e.g. chunk_rows=8192),
+    through the loader shared with mabe_train (mabe_store.config_loader)."""
+    values = {} if path is None else loader.read_settings(
+        path, ConfigError, "pass --config configs/store.yaml or leave it out")
+    problems: list[str] = []
+    known = set(BuildConfig.__dataclass_fields__)
+    values = loader.apply_overrides(dict(values), list(overrides or []), problems,
+                                    resolve=lambda k: k if k in known else None,
+                                    unknown=lambda k: f"unknown setting {k!r} (settings: {', '.join(sorted(known))})")
+    loader.raise_problems(ConfigError, "store config", problems)
     return make_config(**values)

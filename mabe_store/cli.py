@@ -1,66 +1,35 @@
 """`mabe-store`: the command line of the store — download, build, inspect, verify (and synth).
 
-Commands stay thin: they parse options, call one library function and print its lines. The one
-error boundary is `_OneLineErrors`: every command registered on `app` runs inside it, and any
-`MabeStoreError` (or an unusable path, OSError) becomes one line `error: ...` and exit code 1,
-never a traceback.
+Commands stay thin: they parse options, call one library function and print its lines. Every
+command registered on `app` runs inside the one error boundary of both CLIs
+(`mabe_store.cli_base.one_line_errors`): any `MabeStoreError`, a missing optional dependency or an
+unusable path (OSError) becomes one line `error: ...` and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mabe_store.cli_base import BoundaryTyper, OptionsOpt, StoreOpt
+from mabe_store.cli_base import fail as _fail
 from mabe_store.cli_synth import synth
 from mabe_store.constants import split_choice
-from mabe_store.errors import MabeStoreError
 from mabe_store.location import parse_options
 from mabe_store.reader import open_store
 
-
-def _one_line_errors(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MabeStoreError as e:
-            _fail(str(e))
-        except OSError as e:  # a path the user pointed somewhere unusable
-            where = f" {e.filename}" if e.filename else ""
-            _fail(f"cannot write{where}: {e.strerror or e} — pick a writable path")
-    return run
-
-
-class _OneLineErrors(typer.Typer):
-    """A Typer app whose every command runs inside the one error boundary."""
-
-    def command(self, *args, **kwargs):
-        register = super().command(*args, **kwargs)
-        return lambda fn: register(_one_line_errors(fn))
-
-
-app = _OneLineErrors(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.",
-                     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = BoundaryTyper(help="MABe raw parquet -> one Zarr tensor store; inspect and verify it.")
 
 app.command("synth")(synth)
 
-StoreOpt = Annotated[str, typer.Option("--store", help="the Zarr store: a directory, or an s3://, gs:// or "
-                                                       "memory:// URL (see --storage-option)")]
-OptionsOpt = Annotated[list[str] | None, typer.Option(
-    "--storage-option", help="KEY=VALUE fsspec storage option of a store URL, repeatable "
-                             "(e.g. endpoint_url=http://127.0.0.1:9000, anon=true); never printed")]
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1) from None
 
 
 @app.command()
 def build(
+    overrides: Annotated[list[str] | None, typer.Argument(
+        help="key=value build settings over --config, e.g. chunk_rows=8192 codec=blosc-lz4")] = None,
     raw: Annotated[Path, typer.Option(help="raw Kaggle-layout directory (train.csv, *_tracking/, ...)")] = Path("data/raw"),
     out: Annotated[str, typer.Option(help="store to create or complete: a directory, or an s3://, gs:// or "
                                           "memory:// URL (built in --mirror, then uploaded)")] = "data/store.zarr",
@@ -78,7 +47,7 @@ def build(
     from mabe_store.build import build_store
     from mabe_store.build_config import load_config
 
-    report = build_store(raw, out, cfg=load_config(config), jobs=jobs, splits=split_choice(split),
+    report = build_store(raw, out, cfg=load_config(config, overrides), jobs=jobs, splits=split_choice(split),
                          progress=progress, log=typer.echo, storage_options=parse_options(storage_option),
                          mirror=mirror)
     for line in report.lines():
@@ -141,31 +110,49 @@ def download(
 
 @app.command("import")
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="tracking files: DeepLabCut .h5/.csv, SLEAP analysis .h5, movement .nc")],
+    files: Annotated[list[Path] | None, typer.Argument(help="tracking files, folders or globs: DeepLabCut .h5/.csv, "
+                                                            "SLEAP analysis .h5, movement .nc")] = None,
     raw: Annotated[Path, typer.Option(help="raw folder to add the videos to (then `mabe-store build --raw` it)")] = Path("data/own"),
+    manifest: Annotated[Path | None, typer.Option(help="CSV, one row per video: tracking, annotations, video_id, lab, fps, "
+                                                       "pix_per_cm (or arena_cm, arena_pix), individuals, ...; "
+                                                       "empty cells take the options below")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="the labels of the one tracking file given (BORIS, Caltech/Bento, "
+                                                          "SimBA, frame or interval table); the video goes to train")] = None,
+    annotation_format: Annotated[str, typer.Option(help="auto (by content), caltech, bento, boris, boris-aggregated, simba, "
+                                                        "frame-table or interval-table")] = "auto",
+    self_behaviors: Annotated[str | None, typer.Option(help="comma-separated behaviours of one animal (a label naming only "
+                                                           "its actor is otherwise a pair behaviour with the other animal)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto (by content), dlc-h5, dlc-csv, sleap or movement")] = "auto",
     lab: Annotated[str, typer.Option(help="lab_id of these videos (models calibrate per lab)")] = "own",
-    split: Annotated[str, typer.Option(help="test (to predict) or train (to add annotations later)")] = "test",
+    split: Annotated[str, typer.Option(help="test (to predict) or train; videos with annotations go to train")] = "test",
     fps: Annotated[float | None, typer.Option(help="frames per second (needed unless the file says it)")] = None,
     pix_per_cm: Annotated[float | None, typer.Option(help="pixels per cm of the arena")] = None,
     arena_cm: Annotated[float | None, typer.Option(help="arena width in cm (with --arena-pix, instead of --pix-per-cm)")] = None,
     arena_pix: Annotated[float | None, typer.Option(help="arena width in pixels")] = None,
     min_confidence: Annotated[float, typer.Option(help="drop points below this confidence (DeepLabCut's usual pcutoff: 0.6)")] = 0.0,
     individuals: Annotated[str | None, typer.Option(help="comma-separated individuals to keep, in mouse1.. order")] = None,
-    keypoints: Annotated[Path | None, typer.Option(help="keypoint map YAML (default: built-in = configs/keypoints.yaml)")] = None,
+    keypoints: Annotated[Path | None, typer.Option(help="keypoint map YAML adding spellings to the built-in map "
+                                                        "(= configs/keypoints.yaml)")] = None,
     behaviors: Annotated[str | None, typer.Option(help="triples to predict, as train.csv's behaviors_labeled: "
                                                        "'mouse1,mouse2,sniff;mouse2,self,rear'")] = None,
 ) -> None:
-    """Import your own pose tracking into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
+    """Import your own pose tracking (and labels) into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
     from mabe_store.importers import ImportOptions, import_files
 
+    def names(text: str | None) -> tuple[str, ...]:
+        return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
+
+    if not files and manifest is None:
+        _fail("give tracking files, folders or globs, or --manifest M.csv")
     opts = ImportOptions(lab=lab, split=split, fps=fps, pix_per_cm=pix_per_cm, arena_cm=arena_cm,
                          arena_pix=arena_pix, min_confidence=min_confidence, keypoints=keypoints, fmt=fmt,
-                         individuals=tuple(n.strip() for n in individuals.split(",") if n.strip()) if individuals else (),
+                         annotation_fmt=annotation_format, self_behaviors=names(self_behaviors),
+                         individuals=names(individuals),
                          behaviors=tuple(b.strip().replace(" ", "") for b in behaviors.split(";") if b.strip()) if behaviors else ())
-    report = import_files(files, raw, opts, log=typer.echo)
+    report = import_files(list(files or []), raw, opts, log=typer.echo, manifest=manifest, annotations=annotations)
+    total = len(report.imported) + len(report.failed)
     if not report.ok:
-        _fail(f"{len(report.failed)} of {len(files)} files not imported (above); the others are in {raw}")
+        _fail(f"{len(report.failed)} of {total} files not imported (above); the others are in {raw}")
     typer.echo(f"{len(report.imported)} videos in {raw} — next: mabe-store build --raw {raw} --out STORE")
 
 
@@ -178,9 +165,12 @@ def export(
     storage_option: OptionsOpt = None,
 ) -> None:
     """Write one store video as a movement netCDF or a DeepLabCut table (mice -> individuals)."""
-    from mabe_store.export import export_video
+    from mabe_store.export import export_notes, export_video
 
-    typer.echo(f"wrote {export_video(open_store(store, parse_options(storage_option)), video_id, fmt, out)}")
+    s = open_store(store, parse_options(storage_option))
+    typer.echo(f"wrote {export_video(s, video_id, fmt, out)}")
+    for line in export_notes(s, video_id):
+        typer.echo(f"  {line}")
 
 
 if __name__ == "__main__":

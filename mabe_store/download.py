@@ -24,7 +24,8 @@ import os
 import zipfile
 from pathlib import Path
 
-from mabe_store.errors import MabeStoreError
+from mabe_store.errors import MabeStoreError, require
+from mabe_store.log import Log, say
 
 COMPETITION = "MABe-mouse-behavior-detection"
 LAYOUT = ("train.csv", "test.csv", "sample_submission.csv", "train_tracking", "train_annotation",
@@ -32,7 +33,6 @@ LAYOUT = ("train.csv", "test.csv", "sample_submission.csv", "train_tracking", "t
 HOW = ("no Kaggle credentials — create an API token at kaggle.com > Settings > API and set "
        "KAGGLE_API_TOKEN or save it to ~/.kaggle/access_token (or use kaggle.json in ~/.kaggle/, "
        "KAGGLE_USERNAME + KAGGLE_KEY, or `kaggle auth login`), and accept the competition rules")
-INSTALL = "the Kaggle client is not installed — pip install 'mabe[kaggle]'"
 
 
 class DownloadError(MabeStoreError):
@@ -69,12 +69,12 @@ def _api():
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            from kaggle.api.kaggle_api_extended import KaggleApi
-            api = KaggleApi()
+            # the client, or a package it imports without declaring (six): MissingExtra naming it
+            client = require("kaggle.api.kaggle_api_extended", extra="kaggle", feature="downloading the data")
+            api = client.KaggleApi()
             api.authenticate()
-    except ModuleNotFoundError as e:  # the client, or a package it imports without declaring (six)
-        raise DownloadError(INSTALL if (e.name or "").split(".")[0] in ("kaggle", "kagglesdk") else
-                            f"the Kaggle client cannot import `{e.name}` — pip install 'mabe[kaggle]'") from None
+    except MabeStoreError:
+        raise
     except (Exception, SystemExit):
         if not has_credentials():
             raise DownloadError(HOW) from None
@@ -135,7 +135,7 @@ def extract(archive: Path, out: Path) -> tuple[int, int]:
     return done, kept
 
 
-def download(out: str | Path, *, competition: str = COMPETITION, log=print) -> Path:
+def download(out: str | Path, *, competition: str = COMPETITION, log: Log = say) -> Path:
     """Download and unpack the competition into `out`, skipping what is already there."""
     out = Path(out)
     if complete(out):

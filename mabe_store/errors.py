@@ -1,11 +1,14 @@
 """The one exception base of mabe_store (standard library only, so the reader can import it).
 
-Every problem the package reports to a person derives from `MabeStoreError`; the CLI catches it at
-one boundary (`mabe_store.cli.main`) and prints its message as one line, exit code 1.
+Every problem the package reports to a person derives from `MabeStoreError`; both CLIs catch it at
+one boundary (`mabe_store.cli_base.one_line_errors`) and print its message as one line, exit code 1.
+`require` is the one gate of an optional dependency: every import of an extra's package goes
+through it, so a missing one reads the same everywhere and names the extra that brings it.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from contextlib import contextmanager
 
@@ -22,3 +25,23 @@ def zarr_codec_notice_silenced():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr")
         yield
+
+
+class MissingExtra(MabeStoreError, ImportError):
+    """An optional dependency is not installed. Also an ImportError, so `pytest.importorskip` skips a
+    test module whose extra is absent."""
+
+
+def require(module: str, *, extra: str | None, feature: str):
+    """`import module`, or MissingExtra: "<feature> needs <pkg>: pip install 'mabe[<extra>]'"
+    (`pip install <pkg>` for a package no extra brings).
+
+    Only the module itself missing is an extra to install; a package it fails to import inside
+    (e.g. the Kaggle client's undeclared `six`) is named as that package, with the same extra."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        missing = top if (e.name or top).split(".")[0] == top else e.name
+        how = f"'mabe[{extra}]'" if extra else missing
+        raise MissingExtra(f"{feature} needs {missing}: pip install {how}") from None

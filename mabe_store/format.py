@@ -1,12 +1,17 @@
-"""The store's on-disk contract, and `write_store` for in-memory videos (through the one writer).
+"""The store's on-disk contract: its layout, table columns and `VideoData`, an in-memory video.
+
+What writes it lives in mabe_store/writer.py (`StoreWriter`, and `write_store` for in-memory
+videos), which imports this module and never the other way round.
 
 The store is the only thing `mabe_store` and `mabe_train` share: a Zarr v3 group that any
-experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A = 37 actions):
+experiment can read with plain `zarr` + `numpy`. Layout (V videos, N frames in all, A actions: MABe's 37, or a lab's own):
 
     store.zarr/                     attrs: format_version (2), n_mice (4), keypoints (18 slot names),
                                            actions (A names, column order), build_config, source,
                                            committed (row counts), video_notes, unmapped_bodyparts;
-                                           from `mabe-store build` also build_report
+                                           from `mabe-store build` also build_report; a lab's
+                                           own store also `vocabulary` (self / undirected
+                                           actions, annotation streams: mabe_store/vocabulary.py)
       features        float32 (N, 144)  raw pixel x/y; column ((mouse_id-1)*18 + k)*2 + c,
                                         c = 0 for x, 1 for y; NaN where not tracked
       actions         uint8   (N, A)    1 where an annotated interval of that action (any agent,
@@ -39,13 +44,12 @@ zarr but is outside the v3 spec: other implementations may not read it, and zarr
 notice that `open_store` silences). Inner chunks of untracked mice are not stored.
 format_version 2 (this layout) replaced 1, whose arrays were unsharded (one file per 16,384 x 36
 chunk, ~20k files for the full set) with plain zstd-1 and no transpose or shuffle, and whose
-`format.write_store` stores had no `committed`, `source` or per-video `source`.
+`write_store` stores had no `committed`, `source` or per-video `source`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -67,7 +71,7 @@ LABELED_COLUMNS: dict[str, str] = {
 
 @dataclass
 class VideoData:
-    """One video in memory, for `write_store`: `features` (T, 4 * K * 2) float32 pixels (NaN where
+    """One video in memory, for `writer.write_store`: `features` (T, 4 * K * 2) float32 pixels (NaN where
     untracked) and the intervals; the frame labels are derived from them by the writer."""
 
     video_id: int
@@ -84,32 +88,13 @@ class VideoData:
     annotations: list[tuple[int, int, str, int, int]] = field(default_factory=list)
 
 
-def rasterise(annotations, length: int) -> np.ndarray:
-    """(length, A) uint8 frame labels from intervals, clipped to [0, length)."""
-    out = np.zeros((length, len(ACTIONS)), dtype=np.uint8)
+def rasterise(annotations, length: int, actions=ACTIONS) -> np.ndarray:
+    """(length, A) uint8 frame labels from intervals, clipped to [0, length); columns in the order
+    of `actions` (the store's vocabulary; MABe's 37 by default)."""
+    index = ACTION_INDEX if actions is ACTIONS else {a: i for i, a in enumerate(actions)}
+    out = np.zeros((length, len(actions)), dtype=np.uint8)
     for _, _, action, start, stop in annotations:
         lo, hi = max(int(start), 0), min(int(stop), length)
         if hi > lo:
-            out[lo:hi, ACTION_INDEX[action]] = 1
+            out[lo:hi, index[action]] = 1
     return out
-
-
-def write_store(path: str | Path, videos: list[VideoData], *, cfg=None, source: dict | None = None) -> Path:
-    """Write a complete store of in-memory videos (tests, benchmarks) through the builder's writer,
-    so it carries the same attrs, chunks, codecs and derived labels as a built one. Overwrites `path`."""
-    from mabe_store.build_config import BuildConfig
-    from mabe_store.writer import StoreWriter, VideoRows
-
-    cfg = cfg or BuildConfig()
-    writer = StoreWriter(path, cfg, source or {"builder": "mabe_store.format.write_store"}, fresh=True)
-    for v in videos:
-        feats = np.asarray(v.features, dtype=np.float32)
-        if feats.ndim != 2 or feats.shape[1] != cfg.n_features:
-            raise ValueError(f"video {v.video_id}: features {feats.shape}, expected (T, {cfg.n_features})")
-        meta = {"fps": v.fps, "pix_per_cm": v.pix_per_cm, "width_pix": v.width_pix, "height_pix": v.height_pix,
-                "behaviors_labeled": v.behaviors_labeled}
-        used = np.flatnonzero(~np.isnan(feats).all(axis=0))  # as the builder: untracked columns not stored
-        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats[:, used], used, list(v.annotations), meta,
-                                v.n_mice, source="memory"))
-    writer.finish()
-    return Path(path)

@@ -29,6 +29,7 @@ def summary_lines(store: Store) -> list[str]:
     v = store.videos
     out = [f"{store.path}: {store.n_videos} videos, {store.n_frames:,} frames, "
            f"{len(store.keypoints)} keypoint slots x {store.attrs['n_mice']} mice, {len(store.action_names)} actions"]
+    out += _vocabulary_lines(store)
     out.append(f"  {'lab':<24}{'split':<7}{'videos':>8}{'frames':>14}")
     for lab in np.unique(v["lab_id"]):
         for split in np.unique(v["split"]):
@@ -46,6 +47,18 @@ def summary_lines(store: Store) -> list[str]:
     if report.get("repaired"):
         out.append(f"  {len(report['repaired'])} repairs (first 5):")
         out += [f"    {s}" for s in report["repaired"][:5]]
+    return out
+
+
+def _vocabulary_lines(store: Store) -> list[str]:
+    """A lab's own behaviours by kind (a MABe store's 37 need no listing)."""
+    v = store.vocabulary
+    if v.is_mabe:
+        return []
+    directed = [a for a in v.pair_actions if a not in v.undirected]
+    out = [f"  own behaviours: self {', '.join(sorted(v.self_actions)) or '-'}; pair {', '.join(directed) or '-'}; "
+           f"undirected (on both ordered pairs) {', '.join(sorted(v.undirected)) or '-'}"]
+    out += [f"  stream {s} (mutually exclusive): {', '.join(names)}" for s, names in v.streams]
     return out
 
 

@@ -26,12 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mabe_store.errors import MabeStoreError
+from mabe_store.errors import MabeStoreError, require
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 SECRET = re.compile(r"key|secret|token|password|passwd|credential|sas|signature|auth", re.IGNORECASE)
-PACKAGES = {"s3": "s3fs (pip install 'mabe[cloud]')", "s3a": "s3fs (pip install 'mabe[cloud]')",
-            "gs": "gcsfs (pip install gcsfs)", "gcs": "gcsfs (pip install gcsfs)"}
+# protocol -> (the fsspec package it needs, the extra that brings it; None: not in an extra, untested)
+PACKAGES = {"s3": ("s3fs", "cloud"), "s3a": ("s3fs", "cloud"), "gs": ("gcsfs", None), "gcs": ("gcsfs", None)}
 
 
 class LocationError(MabeStoreError):
@@ -76,9 +76,8 @@ def remote_errors(url: str, doing: str):
         yield
     except MabeStoreError:
         raise
-    except ImportError:
-        pkg = PACKAGES.get(url.split("://", 1)[0], "the fsspec package for this protocol")
-        raise LocationError(f"{url}: cannot {doing}: it needs {pkg}") from None
+    except ImportError as e:  # a protocol without a PACKAGES entry: fsspec names its package
+        raise LocationError(f"{url}: cannot {doing}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     except Exception as e:  # botocore/aiohttp/gcsfs errors: one line, the type says which
         text = (str(e).strip().splitlines() or [""])[0][:200]
         raise LocationError(f"{url}: cannot {doing} ({type(e).__name__}: {text}) — check the URL, "
@@ -109,6 +108,10 @@ class Location:
         """(fsspec file system, path of the store inside it); local folders get the local one."""
         import fsspec
 
+        scheme = self.url.split("://", 1)[0]
+        if not self.local and scheme in PACKAGES:
+            pkg, extra = PACKAGES[scheme]
+            require(pkg, extra=extra, feature=f"a {scheme}:// store")
         with remote_errors(self.url, "open the file system"):
             return fsspec.url_to_fs(str(self.path), **(self.options if not self.local else {}))
 

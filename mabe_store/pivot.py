@@ -330,10 +330,10 @@ def pivot_tracking(path: str | Path, cfg: BuildConfig, max_frame: int | None = N
     return pivot_arrays(_drop_bad_numeric(fast[0], notes), fast[1], cfg, notes, max_frame=max_frame)
 
 
-def read_annotations(path: str | Path, length: int) -> tuple[list[tuple[int, int, str, int, int]], list[str]]:
+def read_annotations(path: str | Path, length: int, actions=ACTION_INDEX) -> tuple[list[tuple[int, int, str, int, int]], list[str]]:
     """Intervals (agent, target, action, start, stop) verbatim, and notes on rows dropped or clipped.
 
-    Rows with an unknown action, ids outside 1..4, missing values or start > stop are dropped;
+    Rows with an action outside `actions` (the store's vocabulary), ids outside 1..4, missing values or start > stop are dropped;
     intervals running past `length` are kept verbatim (the frame labels clip them).
     """
     path = Path(path)
@@ -344,7 +344,7 @@ def read_annotations(path: str | Path, length: int) -> tuple[list[tuple[int, int
     ok_ids = pl.col("agent_id").is_between(1, N_MICE) & pl.col("target_id").is_between(1, N_MICE)
     checks = {
         "missing values": pl.any_horizontal(pl.all().is_null()),
-        "an unknown action": ~pl.col("action").is_in(list(ACTION_INDEX)),
+        "an unknown action": ~pl.col("action").is_in(list(actions)),
         f"agent/target outside 1..{N_MICE}": ~ok_ids,
         "start_frame > stop_frame": pl.col("start_frame") > pl.col("stop_frame"),
     }

@@ -27,6 +27,8 @@ from mabe_store.codecs import MISSING, ShardLayout
 from mabe_store.constants import FORMAT_VERSION, GENERATION_FILE
 from mabe_store.errors import MabeStoreError, zarr_codec_notice_silenced
 from mabe_store.location import Location, locate
+from mabe_store.log import progress_bar
+from mabe_store.vocabulary import Vocabulary, VocabularyError
 
 
 class StoreError(MabeStoreError):
@@ -163,6 +165,10 @@ class Store:
         self.generation: str | None = self.attrs.get("generation")
         self.keypoints: list[str] = list(self.attrs["keypoints"])
         self.action_names: list[str] = list(self.attrs["actions"])
+        try:  # the behaviours the store has columns for, with their kinds: MABe's 37 or a lab's own
+            self.vocabulary: Vocabulary = Vocabulary.from_attrs(self.attrs)
+        except VocabularyError as e:
+            raise StoreError(f"{self.path}: {e} — rebuild it with `mabe-store build`") from None
         # A store being built (or killed mid-build) may hold rows past its last commit: ignore them.
         self.committed: dict[str, int] = dict(self.attrs.get("committed") or {})
         vg = self.root["videos"]
@@ -280,11 +286,8 @@ class Store:
         feats = _alloc((n, width), np.float32, where, "features")
         acts = _alloc((n, n_act), np.uint8, where, "actions")
         order = np.argsort(self.videos["offset"][idx], kind="stable")  # read in disk order
-        it = order
-        if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(order, desc=f"staging {len(idx)} videos" + (f" -> {where}" if where else ""),
-                      unit="video")
+        it = progress_bar(order, desc=f"staging {len(idx)} videos" + (f" -> {where}" if where else ""),
+                          unit="video", enabled=progress)
         for j in it:
             off = int(self.videos["offset"][idx[j]])
             s, ln = int(starts[j]), int(lengths[j])

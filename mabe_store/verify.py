@@ -15,11 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mabe_store.build_config import make_config
-from mabe_store.constants import ACTIONS, FORMAT_VERSION, N_MICE, SPLITS
+from mabe_store.constants import FORMAT_VERSION, N_MICE, SPLITS
 from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS, rasterise
 from mabe_store.pivot import MAX_COORD
 from mabe_store.reader import Store
 from mabe_store.sources import discover, max_frame
+from mabe_store.vocabulary import MABE, read_vocabulary
 
 
 def _attrs(s: Store) -> list[str]:
@@ -27,8 +28,11 @@ def _attrs(s: Store) -> list[str]:
                                           "build_config", "source") if k not in s.attrs]
     if s.attrs.get("n_mice") != N_MICE:
         out.append(f"attrs: n_mice is {s.attrs.get('n_mice')!r}, expected {N_MICE}")
-    if list(s.action_names) != list(ACTIONS):
-        out.append("attrs: actions differ from the 37 competition actions in alphabetical order")
+    if "vocabulary" not in s.attrs and list(s.action_names) != list(MABE.actions):
+        out.append("attrs: actions differ from the 37 competition actions in alphabetical order "
+                   "(and the store has no vocabulary of its own)")
+    if list(s.action_names) != sorted(set(s.action_names)):
+        out.append("attrs: actions are not distinct names in alphabetical order")
     return out
 
 
@@ -99,7 +103,7 @@ def _labels(s: Store) -> list[str]:
         ann = s.annotations(vid)
         rows = zip(ann["agent_id"], ann["target_id"], ann["action"], ann["start_frame"], ann["stop_frame"],
                    strict=True)
-        if not np.array_equal(s.actions(vid), rasterise(rows, s.videos["length"][s.index(vid)])):
+        if not np.array_equal(s.actions(vid), rasterise(rows, s.videos["length"][s.index(vid)], s.action_names)):
             out.append(f"video {vid}: actions differ from its annotation intervals")
     return out
 
@@ -164,13 +168,13 @@ def expected_features(path: Path, store: Store, max_frame: int | None = None) ->
     return out
 
 
-def expected_annotations(path: Path | None) -> list[tuple]:
-    """The valid raw intervals (known action, ids 1..4, start <= stop), sorted, read plainly."""
+def expected_annotations(path: Path | None, actions=MABE.actions) -> list[tuple]:
+    """The valid raw intervals (an action of the vocabulary, ids 1..4, start <= stop), sorted, read plainly."""
     if path is None or not path.is_file():
         return []
     t = pq.read_table(path, columns=["agent_id", "target_id", "action", "start_frame", "stop_frame"]).to_pylist()
     rows = [tuple(r.values()) for r in t]
-    return sorted(r for r in rows if None not in r and r[2] in ACTIONS and 1 <= r[0] <= N_MICE
+    return sorted(r for r in rows if None not in r and r[2] in actions and 1 <= r[0] <= N_MICE
                   and 1 <= r[1] <= N_MICE and r[3] <= r[4])
 
 
@@ -187,6 +191,8 @@ def check_raw(store: Store, raw: str | Path, *, sample: int = 8, seed: int = 0) 
     missing = [v for v in by_id if v not in set(store.videos["video_id"].tolist())]
     out = [f"{len(missing)} raw videos are not in the store (e.g. {missing[0]}) — see the build report "
            "(`mabe-store inspect`)"] if missing else []
+    if read_vocabulary(raw) != store.vocabulary:
+        out.append("the store's action vocabulary differs from the raw folder's (actions.csv) — rebuild the store")
     rng = np.random.default_rng(seed)
     ids = store.videos["video_id"]
     picks = {int(rng.choice(ids[store.videos["lab_id"] == lab])) for lab in np.unique(store.videos["lab_id"])}
@@ -208,7 +214,7 @@ def _check_video(store: Store, vid: int, task) -> list[str]:
     i = store.index(vid)
     if store.videos["lab_id"][i] != task.lab_id or store.videos["split"][i] != task.split:
         out.append(f"video {vid}: lab/split differ from the raw metadata")
-    if _stored_annotations(store, vid) != expected_annotations(task.annotation):
+    if _stored_annotations(store, vid) != expected_annotations(task.annotation, set(store.action_names)):
         out.append(f"video {vid}: annotation intervals differ from the raw annotation file")
     want = expected_features(task.tracking, store, max_frame(task.meta))
     if not np.array_equal(store.features(vid), want, equal_nan=True):

@@ -1,6 +1,6 @@
 """The one writer of the store (the layout is in mabe_store/format.py): append-only and crash-safe.
 
-Every store — `mabe-store build`, `format.write_store` for tests and benchmarks — goes through
+Every store — `mabe-store build`, `write_store` (below) for tests and benchmarks — goes through
 `StoreWriter`, so every store has the same attrs, chunking, codecs and commit protocol, and its
 frame labels and labeled triples are derived here from the intervals and the `behaviors_labeled`
 text (never handed in separately, so they cannot disagree with them).
@@ -34,9 +34,10 @@ import zarr
 from mabe_store.behaviors import labeled_triples
 from mabe_store.build_config import BuildConfig
 from mabe_store.codecs import array_codecs, direct_shards, encode_shard
-from mabe_store.constants import ACTION_INDEX, ACTIONS, FORMAT_VERSION, GENERATION_FILE, N_MICE
+from mabe_store.constants import FORMAT_VERSION, GENERATION_FILE, N_MICE
 from mabe_store.errors import zarr_codec_notice_silenced
-from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS
+from mabe_store.format import ANNOTATION_COLUMNS, LABELED_COLUMNS, VIDEO_COLUMNS, VideoData
+from mabe_store.vocabulary import MABE, Vocabulary
 
 STORE_VIDEO_COLUMNS = {**VIDEO_COLUMNS, "source": "str"}  # + the fingerprint the rerun compares
 TABLES = {"videos": STORE_VIDEO_COLUMNS, "annotations": ANNOTATION_COLUMNS, "labeled": LABELED_COLUMNS}
@@ -82,14 +83,16 @@ def _np_dtype(dtype: str):
     return str if dtype == "str" else dtype
 
 
-def rasterise_into(out_t: np.ndarray, annotations, video_start: int, length: int, out_start: int) -> None:
+def rasterise_into(out_t: np.ndarray, annotations, video_start: int, length: int, out_start: int,
+                   index: dict[str, int] = MABE.index) -> None:
     """Set the frame labels of one video's intervals in `out_t` (A, rows), whose column 0 is store
-    row `out_start`; intervals are clipped to the video [0, length) and to `out_t`'s rows."""
+    row `out_start`; intervals are clipped to the video [0, length) and to `out_t`'s rows; `index`
+    gives each action's row (the store's vocabulary)."""
     for _, _, action, start, stop in annotations:
         lo = max(video_start + max(int(start), 0), out_start)
         hi = min(video_start + min(int(stop), length), out_start + out_t.shape[1])
         if hi > lo:
-            out_t[ACTION_INDEX[action], lo - out_start:hi - out_start] = 1
+            out_t[index[action], lo - out_start:hi - out_start] = 1
 
 
 def store_attrs(path: Path) -> dict | None:
@@ -107,11 +110,13 @@ def written_by_us(attrs: dict | None) -> bool:
     return attrs is not None and "build_config" in attrs and "keypoints" in attrs and "actions" in attrs
 
 
-def compatible(path: Path, cfg: BuildConfig) -> bool:
-    """The store at `path` is complete enough to resume with `cfg` (same format and build config)."""
+def compatible(path: Path, cfg: BuildConfig, vocabulary: Vocabulary = MABE) -> bool:
+    """The store at `path` is complete enough to resume with `cfg` (same format, build config and
+    action vocabulary)."""
     attrs = store_attrs(path)
     return (attrs is not None and attrs.get("format_version") == FORMAT_VERSION and "committed" in attrs
-            and attrs.get("build_config", {}).get("hash") == cfg.config_hash)
+            and attrs.get("build_config", {}).get("hash") == cfg.config_hash
+            and Vocabulary.from_attrs(attrs) == vocabulary)
 
 
 class StoreWriter:
@@ -122,8 +127,8 @@ class StoreWriter:
     """
 
     def __init__(self, path: str | Path, cfg: BuildConfig, source: dict, *, fresh: bool = False,
-                 flush_rows: int | None = None, flush_seconds: float = 30.0):
-        self.path, self.cfg = Path(path), cfg
+                 flush_rows: int | None = None, flush_seconds: float = 30.0, vocabulary: Vocabulary | None = None):
+        self.path, self.cfg, self.vocabulary = Path(path), cfg, vocabulary or MABE
         self.flush_rows, self.flush_seconds = flush_rows or FLUSH_SHARDS * cfg.shard_rows, flush_seconds
         self.fresh = fresh or not self._compatible()
         with zarr_codec_notice_silenced():
@@ -145,13 +150,13 @@ class StoreWriter:
 
     # -- opening ------------------------------------------------------------------------------
     def _compatible(self) -> bool:
-        return compatible(self.path, self.cfg)
+        return compatible(self.path, self.cfg, self.vocabulary)
 
     def _create(self, source: dict) -> None:
         if self.path.exists():
             shutil.rmtree(self.path)
         root = zarr.open_group(str(self.path), mode="w", zarr_format=3)
-        cfg, a = self.cfg, len(ACTIONS)
+        cfg, a = self.cfg, len(self.vocabulary.actions)
         root.create_array("features", shape=(0, cfg.n_features), dtype="float32", fill_value=np.nan,
                           chunks=(cfg.chunk_rows, cfg.feature_chunk_cols), shards=(cfg.shard_rows, cfg.n_features),
                           **array_codecs(cfg, 4))
@@ -165,11 +170,12 @@ class StoreWriter:
                                     chunks=(TABLE_CHUNKS["videos"], a))
         generation = uuid.uuid4().hex
         (self.path / GENERATION_FILE).write_text(generation)
-        root.attrs.update({  # last: a store without `committed` is incomplete and gets recreated
-            "format_version": FORMAT_VERSION, "n_mice": N_MICE, "keypoints": list(cfg.keypoints),
-            "actions": list(ACTIONS), "build_config": {**cfg.to_dict(), "hash": cfg.config_hash},
-            "source": source, "committed": dict(EMPTY_COMMIT), "generation": generation,
-        })
+        attrs = {"format_version": FORMAT_VERSION, "n_mice": N_MICE, "keypoints": list(cfg.keypoints),
+                 "actions": list(self.vocabulary.actions), "build_config": {**cfg.to_dict(), "hash": cfg.config_hash},
+                 "source": source, "committed": dict(EMPTY_COMMIT), "generation": generation}
+        if self.vocabulary.to_attrs() is not None:  # a MABe store's attrs stay as they always were
+            attrs["vocabulary"] = self.vocabulary.to_attrs()
+        root.attrs.update(attrs)  # last: a store without `committed` is incomplete and gets recreated
 
     def _arrays(self):
         """(array, committed-count key) for every array of the store."""
@@ -192,7 +198,7 @@ class StoreWriter:
         s, rows, width = self.cfg.shard_rows, self.committed["rows"], self.cfg.n_features
         self._shard_start = rows // s * s
         self._feats = np.full((width + 2, s), np.nan, dtype=np.float32)
-        self._acts = np.zeros((len(ACTIONS), s), dtype=np.uint8)
+        self._acts = np.zeros((len(self.vocabulary.actions), s), dtype=np.uint8)
         grid = (s // self.cfg.chunk_rows, width // self.cfg.feature_chunk_cols)
         self._written = np.zeros(grid, dtype=bool)  # inner feature chunks holding any value
         if rows > self._shard_start:
@@ -213,7 +219,8 @@ class StoreWriter:
             video.lay(self._feats, at, done, n)
             chunk_rows = slice(at // self.cfg.chunk_rows, (at + n - 1) // self.cfg.chunk_rows + 1)
             self._written[chunk_rows, np.unique(video.columns // self.cfg.feature_chunk_cols)] = True
-            rasterise_into(self._acts[:, at:at + n], video.annotations, start, length, start + done)
+            rasterise_into(self._acts[:, at:at + n], video.annotations, start, length, start + done,
+                           self.vocabulary.index)
             done += n
             if at + n == self.cfg.shard_rows:
                 self._write_shard(self.cfg.shard_rows)
@@ -256,12 +263,13 @@ class StoreWriter:
 
     def _queue(self, v: VideoRows, offset: int) -> None:
         i = self.committed["videos"] + len(self._pending)
-        triples, notes = labeled_triples(v.meta.get("behaviors_labeled", ""))
-        mask = np.zeros(len(ACTIONS), dtype=np.uint8)
+        index = self.vocabulary.index
+        triples, notes = labeled_triples(v.meta.get("behaviors_labeled", ""), index)
+        mask = np.zeros(len(index), dtype=np.uint8)
         for t in triples:
-            mask[ACTION_INDEX[t.action]] = 1
-            self._tables["labeled"].append((i, t.agent, t.target, ACTION_INDEX[t.action]))
-        self._tables["annotations"] += [(i, a, t, ACTION_INDEX[act], s, e) for a, t, act, s, e in v.annotations]
+            mask[index[t.action]] = 1
+            self._tables["labeled"].append((i, t.agent, t.target, index[t.action]))
+        self._tables["annotations"] += [(i, a, t, index[act], s, e) for a, t, act, s, e in v.annotations]
         row = {"video_id": v.video_id, "lab_id": v.lab_id, "split": v.split, "offset": offset, "length": len(v),
                "n_mice": v.n_mice, "source": v.source, "behaviors_labeled": v.meta.get("behaviors_labeled") or "",
                **{k: v.meta.get(k, np.nan) for k in ("fps", "pix_per_cm", "width_pix", "height_pix")}}
@@ -313,3 +321,24 @@ class StoreWriter:
         self.commit()
         if report is not None:
             self.root.attrs.update({"build_report": report})
+
+
+def write_store(path: str | Path, videos: list[VideoData], *, cfg=None, source: dict | None = None,
+                vocabulary: Vocabulary | None = None) -> Path:
+    """Write a complete store of in-memory videos (tests, benchmarks) through the builder's writer,
+    so it carries the same attrs, chunks, codecs and derived labels as a built one (MABe's 37
+    actions, or `vocabulary`). Overwrites `path`."""
+    cfg = cfg or BuildConfig()
+    writer = StoreWriter(path, cfg, source or {"builder": "mabe_store.writer.write_store"}, fresh=True,
+                         vocabulary=vocabulary)
+    for v in videos:
+        feats = np.asarray(v.features, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != cfg.n_features:
+            raise ValueError(f"video {v.video_id}: features {feats.shape}, expected (T, {cfg.n_features})")
+        meta = {"fps": v.fps, "pix_per_cm": v.pix_per_cm, "width_pix": v.width_pix, "height_pix": v.height_pix,
+                "behaviors_labeled": v.behaviors_labeled}
+        used = np.flatnonzero(~np.isnan(feats).all(axis=0))  # as the builder: untracked columns not stored
+        writer.append(VideoRows(v.video_id, v.lab_id, v.split, feats[:, used], used, list(v.annotations), meta,
+                                v.n_mice, source="memory"))
+    writer.finish()
+    return Path(path)

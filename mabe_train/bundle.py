@@ -37,15 +37,32 @@ from pathlib import Path
 
 import yaml
 
+from mabe_store.log import Log, say
 from mabe_train import MabeTrainError
+from mabe_train.config import load_config
 from mabe_train.notebook import MARKER, NOTEBOOK, kernel_metadata, notebook
+from mabe_train.runs.files import (
+    CONFIG_FILE,
+    CV_DIR,
+    EVAL_DIR,
+    LAST_CHECKPOINT,
+    MEMBERS_DIR,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    read_marker,
+    write_marker,
+)
+from mabe_train.runs.files import (
+    MARKER as MARKER_FILE,
+)
+from mabe_train.runs.registry import load_run, run_kind
 from mabe_train.wheels import Wheelhouse, collect, read_image
 
 COMPETITION = "MABe-mouse-behavior-detection"
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = ROOT / "configs" / "kaggle_image.txt"
 STORE_CONFIG = "store.yaml"
-SKIP = ("last.pt", "epoch_*.pt", "metrics.jsonl", "summary.json", "eval", "stage-cache", "*.csv", "*.png", "*.tmp")
+SKIP = (LAST_CHECKPOINT, "epoch_*.pt", METRICS_FILE, SUMMARY_FILE, EVAL_DIR, "stage-cache", "*.csv", "*.png", "*.tmp")
 TRAINING_ONLY = ("optimizer", "scheduler", "sampler", "torch_rng", "cuda_rng", "scaler")
 TIME_BUDGET_S = 8 * 3600  # of Kaggle's 9 h: the rest covers install, the store build and writing
 RUNS_TAR = "runs.tar"
@@ -117,18 +134,18 @@ def copy_run(run_dir: Path, dst: Path) -> None:
     """The run's prediction files into `dst` (see the module docstring). An ensemble's member runs
     are copied into `dst/members/` and its run.json points there, so it loads wherever it lands."""
     dst.mkdir(parents=True)
-    meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    if meta.get("kind") == "ensemble":
-        members = []
+    with_members = run_kind(run_dir).members
+    if with_members:
+        meta, members = read_marker(run_dir), []
         for i, m in enumerate(meta["members"]):
             src = Path(m) if Path(m).is_absolute() else run_dir / m
-            rel = Path("members") / f"{i}-{src.name}"
+            rel = Path(MEMBERS_DIR) / f"{i}-{src.name}"
             copy_run(src, dst / rel)
             members.append(str(rel))
-        (dst / "run.json").write_text(json.dumps({**meta, "members": members}, indent=1))
+        write_marker(dst, meta["kind"], {**meta, "members": members})
     for src in sorted(run_dir.iterdir()):
-        # an ensemble's own cv/ holds the fold runs just copied into members/, and OOF files
-        if _skipped(src.name) or (meta.get("kind") == "ensemble" and src.name in ("run.json", "members", "cv")):
+        # a run with members: its own cv/ holds the fold runs just copied into members/, and OOF files
+        if _skipped(src.name) or (with_members and src.name in (MARKER_FILE, MEMBERS_DIR, CV_DIR)):
             continue
         if src.is_dir():
             shutil.copytree(src, dst / src.name, ignore=lambda _d, names: [n for n in names if _skipped(n)])
@@ -141,10 +158,8 @@ def copy_run(run_dir: Path, dst: Path) -> None:
 def check_run(run_dir: Path, store: Path | None) -> Path:
     """Load the bundled copy as the notebook will; BundleError naming the run and why otherwise.
     Returns the store it was checked against."""
-    from mabe_train.config import load_config
-    from mabe_train.run import load_run
     try:
-        data = store or Path(load_config(run_dir / "config.yaml", []).data.data_dir)
+        data = store or Path(load_config(run_dir / CONFIG_FILE, []).data.data_dir)
         if not data.exists():
             raise BundleError(f"no store at {data} to check it with — pass --store (any store built with "
                               "the run's keypoint layout)")
@@ -167,7 +182,7 @@ def _store_yaml(store: Path, out: Path) -> None:
 def make_bundle(runs: list[Path], out: Path, *, python: str = "3.11", gpu: bool = False, image: Path | None = None,
                 wheels_from: Path | None = None, store: Path | None = None, owner: str = PLACEHOLDER_OWNER,
                 slug: str = "mabe-bundle", overwrite: bool = False, threads: int = KAGGLE_CPU_THREADS,
-                log=print) -> BundleReport:
+                log: Log = say) -> BundleReport:
     """Write the bundle folder; see the module docstring."""
     out, names = Path(out), [Path(r).resolve().name for r in runs]
     if len(set(names)) != len(names):
@@ -178,7 +193,7 @@ def make_bundle(runs: list[Path], out: Path, *, python: str = "3.11", gpu: bool 
         if not (out / MARKER).exists():
             raise BundleError(f"{out} is not a bundle (no {MARKER}) — refusing to replace it")
         shutil.rmtree(out)
-    missing = [str(r) for r in runs if not (Path(r) / "config.yaml").is_file()]
+    missing = [str(r) for r in runs if not (Path(r) / CONFIG_FILE).is_file()]
     if missing:
         raise BundleError(f"not a run directory (no config.yaml): {', '.join(missing)} — pass the "
                           "directory printed by `mabe-train run`")
@@ -227,7 +242,6 @@ def estimate_run(run_dir: Path, store: Path, threads: int, log) -> list[str]:
     import torch
 
     from mabe_train.budget import measure
-    from mabe_train.run import load_run
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     lines = []
     for device in devices:

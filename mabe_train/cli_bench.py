@@ -12,14 +12,13 @@ from typing import Annotated
 
 import typer
 
-from mabe_train.cli_errors import one_line_errors
+from mabe_train.cli_options import ConfigOpt, OverridesArg
 from mabe_train.prefetch import FEEDERS
 
 
 def bench(
-    overrides: Annotated[list[str] | None, typer.Argument(
-        help="key=value settings over the config, e.g. data.batch_size=128 train.amp=none")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (configs/v6.yaml, ...)")] = None,
+    overrides: OverridesArg = None,
+    config: ConfigOpt = None,
     steps: Annotated[int, typer.Option(min=1, help="timed steps per phase (train, inference)")] = 20,
     warmup: Annotated[int, typer.Option(min=0, help="untimed steps first (allocator, autotune, compile)")] = 3,
     out_json: Annotated[Path | None, typer.Option("--json", help="also write the figures to this JSON file")] = None,
@@ -38,22 +37,21 @@ def bench(
     """Windows/s of training and inference steps, data vs compute time and peak memory."""
     from mabe_train.bench import format_table, run_bench
     from mabe_train.config import ConfigError, load_config
-    with one_line_errors():
-        if config is None:
-            raise ConfigError("pass --config (e.g. --config configs/v6.yaml)")
-        if store is not None and not store.exists():
-            raise ConfigError(f"no store at {store} — build one with `mabe-store build`, or drop --store "
-                              "to bench on a synthetic store")
-        if threads:
-            from mabe_train.run import set_threads
-            set_threads(threads)
-        cfg = load_config(config, ["train.progress=false", *(overrides or [])])
-        result = run_bench(cfg, steps=steps, warmup=warmup, store=store, feeder=feeder,
-                           compile_model=compile_model, cudnn_benchmark=cudnn_benchmark,
-                           synthetic_frames=synthetic)
-        typer.echo(format_table(result))
-        typer.echo(f"store: {result['store']}")
-        if out_json is not None:
-            out_json.parent.mkdir(parents=True, exist_ok=True)
-            out_json.write_text(json.dumps(result, indent=1))
-            typer.echo(f"figures: {out_json}")
+    if config is None:
+        raise ConfigError("pass --config (e.g. --config configs/v6.yaml)")
+    if store is not None and not store.exists():
+        raise ConfigError(f"no store at {store} — build one with `mabe-store build`, or drop --store "
+                          "to bench on a synthetic store")
+    if threads:
+        from mabe_train.run import set_threads
+        set_threads(threads)
+    cfg = load_config(config, ["train.progress=false", *(overrides or [])])
+    result = run_bench(cfg, steps=steps, warmup=warmup, store=store, feeder=feeder,
+                       compile_model=compile_model, cudnn_benchmark=cudnn_benchmark,
+                       synthetic_frames=synthetic)
+    typer.echo(format_table(result))
+    typer.echo(f"store: {result['store']}")
+    if out_json is not None:
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(result, indent=1))
+        typer.echo(f"figures: {out_json}")

@@ -1,8 +1,9 @@
-"""`mabe-train bundle` and `mabe-train submit`: the two commands of a Kaggle code-competition entry.
+"""`mabe-train kaggle bundle|submit`: the two commands of a Kaggle code-competition entry.
 
 Thin Typer commands over `mabe_train.bundle.make_bundle` (here, with internet: wheels + runs +
 notebook into a folder to upload as a Kaggle Dataset) and `mabe_train.submit.submit` (what the
-notebook runs offline on the hidden test set). Registered in mabe_train/cli.py.
+notebook runs offline on the hidden test set). mabe_train/cli.py adds this sub-app as `kaggle`.
+`--gpu-notebook` (not `--gpu`, which is a Modal GPU type everywhere else) asks for a GPU notebook.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ from typing import Annotated
 
 import typer
 
-from mabe_train.cli_errors import one_line_errors
+from mabe_store.cli_base import BoundaryTyper
+from mabe_train import MabeTrainError
+from mabe_train.cli_options import OverwriteOpt
+
+kaggle = BoundaryTyper(help="A Kaggle code-competition entry: bundle runs for offline use, submit from "
+                            "the notebook.", domain=(MabeTrainError,))
 
 
+@kaggle.command()
 def bundle(
     run: Annotated[list[Path], typer.Option(help="a trained run directory; repeat for an ensemble "
                                                  "(their probabilities are averaged)")],
     out: Annotated[Path, typer.Option(help="the folder to write (upload it as a Kaggle Dataset)")],
     python: Annotated[str, typer.Option(help="the notebook's Python version (wheels are fetched for it)")] = "3.11",
-    gpu: Annotated[bool, typer.Option(help="ask for a GPU notebook in kernel-metadata.json")] = False,
+    gpu_notebook: Annotated[bool, typer.Option(help="ask for a GPU notebook in kernel-metadata.json")] = False,
     image: Annotated[Path | None, typer.Option(help="the Kaggle image's package list (name==version "
                                                     "lines); default configs/kaggle_image.txt")] = None,
     wheels_from: Annotated[Path | None, typer.Option(help="take wheels from this folder only (offline; "
@@ -30,19 +37,19 @@ def bundle(
     owner: Annotated[str, typer.Option(envvar="KAGGLE_USERNAME", help="your Kaggle user name, for the "
                                                                       "dataset and notebook ids")] = "YOUR-KAGGLE-USERNAME",
     slug: Annotated[str, typer.Option(help="dataset slug (the notebook's is <slug>-submit)")] = "mabe-bundle",
-    overwrite: Annotated[bool, typer.Option(help="replace an existing bundle folder")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write an offline Kaggle bundle: wheels, runs, dataset metadata and the submission notebook."""
     from mabe_train.bundle import make_bundle
-    with one_line_errors():
-        report = make_bundle(run, out, python=python, gpu=gpu, image=image, wheels_from=wheels_from,
-                             store=store, owner=owner, slug=slug, overwrite=overwrite, log=typer.echo)
+    report = make_bundle(run, out, python=python, gpu=gpu_notebook, image=image, wheels_from=wheels_from,
+                         store=store, owner=owner, slug=slug, overwrite=overwrite)
     for line in report.lines():
         typer.echo(line)
 
 
+@kaggle.command()
 def submit(
-    bundle: Annotated[Path, typer.Option(help="the bundle folder (as written by `mabe-train bundle`)")],
+    bundle: Annotated[Path, typer.Option(help="the bundle folder (as written by `mabe-train kaggle bundle`)")],
     input: Annotated[Path, typer.Option("--input", help="where the competition is mounted: test.csv is "
                                                         "looked for here and one or two levels down")] = Path("/kaggle/input"),
     out: Annotated[Path, typer.Option(help="the submission CSV to write")] = Path("/kaggle/working/submission.csv"),
@@ -57,6 +64,5 @@ def submit(
 ) -> None:
     """Predict the competition's test videos with every bundled run; always writes a valid CSV."""
     from mabe_train.submit import submit as run_submit
-    with one_line_errors():
-        run_submit(bundle, input, out, time_budget=time_budget, scratch=scratch, fallback=fallback,
-                   device=device, threads=threads, jobs=jobs, log=typer.echo)
+    run_submit(bundle, input, out, time_budget=time_budget, scratch=scratch, fallback=fallback,
+               device=device, threads=threads, jobs=jobs)

@@ -1,7 +1,7 @@
 """`mabe-train predict`: a trained pairs run -> a Kaggle submission CSV for one split of a store.
 
-Thin Typer command over `mabe_train.predict.predict_run` (mabe_train/cli.py registers it); errors
-go through the one boundary, `cli_errors.one_line_errors`.
+Thin Typer command over `mabe_train.predict.predict_run` (mabe_train/cli.py registers it, inside
+the one error boundary of both CLIs, mabe_store.cli_base).
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from typing import Annotated
 
 import typer
 
-from mabe_train.cli_errors import one_line_errors
+from mabe_train.cli_options import OptionsOpt, RunOpt, StoreOpt, split_list
 
 
 def predict(
-    run: Annotated[Path, typer.Option(help="a `task: pairs` run directory (config.yaml, best.pt, thresholds.json)")],
-    store: Annotated[str, typer.Option(help="the Zarr store holding the videos to predict: a folder, "
-                                           "or an s3:// gs:// URL (see --storage-option)")],
+    run: RunOpt,
+    store: StoreOpt,
     out: Annotated[Path, typer.Option(help="where to write the submission CSV")] = Path("submission.csv"),
     split: Annotated[str, typer.Option(help="which videos: test (Kaggle), val (the run's validation "
                                             "videos), train (a held-out store) or all (e.g. your own "
@@ -29,17 +28,15 @@ def predict(
                                                            "split, for `mabe-train score`")] = None,
     checkpoint: Annotated[str, typer.Option(help="best, last or a checkpoint file name of the run")] = "best",
     device: Annotated[str, typer.Option(help="cpu, cuda or mps")] = "cpu",
-    storage_option: Annotated[list[str] | None, typer.Option(
-        help="KEY=VALUE fsspec storage option of a store URL, repeatable (e.g. "
-             "endpoint_url=http://127.0.0.1:9000); never printed or written")] = None,
+    storage_option: OptionsOpt = None,
 ) -> None:
     """Predict every labeled pair of every video of a split and write the Kaggle CSV (readable by `report`)."""
     from mabe_store.location import parse_options
     from mabe_train.predict import predict_run
-    with one_line_errors():
-        p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device,
-                        solution_out=solution_out, storage_options=parse_options(storage_option),
-                        actions=[a.strip() for a in actions.split(",") if a.strip()] if actions else None)
+    p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device,
+                    solution_out=solution_out, storage_options=parse_options(storage_option),
+                    actions=split_list(actions))
     typer.echo(f"wrote {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} `{split}` videos to {p.path}")
     if p.score is not None:
+        typer.echo(f"scored on: {p.scored}")
         typer.echo(f"score: {p.score}")

@@ -1,9 +1,9 @@
 """`mabe-train score`: the official metric on two CSV files.
 
 A thin Typer command over `mabe_train.metric`; mabe_train/cli.py registers it
-(`app.command("score")(score)`). Every column is read as text and only the frame columns are
-parsed as integers, because the metric compares ids as text: "007" and "7" are different videos,
-exactly as in the competition's scorer.
+(`app.command("score")(score)`). Both files go through `intervals.read_intervals_csv`: every
+column as text and only the frame columns parsed as integers, because the metric compares ids as
+text: "007" and "7" are different videos, exactly as in the competition's scorer.
 """
 
 from __future__ import annotations
@@ -14,27 +14,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from mabe_train.cli_errors import one_line_errors
+from mabe_train.intervals import read_intervals_csv
 from mabe_train.metric import MetricError, ScoreDetails, score_details
-
-
-def read_table(path: Path, name: str) -> pl.DataFrame:
-    """A CSV with every column as text and start/stop frames as Int64; MetricError otherwise."""
-    if path.is_dir():
-        raise MetricError(f"{name} file {path} is a directory — pass a CSV file")
-    if not path.is_file():
-        raise MetricError(f"{name} file {path} does not exist — pass an existing CSV")
-    try:
-        df = pl.read_csv(path, infer_schema=False)
-    except pl.exceptions.NoDataError:
-        raise MetricError(f"Missing solution or submission data — {name} file {path} is empty") from None
-    except pl.exceptions.PolarsError as e:
-        raise MetricError(f"{name} file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
-    frames = [c for c in ("start_frame", "stop_frame") if c in df.columns]
-    try:
-        return df.with_columns(pl.col(c).str.strip_chars().cast(pl.Int64, strict=True) for c in frames)
-    except pl.exceptions.PolarsError:
-        raise MetricError(f"{name} file {path}: start_frame/stop_frame must be integers") from None
 
 
 def _refuse_swapped(solution: pl.DataFrame, submission: pl.DataFrame) -> None:
@@ -71,11 +52,10 @@ def score(
     beta: Annotated[float, typer.Option(help="F-beta's beta (the competition uses 1)")] = 1.0,
 ) -> None:
     """Score a submission with the official MABe metric; the last line is `score: <value>`."""
-    with one_line_errors():
-        sol, sub = read_table(solution, "solution"), read_table(submission, "submission")
-        _refuse_swapped(sol, sub)
-        _refuse_disjoint(sol, sub)
-        d = score_details(sol, sub, beta)
+    sol, sub = read_intervals_csv(solution, "solution"), read_intervals_csv(submission, "submission")
+    _refuse_swapped(sol, sub)
+    _refuse_disjoint(sol, sub)
+    d = score_details(sol, sub, beta)
     if details:
         _print_details(d)
     typer.echo(f"labs: {d.per_lab.height}, lab-actions: {d.per_action.height}")

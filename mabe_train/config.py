@@ -3,8 +3,9 @@
 Each part of a run owns a small dataclass: data, model, optim and train here, and each task its
 own section (`grouped:` mabe_train.grouped.settings, `pairs:` mabe_train.pairs.settings); `Config`
 composes them, lingua-style, so a test or a remote launcher builds a run from one object. The model's
-input width and class count are not settings: the task derives them from the store. YAML is read
-with `yaml.safe_load`; every key is checked against the dataclasses, a section of another task is
+input width and class count are not settings: the task derives them from the store. The file, the
+overrides and the problem messages go through mabe_store.config_loader, shared with the store's
+build settings; every key is checked against the dataclasses, a section of another task is
 refused, and all problems (unknown keys with their closest valid spelling, wrong types, ranges) are
 reported in one `ConfigError`. The resolved config (only the run's own task section) is written into
 the run directory (`config.yaml`), which is also what `--resume` reads back.
@@ -24,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mabe_store import config_loader as loader
 from mabe_store.location import is_url, public_options
 from mabe_train import MabeTrainError
 from mabe_train.gbdt.settings import GbdtSettings
 from mabe_train.grouped.settings import GroupedSettings
 from mabe_train.pairs.settings import PairsSettings
+from mabe_train.runs.registry import GBDT, config_kind
 
 
 class ConfigError(MabeTrainError, ValueError):
@@ -180,13 +181,6 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
     return None
 
 
-def _yaml_problem(path: Path, e: yaml.YAMLError) -> str:
-    """One line for a YAML syntax error: what and where (PyYAML's own text spans several lines)."""
-    mark = getattr(e, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return f"{path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}{where}"
-
-
 def _suggest(key: str, valid) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else f" (valid keys: {', '.join(sorted(valid))})"
@@ -259,46 +253,21 @@ def _leaf_index() -> dict[str, str]:
 
 
 def apply_overrides(raw: dict, overrides: list[str], problems: list[str]) -> dict:
-    """Set dotted `key=value` pairs (values parsed as YAML) into the nested dict `raw`."""
+    """Set dotted `key=value` pairs (values parsed as YAML) into the nested dict `raw`; a leaf
+    name alone (`epochs=3`) works where it is unambiguous."""
     full = set(_all_keys(Config))
     leaves = _leaf_index()
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            problems.append(f"override {item!r} is not key=value (e.g. train.epochs=3)")
-            continue
-        dotted = key if key in full else leaves.get(key)
-        if dotted is None:
-            problems.append(_unknown(key, full | set(leaves)))
-            continue
-        node = raw
-        *parents, last = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {}) if isinstance(node.get(p, {}), dict) else {}
-        try:
-            node[last] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as e:
-            problems.append(f"{dotted}={text!r} is not a YAML value ({getattr(e, 'problem', None) or 'syntax'})"
-                            " — quote text, write lists as [a,b]")
-    return raw
+    return loader.apply_overrides(raw, overrides, problems, resolve=lambda k: k if k in full else leaves.get(k),
+                                  unknown=lambda k: _unknown(k, full | set(leaves)))
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Defaults <- YAML file <- overrides. Raises ConfigError listing every problem."""
+    """Defaults <- YAML file <- overrides (mabe_store.config_loader). Raises ConfigError listing every problem."""
     raw: dict = {}
     name = "run"
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"no config file at {path} — see configs/ (v5.yaml, debug.yaml, demo.yaml)")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(_yaml_problem(path, e)) from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        name = str(raw.pop("name", path.stem))
+        raw = loader.read_settings(path, ConfigError, "see configs/ (v5.yaml, debug.yaml, demo.yaml)")
+        name = str(raw.pop("name", Path(path).stem))
     raw.setdefault("name", name)
     return load_config_dict(raw, overrides)
 
@@ -312,8 +281,7 @@ def load_config_dict(raw: dict, overrides: list[str] | None = None) -> Config:
                  for other in TASK_SECTIONS if other != task and other in raw]
     cfg = _build(Config, raw, "", problems)
     problems += validate(cfg) if not problems else []
-    if problems:
-        raise ConfigError("invalid config: " + "; ".join(problems))
+    loader.raise_problems(ConfigError, "config", problems)
     return cfg
 
 
@@ -364,4 +332,4 @@ def validate(cfg: Config) -> list[str]:
         p.append(f"data.storage_options applies to a URL data.data_dir (s3://, gs://), not {d.data_dir!r}")
     if cfg.task not in TASK_SECTIONS:
         return p + [f"task must be one of {', '.join(TASK_SECTIONS)}, got {cfg.task!r}"]
-    return p + getattr(cfg, cfg.task).problems() + (cfg.gbdt.problems() if cfg.model.name == "gbdt" else [])
+    return p + getattr(cfg, cfg.task).problems() + (cfg.gbdt.problems() if config_kind(cfg).name == GBDT else [])

@@ -26,6 +26,7 @@ import polars as pl
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train import MabeTrainError
+from mabe_train.intervals import INTERVAL_SCHEMA
 from mabe_train.submission import mouse_text, to_label_frames, to_tracking_frames
 
 NEVER = 2.0  # a threshold no probability reaches
@@ -207,10 +208,6 @@ def _of(value, labels: np.ndarray):
 
 
 # -- intervals --------------------------------------------------------------------------------
-INTERVAL_SCHEMA = {"video_id": pl.Utf8, "agent_id": pl.Utf8, "target_id": pl.Utf8, "action": pl.Utf8,
-                   "start_frame": pl.Int64, "stop_frame": pl.Int64}
-
-
 def decode_video(video: VideoProbs, config: DecodeConfig = DecodeConfig(),
                  thresholds: Thresholds | None = None, bout_s: Mapping[str, float] | None = None) -> pl.DataFrame:
     """Intervals (video_id, agent_id, target_id, action, start_frame, stop_frame) of one video.

@@ -36,12 +36,9 @@ import numpy as np
 import polars as pl
 
 from mabe_train import MabeTrainError
+from mabe_train.intervals import FRAME_COLUMNS, ID_COLUMNS, INTERVAL_COLUMNS, SOLUTION_COLUMNS, cast_intervals
 
-SOLUTION_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame",
-                    "lab_id", "behaviors_labeled")
-SUBMISSION_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame")
-_TEXT = ("video_id", "agent_id", "target_id", "action")
-_KEY = ("lab_id", "video_id", "agent_id", "target_id", "action")
+_KEY = ("lab_id", *ID_COLUMNS)
 OVERLAP_MESSAGE = "Multiple predictions for the same frame from one agent/target pair"
 
 
@@ -71,7 +68,7 @@ def _check_frame(df: pl.DataFrame, name: str, required: tuple[str, ...]) -> list
     nulls = [c for c in required if df[c].null_count()]
     if nulls:
         problems.append(f"{name} has null values in {', '.join(nulls)}")
-    for c in ("start_frame", "stop_frame"):
+    for c in FRAME_COLUMNS:
         if not df.schema[c].is_integer():
             problems.append(f"{name} column {c} must hold integers, not {df.schema[c]}")
     if not problems:
@@ -89,14 +86,9 @@ def _validate(solution: pl.DataFrame, submission: pl.DataFrame) -> None:
     if solution.height == 0 or submission.height == 0:
         raise MetricError("Missing solution or submission data — both tables need at least one row")
     problems = (_check_frame(solution, "Solution", SOLUTION_COLUMNS)
-                + _check_frame(submission, "Submission", SUBMISSION_COLUMNS))
+                + _check_frame(submission, "Submission", INTERVAL_COLUMNS))
     if problems:
         raise MetricError("; ".join(problems))
-
-
-def _as_text(df: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
-    return df.with_columns([pl.col(c).cast(pl.Utf8) for c in columns]
-                           + [pl.col(c).cast(pl.Int64) for c in ("start_frame", "stop_frame")])
 
 
 # -- whitelist --------------------------------------------------------------------------------
@@ -287,7 +279,7 @@ def check_overlaps(pred: pl.DataFrame, keys: tuple[str, ...] = _KEY) -> pl.DataF
 
 def truth_frames(solution: pl.DataFrame) -> pl.DataFrame:
     """(lab_id, action, frames): distinct ground-truth frames per lab and action, pooled as scored."""
-    sol = _as_text(solution.select(*_KEY, "start_frame", "stop_frame"), _TEXT + ("lab_id",))
+    sol = cast_intervals(solution.select(*_KEY, *FRAME_COLUMNS))
     coded = _encode(sol, _KEY)
     _, _, fn, _ = _counts(coded, np.zeros(sol.height, dtype=np.int64))
     present = _present(coded)
@@ -336,8 +328,8 @@ def _per_action(sol: pl.DataFrame, counted: pl.DataFrame, beta: float) -> pl.Dat
 def score_details(solution: pl.DataFrame, submission: pl.DataFrame, beta: float = 1.0) -> ScoreDetails:
     """Score `submission` against `solution` (see the module docstring) with the breakdown."""
     _validate(solution, submission)
-    sol = _as_text(solution.select(SOLUTION_COLUMNS), _TEXT + ("lab_id",))
-    sub = _as_text(submission.select(SUBMISSION_COLUMNS), _TEXT)
+    sol = cast_intervals(solution.select(SOLUTION_COLUMNS))
+    sub = cast_intervals(submission.select(INTERVAL_COLUMNS))
     per_action = _per_action(sol, counted_rows(sol, sub), beta)
     per_lab = (per_action.group_by("lab_id").agg(pl.len().alias("n_actions"), pl.col("f").mean().alias("score"))
                .sort("lab_id"))

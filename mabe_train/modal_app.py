@@ -1,8 +1,8 @@
 """Run the same `train(cfg)` on a Modal cloud GPU; the store and the runs live on a Modal Volume.
 
 Layout of the Volume `mabe-data` (mounted at /vol in the container):
-    /stores/<name>/   a store uploaded by `mabe-train modal-upload --store data/store.zarr`
-    /runs/<run_name>/ run directories written by remote runs (`mabe-train modal-fetch RUN_NAME`)
+    /stores/<name>/   a store uploaded by `mabe-train modal upload --store data/store.zarr`
+    /runs/<run_name>/ run directories written by remote runs (`mabe-train modal fetch RUN_NAME`)
 
 The remote function copies its store from the Volume to the container's local disk before
 training (Volume reads are network reads; the sampler wants one sequential pass) and writes the run
@@ -12,8 +12,8 @@ after every checkpoint; SIGTERM (Modal's notice before a preemption) makes the t
 at the next step and stop; the function has `modal.Retries`, and a call whose run folder already
 holds a last.pt resumes it — so a preempted or retried input continues where it stopped and ends
 with the weights an uninterrupted run reaches. `--gpu H100,A100-80GB,L40S` is a fallback list.
-Detached runs are recorded in runs/.modal/<run>.json, for `modal-status`, `modal-logs` and
-`modal-cancel`. `mabe-train cv --remote modal` (`launch_cv`) plans the folds in one CPU call, runs
+Detached runs are recorded in runs/.modal/<run>.json, for `mabe-train modal status`, `logs` and
+`cancel`. `mabe-train cv --remote modal` (`launch_cv`) plans the folds in one CPU call, runs
 every unfinished fold as one GPU call (`cv_fold_remote.starmap`, in parallel; each preemption-safe
 as above, a retried fold resumes its last.pt) and tunes the thresholds on the Volume's OOF files in
 a last CPU call (mabe_train.cv's three steps). The image pins every dependency to the version
@@ -36,10 +36,15 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from mabe_store.errors import require
 from mabe_train import MabeTrainError
-from mabe_train.extras import require
+from mabe_train.config import load_config_dict
+from mabe_train.cv import finish_cv, fold_dir, plan_cv, run_fold
+from mabe_train.runs.files import DONE_FILE, LAST_CHECKPOINT, SUMMARY_FILE
+from mabe_train.runs.registry import config_kind
+from mabe_train.train import Hooks
 
-modal = require("modal", "modal")
+modal = require("modal", extra="modal", feature="running on Modal")
 
 APP_NAME = "mabe-train"
 VOLUME_NAME = "mabe-data"
@@ -70,13 +75,12 @@ app = modal.App(APP_NAME, image=image)
 def remote_config(cfg_dict: dict, volume_root: str, local_dir: str | None):
     """The config as a container runs it: runs on the Volume, the store copied from the Volume to
     `local_dir` (None: read in place, for steps that only read annotations), frequent last.pt."""
-    from mabe_train.config import load_config_dict
     cfg = load_config_dict(cfg_dict)
     root = Path(volume_root)
     store_name = Path(cfg.data.data_dir).name
     src = root / "stores" / store_name
     if not src.exists():
-        raise ModalError(f"no store {store_name!r} on the Volume — run `mabe-train modal-upload "
+        raise ModalError(f"no store {store_name!r} on the Volume — run `mabe-train modal upload "
                          f"--store {cfg.data.data_dir}` first")
     cfg.data.data_dir = str(src)
     if local_dir is not None:
@@ -92,13 +96,11 @@ def remote_config(cfg_dict: dict, volume_root: str, local_dir: str | None):
 def run_remote(cfg_dict: dict, resume: bool, volume_root: str, local_dir: str,
                commit: Callable[[], None], should_stop: Callable[[], bool]) -> str:
     """The body of `train_remote`, with the Volume commit and the stop signal passed in (tests fake them)."""
-    from mabe_train.train import Hooks, train
-
     cfg = remote_config(cfg_dict, volume_root, local_dir)
     run_dir = Path(volume_root) / "runs" / cfg.train.run_name
-    resume = resume or (run_dir / "last.pt").exists()  # a retried or preempted input continues its run
+    resume = resume or (run_dir / LAST_CHECKPOINT).exists()  # a retried or preempted input continues its run
     hooks = Hooks(should_stop=should_stop, on_checkpoint=lambda _path: commit())
-    train(cfg, run_dir=run_dir if resume else None, resume=resume, overwrite=not resume, hooks=hooks)
+    config_kind(cfg).train(cfg, resume=run_dir if resume else None, overwrite=not resume, hooks=hooks)
     commit()
     if should_stop():
         raise ModalError(f"{cfg.train.run_name} stopped by SIGTERM with its last.pt saved — the retry resumes it")
@@ -138,19 +140,16 @@ def on_sigterm(body: Callable[[Callable[[], bool]], object]):
 def cv_plan(cfg_dict: dict, k: int, labs: list[str] | None, overwrite: bool, volume_root: str,
             commit: Callable[[], None]) -> list[int]:
     """Plan (or continue) the cv run on the Volume; the folds still to do."""
-    from mabe_train.cv import fold_dir, plan_cv
     cfg = remote_config(cfg_dict, volume_root, None)
     run_dir = plan_cv(cfg, k, labs=labs, overwrite=overwrite)
     commit()
-    return [f for f in range(k) if not (fold_dir(run_dir, f) / "done.json").exists()]
+    return [f for f in range(k) if not (fold_dir(run_dir, f) / DONE_FILE).exists()]
 
 
 def cv_fold(cfg_dict: dict, fold: int, volume_root: str, local_dir: str, commit: Callable[[], None],
             should_stop: Callable[[], bool]) -> int:
     """One fold, preemption-safe as `run_remote`: last.pt committed at every checkpoint, a SIGTERM
     saves it and raises (Modal's retry resumes the fold), a fold with done.json returns at once."""
-    from mabe_train.cv import run_fold
-    from mabe_train.train import Hooks
     cfg = remote_config(cfg_dict, volume_root, local_dir)
     cfg.data.cache_dir = cfg.data.cache_dir or str(Path(local_dir) / "cache" / f"fold_{fold}")  # not the Volume
     run_dir = Path(cfg.train.checkpoint_dir) / cfg.train.run_name
@@ -165,11 +164,10 @@ def cv_fold(cfg_dict: dict, fold: int, volume_root: str, local_dir: str, commit:
 
 def cv_finish(cfg_dict: dict, volume_root: str, commit: Callable[[], None]) -> float:
     """Thresholds on every fold's OOF probabilities (on the Volume); returns the OOF score."""
-    from mabe_train.cv import finish_cv
     cfg = remote_config(cfg_dict, volume_root, None)
     run_dir = finish_cv(cfg, Path(cfg.train.checkpoint_dir) / cfg.train.run_name)
     commit()
-    return json.loads((run_dir / "summary.json").read_text())["oof_score"]
+    return json.loads((run_dir / SUMMARY_FILE).read_text())["oof_score"]
 
 
 @app.function(volumes={VOLUME_ROOT: volume}, timeout=2 * HOURS, retries=RETRIES)
@@ -195,9 +193,7 @@ def launch_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = F
     """`mabe-train cv --remote modal`: plan on the Volume, the folds not done in parallel (one GPU
     container each, `.starmap`), thresholds on their OOF files; the run stays on the Volume. Running
     the same command again after an interruption redoes no finished fold."""
-    from mabe_train.cv import CvError
-    if cfg.model.name == "gbdt":
-        raise CvError("a GBDT cv runs locally (LightGBM trains on CPU and is not in the Modal image) — drop --remote")
+    config_kind(cfg).require_remote()
     _require_credentials()
     cfg.train.run_name = cfg.train.run_name or f"{cfg.name}-cv-{datetime.now():%Y%m%d-%H%M%S}"
     gpus, name, cfg_dict = gpu_choice(gpu), cfg.train.run_name, cfg.to_dict()
@@ -207,7 +203,7 @@ def launch_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = F
         list(cv_fold_remote.with_options(gpu=gpus).starmap([(cfg_dict, f) for f in todo]))
         score = cv_finish_remote.remote(cfg_dict)
     return (f"finished cv {name}: {len(todo)} of {k} folds run on {gpu}, OOF score {score:.4f}; "
-            f"fetch it with: mabe-train modal-fetch {name}")
+            f"fetch it with: mabe-train modal fetch {name}")
 
 
 def has_credentials() -> bool:
@@ -258,6 +254,7 @@ def launch(cfg, *, remote: str = "modal", gpu: str = "A10G", detach: bool = Fals
     """Start `train_remote` on Modal with `cfg`; returns a line saying where the run is."""
     if remote != "modal":
         raise ModalError(f"unknown --remote {remote!r}: only `modal` is supported")
+    config_kind(cfg).require_remote()
     _require_credentials()
     if resume is not None:
         cfg.train.run_name = Path(resume).name
@@ -272,10 +269,10 @@ def launch(cfg, *, remote: str = "modal", gpu: str = "A10G", detach: bool = Fals
             record.parent.mkdir(parents=True, exist_ok=True)
             record.write_text(json.dumps({"run": name, "call_id": call.object_id, "gpu": gpu,
                                           "started": datetime.now().isoformat(timespec="seconds")}))
-            return (f"started {name} on {gpu} (call {call.object_id}); `mabe-train modal-status {name}`, "
-                    f"`modal-logs {name}`, `modal-cancel {name}`; when done: mabe-train modal-fetch {name}")
+            return (f"started {name} on {gpu} (call {call.object_id}); `mabe-train modal status|logs|cancel "
+                    f"{name}`; when done: mabe-train modal fetch {name}")
         name = fn.remote(cfg.to_dict(), resume is not None)
-    return f"finished {name} on {gpu}; fetch it with: mabe-train modal-fetch {name}"
+    return f"finished {name} on {gpu}; fetch it with: mabe-train modal fetch {name}"
 
 
 def _call(run_name: str, checkpoint_dir: str | Path):
@@ -310,7 +307,7 @@ def call_logs(run_name: str, checkpoint_dir: str | Path = "runs", entries: int =
 def call_cancel(run_name: str, checkpoint_dir: str | Path = "runs") -> str:
     call = _call(run_name, checkpoint_dir)
     _answer(lambda: call.cancel(terminate_containers=True), "cancelling the run")
-    return f"cancelled {run_name}; its last checkpoint stays on the Volume (`mabe-train modal-fetch {run_name}`)"
+    return f"cancelled {run_name}; its last checkpoint stays on the Volume (`mabe-train modal fetch {run_name}`)"
 
 
 def upload_store(store: Path, name: str = "store.zarr") -> str:
@@ -326,7 +323,7 @@ def upload_store(store: Path, name: str = "store.zarr") -> str:
 def fetch_run(run_name: str, out: Path) -> Path:
     """Download /runs/<run_name> from the Volume into out/<run_name>."""
     _require_credentials()
-    from modal.volume import FileEntryType
+    from modal.volume import FileEntryType  # optional extra: only after the credentials check
     dest = Path(out) / run_name
     entries = list(volume.iterdir(f"/runs/{run_name}", recursive=True))
     if not entries:

@@ -8,7 +8,10 @@ skipped), decodes and writes the CSV through `mabe_train.submission.write_submis
 refuses any row the metric would reject or ignore. The triples a video may receive come from the
 store's `labeled` table, i.e. the clean `behaviors_labeled` entries of train.csv or test.csv.
 When the split's videos have annotations (a held-out train split), the official score is returned
-as well, so one command both writes and checks a submission.
+as well, so one command both writes and checks a submission, with a label saying what was scored.
+`--split val` means the videos the run may be scored on (`Run.held_out`): a single run's
+validation videos, a cv run's out-of-fold predictions, an ensemble's members' held-out videos,
+blended; any other split that holds videos the run trained on says how many.
 
 A lab's own store (`mabe-store import`) has videos that label nothing. With `--split all` (every
 video) or `--actions`, such a video is predicted for every pair of its mice and every action the
@@ -29,8 +32,11 @@ import numpy as np
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS
 from mabe_train.decode import NEVER, decode
+from mabe_train.metric import score as official_score
 from mabe_train.pairs import PairsError
-from mabe_train.run import RunError, load_run, pick_device
+from mabe_train.run import pick_device
+from mabe_train.runs.files import SPLIT_FILE, RunError
+from mabe_train.runs.registry import load_run
 from mabe_train.split import load_split
 from mabe_train.submission import labeled_entries, mouse_text, solution_from_store, write_submission
 
@@ -42,17 +48,17 @@ class Prediction:
     n_scored_videos: int  # of them, videos that label at least one triple
     n_rows: int
     score: float | None  # official score when the split has annotations, else None
+    scored: str | None = None  # what the score is of (held-out, out-of-fold, or with training videos)
 
 
 def split_video_ids(store, split: str, run_dir: str | Path | None = None) -> list[int]:
     """Video ids of the store's `split` (train | test), `all` of them, or `val`: the run's validation videos.
 
-    `val` reads the run's split.json, so the validation videos the thresholds were tuned on are
-    predicted and scored (optimistic, but the one labeled split a single store has). PairsError
-    names the splits there are.
+    `val` reads the run's split.json (the videos `Run.held_out` may cover), checked against the
+    store. PairsError names the splits there are.
     """
     if split == "val":
-        path = Path(run_dir or ".") / "split.json"
+        path = Path(run_dir or ".") / SPLIT_FILE
         if not path.exists():
             raise PairsError(f"no {path}: `--split val` needs the run directory printed by `mabe-train run`")
         ids = [int(x) for x in load_split(path)["val"]]
@@ -120,9 +126,14 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     thresholds, store = run.thresholds, run.store
     ids = split_video_ids(store, split, run_dir)
     own = split == "all" or bool(actions)
-    videos = run.predict_probs(ids, progress=progress,
-                               default_actions=known_actions(thresholds, actions) if own else None)
-    sub = decode(videos, run.cfg.pairs.decode, thresholds)
+    if split == "val":
+        held = run.held_out()
+        videos, ids, scored = held.videos, [v.video_id for v in held.videos], held.label
+    else:
+        videos = run.predict_probs(ids, progress=progress,
+                                   default_actions=known_actions(thresholds, actions) if own else None)
+        scored = trained_on_label(run, ids)
+    sub = decode(videos, run.decode_config, thresholds)
     if sub.height == 0:
         raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "
                          "tuned thresholds — train longer or check that the store matches the run")
@@ -132,8 +143,15 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
     solution = solution_from_store(store, ids)
     score = None
     if solution.height:
-        from mabe_train.metric import score as official_score
         if solution_out is not None:
             solution.write_csv(solution_out)
         score = float(official_score(solution, sub))
-    return Prediction(Path(path), len(ids), len(videos), sub.height, score)
+    return Prediction(Path(path), len(ids), len(videos), sub.height, score, scored if score is not None else None)
+
+
+def trained_on_label(run, ids) -> str:
+    """What a score on `ids` is of: held-out videos, or how many of them the run trained on."""
+    trained = {int(v) for v in run.split.get("train", [])} & {int(v) for v in ids}
+    if not trained:
+        return "videos the run did not train on"
+    return f"{len(trained)} of these {len(ids)} videos were training videos of the run: not a held-out score"

@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from mabe_store.constants import SELF_ACTIONS
 from mabe_store.reader import Store, open_store
 from mabe_train import MabeTrainError
+from mabe_train.intervals import ID_COLUMNS, INTERVAL_COLUMNS, IntervalsError, read_intervals_csv
 
-TRIPLE = ["agent_id", "target_id", "action"]
-PRED_COLUMNS = ("video_id", *TRIPLE, "start_frame", "stop_frame")
+TRIPLE = list(ID_COLUMNS[1:])  # agent_id, target_id, action
 
 
 def _csv(df: pl.DataFrame, path: Path) -> None:
@@ -56,11 +57,14 @@ def load_predictions(path: str | Path) -> pl.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"no predictions CSV at {path} — write one with `mabe-train predict --out`")
-    df = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in PRED_COLUMNS if c not in df.columns]
+    try:
+        df = read_intervals_csv(path, "predictions", strict=False)  # bad frames become nulls, listed below
+    except IntervalsError as e:
+        raise ReportError(str(e)) from None
+    missing = [c for c in INTERVAL_COLUMNS if c not in df.columns]
     if missing:
-        raise ReportError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(PRED_COLUMNS)})")
-    df = df.select(pl.col(["video_id", *TRIPLE]), pl.col("start_frame", "stop_frame").cast(pl.Int64, strict=False))
+        raise ReportError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(INTERVAL_COLUMNS)})")
+    df = df.select(INTERVAL_COLUMNS)
     problems = []
     bad = df.filter(pl.any_horizontal(pl.all().is_null())).height
     if bad:
@@ -148,8 +152,6 @@ def plot_ethogram(b: pl.DataFrame, budget: pl.DataFrame, *, fps: float, length: 
 
 
 def _colours(actions: list[str]) -> dict:
-    from matplotlib import colormaps
-
     cmap = colormaps["tab10" if len(actions) <= 10 else "tab20"]
     return {a: cmap(i % cmap.N) for i, a in enumerate(actions)}
 

@@ -1,7 +1,7 @@
-"""The run directory: every file a run writes, and the one way to load a trained run back.
+"""The torch run kind: its run directory, checkpoints, history, and `LoadedRun` (the `Run` protocol).
 
-    runs/<name>/
-      run.json         the marker: task, the store's keypoint layout, the store it was made from.
+    runs/<name>/       (file names: mabe_train.runs.files)
+      run.json         the marker: kind, task, the store's keypoint layout, the store it was made from.
                        `--overwrite` deletes only a folder that has it and lies in checkpoint_dir.
       config.yaml      the resolved config (what --resume and load_run read)
       split.json       the train/val videos (mabe_train.split)
@@ -15,8 +15,9 @@
 
 Checkpoints hold only tensors and plain types (`torch.load(weights_only=True)`); every file is
 written to a temporary name and renamed, so a kill leaves the previous version whole.
-`load_run(run_dir, checkpoint)` is what evaluate, predict and bundles use: config, split, store,
-task, model with weights, and the checkpoint's artefacts, checked against the store's layout.
+`load_run(run_dir, checkpoint)` (mabe_train.runs.registry, re-exported here) loads a run of any
+kind; for this kind `load_torch_run` gives config, split, store, task, model with weights, and the
+checkpoint's artefacts, checked against the store's layout.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,41 +33,34 @@ import torch
 import yaml
 
 from mabe_store.reader import Store, open_store
-from mabe_train import MabeTrainError
 from mabe_train.config import Config, load_config
+from mabe_train.decode import DecodeConfig, TunedThresholds
 from mabe_train.layout import Layout
+from mabe_train.models import build_model
+from mabe_train.pairs.scoring import collect_probs
+from mabe_train.runs.files import (
+    CONFIG_FILE,
+    MARKER,
+    METRICS_FILE,
+    SPLIT_FILE,
+    RunError,
+    copy_atomic,
+    fresh_dir,
+    load_thresholds,
+    read_marker,
+    write_atomic,
+    write_marker,
+)
+from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut
+from mabe_train.runs.registry import TORCH, LoadOptions, load_run, require_run
 from mabe_train.split import load_split
+from mabe_train.task import build_task
 
-MARKER = "run.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class RunError(MabeTrainError, ValueError):
-    """Not a run directory, a missing checkpoint, or a run name that is not a plain folder name."""
+__all__ = ["MARKER", "LoadedRun", "RunError", "copy_atomic", "load_run", "require_run", "write_atomic"]
 
 
 # -- files --------------------------------------------------------------------------------------
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
-def require_run(run_dir: str | Path) -> Path:
-    """`run_dir` as a Path when it holds a run; RunError naming what to pass otherwise."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise RunError(f"{run_dir} is not a run directory (no config.yaml) — pass the directory "
-                       "printed by `mabe-train run`")
-    return run_dir
-
-
 def checkpoint_path(run_dir: Path, name: str) -> Path:
     """`best`, `last`, `epoch_005` or a file name -> its path; RunError listing the run's checkpoints."""
     path = run_dir / (name if name.endswith(".pt") else f"{name}.pt")
@@ -96,20 +89,20 @@ def save_artefacts(run_dir: Path, artefacts: dict, epoch: int) -> None:
 
 # -- history --------------------------------------------------------------------------------------
 def read_history(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS_FILE
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln] if path.exists() else []
 
 
 def append_history(run_dir: Path, line: dict) -> None:
-    with open(run_dir / "metrics.jsonl", "a") as f:
+    with open(run_dir / METRICS_FILE, "a") as f:
         f.write(json.dumps(line) + "\n")
 
 
 def trim_history(run_dir: Path, epochs: int) -> None:
     """Drop lines of epochs after the checkpoint (written just before a kill); atomic."""
     kept = [ln for ln in read_history(run_dir) if ln["epoch"] <= epochs]
-    if (run_dir / "metrics.jsonl").exists():
-        write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(ln) + "\n" for ln in kept))
+    if (run_dir / METRICS_FILE).exists():
+        write_atomic(run_dir / METRICS_FILE, "".join(json.dumps(ln) + "\n" for ln in kept))
 
 
 # -- making one -----------------------------------------------------------------------------------
@@ -123,42 +116,30 @@ def run_name(cfg: Config) -> str:
 
 
 def make_run_dir(cfg: Config, overwrite: bool = False) -> Path:
-    """A new, empty runs/<name>; with `overwrite` an existing *run* folder of that name is replaced."""
+    """A new, empty runs/<name>; with `overwrite` an existing *run* folder of that name is replaced
+    (mabe_train.runs.files.fresh_dir: the one --overwrite rule)."""
     root = Path(cfg.train.checkpoint_dir)
-    run_dir = root / run_name(cfg)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise RunError(f"run directory {run_dir} exists — continue it with `--resume {run_dir}`, "
-                           "replace it with `--overwrite`, or pick another train.run_name")
-        if not (run_dir / MARKER).exists() or run_dir.resolve().parent != root.resolve():
-            raise RunError(f"{run_dir} is not a run folder of this project (no {MARKER}) — refusing to "
-                           "delete it; pick another train.run_name or train.checkpoint_dir")
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    return fresh_dir(root / run_name(cfg), overwrite, root, resumable=True)
 
 
-def write_marker(run_dir: Path, cfg: Config, store: Store) -> None:
-    write_atomic(run_dir / MARKER, json.dumps({
-        "task": cfg.task, "store": str(store.path), "store_generation": store.generation,
-        **Layout.of(store).to_dict(),
-        "created": datetime.now().isoformat(timespec="seconds")}, indent=1))
+def marker_fields(cfg: Config, store: Store) -> dict:
+    """run.json's fields of a run trained on `store`: task, store, its generation and keypoint layout."""
+    return {"task": cfg.task, "store": str(store.path), "store_generation": store.generation,
+            **Layout.of(store).to_dict()}
+
+
+def mark_run(run_dir: Path, cfg: Config, store: Store, kind: str = TORCH, **extra) -> None:
+    """run.json of a run trained on `store` (written by mabe_train.runs.files.write_marker)."""
+    write_marker(run_dir, kind, {**marker_fields(cfg, store), **extra})
 
 
 def save_config(cfg: Config, run_dir: Path) -> None:
-    write_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
-
-def run_kind(run_dir: Path) -> str:
-    """run.json's `kind`: torch (sequence models, the default), gbdt or ensemble."""
-    path = run_dir / MARKER
-    return json.loads(path.read_text()).get("kind", "torch") if path.exists() else "torch"
+    write_atomic(run_dir / CONFIG_FILE, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def check_store_generation(run_dir: Path, store: Store) -> None:
     """RunError when the store was rebuilt since the run started: its rows may have moved."""
-    path = run_dir / MARKER
-    trained = json.loads(path.read_text()).get("store_generation") if path.exists() else None
+    trained = read_marker(run_dir).get("store_generation")
     if trained and store.generation and trained != store.generation:
         raise RunError(f"{store.path} was rebuilt since {run_dir} started (generation {trained[:8]} -> "
                        f"{store.generation[:8]}) — start a new run on it instead of resuming this one")
@@ -166,10 +147,9 @@ def check_store_generation(run_dir: Path, store: Store) -> None:
 
 def run_layout(run_dir: Path) -> Layout | None:
     """The keypoint layout the run was trained on (None for a folder without run.json)."""
-    path = run_dir / MARKER
-    if not path.exists():
+    d = read_marker(run_dir)
+    if "keypoints" not in d:
         return None
-    d = json.loads(path.read_text())
     return Layout(tuple(d["keypoints"]), int(d["n_mice"]))
 
 
@@ -201,8 +181,8 @@ def set_threads(n: int) -> None:
 # -- loading one ----------------------------------------------------------------------------------
 @dataclass
 class LoadedRun:
-    """A trained run. `predict_probs` and `thresholds` are what every consumer of Kaggle-style
-    predictions (predict, submit, bundles, ensembles) needs, whatever produced them."""
+    """A trained torch run (kind `torch`): the checkpoint's model behind the `Run` protocol
+    (mabe_train.runs.protocol), so predict, submit, bundles and ensembles need not know its kind."""
 
     run_dir: Path
     cfg: Config
@@ -213,6 +193,8 @@ class LoadedRun:
     device: torch.device
     epoch: int  # epochs the checkpoint had completed
     artefacts: dict  # the checkpoint's validation artefacts ({} when it has none)
+    checkpoint: str = "best"
+    kind: str = TORCH
 
     def predict_probs(self, video_ids, *, progress: bool = False, default_actions=None) -> list:
         """`decode.VideoProbs` of every given video of `self.store` that labels a triple; a video
@@ -220,48 +202,57 @@ class LoadedRun:
         if self.cfg.task != "pairs":
             raise RunError(f"{self.run_dir} is a `task: {self.cfg.task}` run: it predicts behaviour groups, "
                            "not the competition's actions — use a pairs run (configs/pairs.yaml)")
-        from mabe_train.pairs.scoring import collect_probs
         d = self.cfg.data
         return collect_probs(self.model, self.store, video_ids, window=d.sequence_length, stride=d.val_stride,
                              device=self.device, progress=progress, layout=self.task.layout,
                              default_actions=default_actions, options=self.cfg.pairs)
 
     @property
-    def thresholds(self) -> dict[tuple[str, str], float]:
+    def thresholds(self) -> TunedThresholds:
         """Per-(lab, action) decoding thresholds tuned on the run's validation (the checkpoint's)."""
-        from mabe_train.pairs.scoring import thresholds_of
-        return thresholds_of(self.artefacts, self.run_dir)
+        return load_thresholds(self.artefacts, self.run_dir)
+
+    @property
+    def decode_config(self) -> DecodeConfig:
+        return self.cfg.pairs.decode
+
+    @property
+    def checkpoint_label(self) -> str:
+        return f"{self.checkpoint}, epoch {self.epoch}"
+
+    def held_out(self) -> HeldOut:
+        """Its validation videos: never trained on (its best epoch and thresholds were picked on them)."""
+        return HeldOut(self.predict_probs([int(v) for v in self.split["val"]]), HELD_OUT_VAL)
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | None = None,
-             data_dir: str | Path | None = None, progress: bool = True,
-             storage_options: dict | None = None) -> LoadedRun:
-    """A trained run ready to validate or predict; `data_dir` reads another store than the run's,
-    `storage_options` are added to the run's own (which hold no credentials: Config.to_dict)."""
-    from mabe_train.models import build_model
-    from mabe_train.task import build_task
+def load_config_for(run_dir: Path, opts: LoadOptions) -> Config:
+    """The run's config with `opts.data_dir` (another store: the run's storage options were its
+    store's) and `opts.storage_options` added; the path is set as it is, never parsed."""
+    cfg = load_config(run_dir / CONFIG_FILE)
+    if opts.data_dir and str(opts.data_dir) != cfg.data.data_dir:
+        cfg.data.data_dir, cfg.data.storage_options = str(opts.data_dir), {}
+    cfg.data.storage_options = {**cfg.data.storage_options, **(opts.storage_options or {})}
+    return cfg
 
-    run_dir = require_run(run_dir)
-    kind = run_kind(run_dir)
-    if kind == "ensemble":  # members are runs: mabe_train.ensemble loads each with load_run
-        from mabe_train.ensemble import load_ensemble
-        return load_ensemble(run_dir, data_dir=data_dir, device=device, progress=progress)
-    cfg = load_config(run_dir / "config.yaml")
-    if data_dir and str(data_dir) != cfg.data.data_dir:  # the run's storage options were its store's
-        cfg = load_config(run_dir / "config.yaml", [f"data.data_dir={data_dir}", "data.storage_options={}"])
-    cfg.data.storage_options = {**cfg.data.storage_options, **(storage_options or {})}
-    ck = load_checkpoint(checkpoint_path(run_dir, checkpoint)) if kind == "torch" else None
+
+def open_run_store(run_dir: Path, cfg: Config) -> Store:
+    """The config's store, checked against the keypoint layout the run was trained on."""
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     trained = run_layout(run_dir)
     if trained is not None:
         Layout.of(store).check_same(trained, f"run {run_dir}")
-    if kind == "gbdt":
-        from mabe_train.gbdt.loaded import load_gbdt_run
-        return load_gbdt_run(run_dir, cfg, store, checkpoint)
+    return store
+
+
+def load_torch_run(run_dir: Path, checkpoint: str, opts: LoadOptions) -> LoadedRun:
+    """The registry's loader of kind `torch` (use `load_run`)."""
+    cfg = load_config_for(run_dir, opts)
+    ck = load_checkpoint(checkpoint_path(run_dir, checkpoint))
+    store = open_run_store(run_dir, cfg)
     set_threads(cfg.train.threads)
-    dev = pick_device(device or cfg.train.device)
-    task = build_task(cfg, store, load_split(run_dir / "split.json"), run_dir=run_dir, progress=progress)
+    dev = pick_device(opts.device or cfg.train.device)
+    task = build_task(cfg, store, load_split(run_dir / SPLIT_FILE), run_dir=run_dir, progress=opts.progress)
     model = build_model(cfg.model, task.input_dim, task.n_outputs)
     model.load_state_dict(ck["model"])
     return LoadedRun(run_dir, cfg, task.split, store, task, model.to(dev).eval(), dev,
-                     int(ck["state"]["epoch"]), dict(ck.get("artefacts") or {}))
+                     int(ck["state"]["epoch"]), dict(ck.get("artefacts") or {}), checkpoint)

@@ -18,10 +18,16 @@ import polars as pl
 from mabe_store.constants import mouse_name
 from mabe_store.reader import Store
 from mabe_train import MabeTrainError
+from mabe_train.intervals import (
+    ID_COLUMNS,
+    INTERVAL_COLUMNS,
+    INTERVAL_SCHEMA,
+    SOLUTION_SCHEMA,
+    SUBMISSION_COLUMNS,
+    cast_intervals,
+    empty_intervals,
+)
 from mabe_train.metric import check_overlaps
-
-INTERVAL_COLUMNS = ("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame")
-SUBMISSION_COLUMNS = ("row_id", *INTERVAL_COLUMNS)
 
 
 class SubmissionError(MabeTrainError, ValueError):
@@ -75,7 +81,7 @@ def _problems(df: pl.DataFrame, labeled: Mapping[str, set[str]]) -> list[str]:
         r = outside.row(0, named=True)
         problems.append(f"{outside.height} intervals of triples their video does not label "
                         f"(first: video {r['video_id']}, {r['entry']})")
-    clashes = check_overlaps(df, INTERVAL_COLUMNS[:4])
+    clashes = check_overlaps(df, ID_COLUMNS)
     if clashes.height:
         r = clashes.row(0, named=True)
         problems.append(f"{clashes.height} overlaps of two actions of one pair (first: video {r['video_id']}, "
@@ -85,9 +91,7 @@ def _problems(df: pl.DataFrame, labeled: Mapping[str, set[str]]) -> list[str]:
 
 def validate_submission(intervals: pl.DataFrame, labeled: Mapping[str, set[str]]) -> pl.DataFrame:
     """The intervals as text ids and Int64 frames, sorted; SubmissionError listing every problem."""
-    cols = [c for c in INTERVAL_COLUMNS if c in intervals.columns]
-    df = intervals.select(cols).with_columns(
-        pl.col(c).cast(pl.Int64 if c.endswith("_frame") else pl.Utf8) for c in cols)
+    df = cast_intervals(intervals.select([c for c in INTERVAL_COLUMNS if c in intervals.columns]))
     problems = _problems(df, {str(k): v for k, v in labeled.items()})
     if problems:
         raise SubmissionError("invalid submission: " + "; ".join(problems)
@@ -121,19 +125,18 @@ def solution_from_store(store: Store, video_ids: Iterable | None = None) -> pl.D
         agents, targets = zip(*(mouse_text(int(a), int(t)) for a, t in
                                 zip(ann["agent_id"], ann["target_id"], strict=True)), strict=True)
         parts.append(pl.DataFrame({
-            "video_id": np.full(len(agents), int(store.videos["video_id"][i]), dtype=np.int64),
+            "video_id": [str(int(store.videos["video_id"][i]))] * len(agents),
             "agent_id": agents, "target_id": targets, "action": ann["action"].astype(str),
             "start_frame": ann["start_frame"].astype(np.int64), "stop_frame": ann["stop_frame"].astype(np.int64),
         }).with_columns(pl.lit(str(store.videos["lab_id"][i])).alias("lab_id"),
                         pl.lit(str(store.videos["behaviors_labeled"][i])).alias("behaviors_labeled")))
     if not parts:
-        return pl.DataFrame(schema={"video_id": pl.Int64, **{c: pl.Utf8 for c in INTERVAL_COLUMNS[1:4]},
-                                    "start_frame": pl.Int64, "stop_frame": pl.Int64,
-                                    "lab_id": pl.Utf8, "behaviors_labeled": pl.Utf8})
+        return empty_intervals(SOLUTION_SCHEMA)
     return pl.concat(parts)
 
 
-def _spread(video_id: int, length: int, entries: set[str]) -> list[tuple]:
+def _spread(video_id, length: int, entries: set[str]) -> list[tuple]:
+    """Rows of `INTERVAL_SCHEMA` (video_id as text): each pair's labeled actions in equal chunks."""
     by_pair: dict[tuple[str, str], list[str]] = {}
     for e in sorted(entries):
         a, t, x = e.split(",")
@@ -141,7 +144,7 @@ def _spread(video_id: int, length: int, entries: set[str]) -> list[tuple]:
     rows = []
     for (a, t), acts in by_pair.items():
         step = -(-length // len(acts))  # ceil: equal consecutive chunks, the last one shorter
-        rows += [(video_id, a, t, x, k * step, min((k + 1) * step, length))
+        rows += [(str(video_id), a, t, x, k * step, min((k + 1) * step, length))
                  for k, x in enumerate(acts) if k * step < length]
     return rows
 
@@ -158,6 +161,4 @@ def no_learning_baseline(store: Store, video_ids: Iterable) -> pl.DataFrame:
     for vid in vids:
         length = int(store.videos["length"][store.index(vid)])
         rows += _spread(int(vid), length, labeled[str(vid)])
-    schema = {"video_id": pl.Int64, **{c: pl.Utf8 for c in INTERVAL_COLUMNS[1:4]},
-              "start_frame": pl.Int64, "stop_frame": pl.Int64}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")

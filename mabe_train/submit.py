@@ -1,4 +1,4 @@
-"""`mabe-train submit`: a bundle + the competition's files -> a submission.csv that is always valid.
+"""`mabe-train kaggle submit`: a bundle + the competition's files -> a submission.csv that is always valid.
 
 This is what the Kaggle notebook runs, offline, on the hidden test set (~200 videos). A scoring
 error there costs a day's quota and gives no score at all, so every failure below one video is
@@ -7,9 +7,9 @@ contained to that video:
      /kaggle/input/<slug>/ and /kaggle/input/competitions/<slug>/);
   2. build a test-only store in a scratch folder (`build_store(splits=("test",))`: train.csv and
      the ~10 GB of train tracking are never opened); a video it skips falls back;
-  3. load every bundled run (`mabe_train.run.load_run`, whatever its kind) and, video by video,
-     average their probabilities (`mabe_train.average`) and decode; a video whose prediction
-     raises falls back, and so does every video left when --time-budget would be exceeded
+  3. load every bundled run (`load_run`, whatever its kind) and, video by video, predict and decode
+     as `mabe-train predict` does; several runs are blended by the one rule of every ensemble
+     (mabe_train.runs.blend, `ensemble.blend_of`); a video whose prediction raises falls back, and so does every video left when --time-budget would be exceeded
      (estimated from the seconds per frame so far);
   4. write through `submission.write_submission` (the metric's checks) with a summary of what fell
      back and why (printed, and as <out>.summary.json).
@@ -39,10 +39,13 @@ import polars as pl
 
 from mabe_store.behaviors import clean_triples
 from mabe_store.constants import entry_text
+from mabe_store.log import Log, say
 from mabe_train import MabeTrainError
-from mabe_train.average import average_probs, average_thresholds
 from mabe_train.decode import decode
-from mabe_train.submission import SUBMISSION_COLUMNS, _spread, write_submission
+from mabe_train.ensemble import blend_of
+from mabe_train.intervals import INTERVAL_SCHEMA, SUBMISSION_COLUMNS
+from mabe_train.runs.registry import load_run
+from mabe_train.submission import _spread, write_submission
 
 FALLBACKS = ("none", "baseline")
 RUNS_DIR, RUNS_TAR, STORE_CONFIG = "runs", "runs.tar", "store.yaml"
@@ -137,11 +140,7 @@ def fallback_rows(videos: list[TestVideo], how: str) -> pl.DataFrame:
         for v in videos:
             if v.length > 0:
                 rows += _spread(v.video_id, v.length, v.entries)
-    return pl.DataFrame(rows, schema=_SCHEMA, orient="row")
-
-
-_SCHEMA = {"video_id": pl.Int64, "agent_id": pl.Utf8, "target_id": pl.Utf8, "action": pl.Utf8,
-           "start_frame": pl.Int64, "stop_frame": pl.Int64}
+    return pl.DataFrame(rows, schema=INTERVAL_SCHEMA, orient="row")
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -170,7 +169,6 @@ def build_test_store(comp: Path, scratch: Path, bundle: Path, summary: Summary, 
 
 
 def load_runs(bundle: Path, store_path: Path, device: str, threads: int, summary: Summary, log) -> list:
-    from mabe_train.run import load_run
     runs = []
     for run_dir in sorted(p for p in (bundle / RUNS_DIR).iterdir() if p.is_dir()) if (bundle / RUNS_DIR).is_dir() else []:
         try:
@@ -188,16 +186,11 @@ def load_runs(bundle: Path, store_path: Path, device: str, threads: int, summary
     return runs
 
 
-def decode_config(run):
-    """The run's decoding settings (a run kind may carry them itself; pairs runs keep them in cfg)."""
-    return getattr(run, "decode_config", None) or run.cfg.pairs.decode
-
-
 def predict_videos(runs: list, todo: list[TestVideo], budget: float | None, t0: float,
                    summary: Summary, log) -> list[pl.DataFrame]:
     """Decoded intervals per predicted video; failures and the over-budget rest go to fell_back."""
-    thresholds = average_thresholds([r.thresholds for r in runs])
-    cfg = decode_config(runs[0])
+    run = blend_of(runs)
+    thresholds, cfg = run.thresholds, run.decode_config
     parts, model_s, model_frames = [], 0.0, 0
     for k, v in enumerate(todo, 1):
         elapsed = time.monotonic() - t0
@@ -208,7 +201,7 @@ def predict_videos(runs: list, todo: list[TestVideo], budget: float | None, t0: 
             continue
         t1 = time.monotonic()
         try:
-            probs = average_probs([r.predict_probs([v.video_id]) for r in runs])
+            probs = run.predict_probs([v.video_id])
             rows = decode(probs, cfg, thresholds) if probs else None
         except Exception as e:  # noqa: BLE001 — one video's failure must not cost the others
             summary.fell_back[v.video_id] = f"prediction failed: {type(e).__name__}: {e}"
@@ -223,8 +216,8 @@ def predict_videos(runs: list, todo: list[TestVideo], budget: float | None, t0: 
 
 
 def _write(parts: list[pl.DataFrame], out: Path, labeled: dict[str, set[str]]) -> int:
-    parts = [p.select(list(_SCHEMA)).cast(_SCHEMA) for p in parts if p.height]
-    df = pl.concat(parts) if parts else pl.DataFrame(schema=_SCHEMA)
+    parts = [p.select(list(INTERVAL_SCHEMA)).cast(INTERVAL_SCHEMA) for p in parts if p.height]
+    df = pl.concat(parts) if parts else pl.DataFrame(schema=INTERVAL_SCHEMA)
     write_submission(df, out, labeled)
     return df.height
 
@@ -238,7 +231,7 @@ def _placeholder(out: Path, video: TestVideo) -> None:
 
 def submit(bundle: str | Path, input_root: str | Path, out: str | Path, *, time_budget: float | None = None,
            scratch: str | Path | None = None, fallback: str = "baseline", device: str = "auto", threads: int = 0,
-           jobs: int = 1, log=print) -> Summary:
+           jobs: int = 1, log: Log = say) -> Summary:
     """Write `out` for every video of the competition's test.csv; see the module docstring."""
     t0, bundle, out = time.monotonic(), Path(bundle), Path(out)
     if fallback not in FALLBACKS:

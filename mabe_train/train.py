@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from mabe_store.log import Log, progress_bar, say
 from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
 from mabe_train.config import Config
@@ -39,6 +40,7 @@ from mabe_train.run import (
     copy_atomic,
     load_checkpoint,
     make_run_dir,
+    mark_run,
     pick_device,
     run_layout,
     save_artefacts,
@@ -47,8 +49,8 @@ from mabe_train.run import (
     set_threads,
     trim_history,
     write_atomic,
-    write_marker,
 )
+from mabe_train.runs.files import BEST_CHECKPOINT, LAST_CHECKPOINT, SPLIT_FILE, SUMMARY_FILE
 from mabe_train.split import check_split, load_split, save_split, split_videos
 from mabe_train.task import build_task
 
@@ -130,7 +132,7 @@ def checkpoint(*, model, opt, sched, sampler, state: TrainState, cfg: Config, ar
 def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, given: dict | None = None):
     """Store, split (`given`, else split.py's choice) and run directory; the folder is made only once
     the store and split are good. A resumed run keeps the split.json it started with."""
-    if resume and (run_dir is None or not (Path(run_dir) / "last.pt").exists()):
+    if resume and (run_dir is None or not (Path(run_dir) / LAST_CHECKPOINT).exists()):
         raise TrainError(f"nothing to resume in {run_dir}: no last.pt")
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     if resume:
@@ -138,7 +140,7 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, g
         if (trained := run_layout(run_dir)) is not None:
             Layout.of(store).check_same(trained, f"run {run_dir}")
         check_store_generation(run_dir, store)
-        split = load_split(run_dir / "split.json")
+        split = load_split(run_dir / SPLIT_FILE)
     else:
         if given is not None:
             check_split(store, given)
@@ -148,8 +150,8 @@ def _prepare(cfg: Config, run_dir: Path | None, resume: bool, overwrite: bool, g
         _check_window(cfg, store, split)
         run_dir = Path(run_dir) if run_dir else make_run_dir(cfg, overwrite)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_marker(run_dir, cfg, store)
-        save_split(split, run_dir / "split.json")
+        mark_run(run_dir, cfg, store)
+        save_split(split, run_dir / SPLIT_FILE)
     save_config(cfg, run_dir)
     return run_dir, store, split
 
@@ -177,8 +179,8 @@ def _check_finite(loss_sum: float, model: torch.nn.Module | None, step: int) -> 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
           overwrite: bool = False, stop_after_steps: int | None = None, hooks: Hooks | None = None,
-          split: dict | None = None) -> Path:
-    """Train `cfg`; returns the run directory. `hooks` let a launcher stop it cleanly (see Hooks).
+          split: dict | None = None, log: Log = say) -> Path:
+    """Train `cfg`; returns the run directory; progress lines go to `log` (mabe_store.log). `hooks` let a launcher stop it cleanly (see Hooks).
     `split` ({"train": ids, "val": ids}, e.g. a cv fold's: mabe_train.split.fold_split) replaces
     the run's own seeded split; it is saved as split.json like any split, so resuming keeps it.
     `stop_after_steps` (tests) returns right after that
@@ -187,44 +189,50 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     set_threads(cfg.train.threads)
     run_dir, store, split = _prepare(cfg, run_dir, resume, overwrite, split)
     if (amp := resolve_amp(device, cfg.train.amp)) != cfg.train.amp:
-        print(f"train.amp={cfg.train.amp} is not supported on {device}: using {amp}", flush=True)
+        log(f"train.amp={cfg.train.amp} is not supported on {device}: using {amp}")
         cfg.train.amp = amp
     torch.manual_seed(cfg.train.seed)
     task = build_task(cfg, store, split, run_dir=run_dir, progress=cfg.train.progress)
-    parts = _build_parts(cfg, task, device, run_dir)
+    parts = _build_parts(cfg, task, device, run_dir, log)
     d = cfg.data
     steps = cfg.train.steps_per_epoch or max(1, task.frames_per_epoch() // (d.batch_size * d.sequence_length))
     state = TrainState()
     if resume:
-        ck = load_checkpoint(run_dir / "last.pt")
+        ck = load_checkpoint(run_dir / LAST_CHECKPOINT)
         state, parts["artefacts"] = _restore(ck, **_ck_parts(parts)), ck.get("artefacts", {})
         trim_history(run_dir, state.epoch)
-        print(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}", flush=True)
+        log(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}")
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16" and device.type == "cuda")
     while state.epoch < cfg.train.epochs:
         t0 = time.perf_counter()
         if not _train_epoch(task, parts, state, steps, device, scaler, run_dir, stop_after_steps, hooks):
             return run_dir
         stop = _end_epoch(task, parts, state, device, run_dir, time.perf_counter() - t0)
-        hooks.on_checkpoint(run_dir / "last.pt")
+        hooks.on_checkpoint(run_dir / LAST_CHECKPOINT)
         if stop:
-            print(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs", flush=True)
+            log(f"early stop: no {task.monitor} gain in {state.bad_epochs} epochs")
             break
-    write_atomic(run_dir / "summary.json", json.dumps({
+    write_atomic(run_dir / SUMMARY_FILE, json.dumps({
         "parameters": count_parameters(parts["model"]), "epochs": state.epoch, "steps": state.step,
         "monitor": task.monitor, "best": state.best, "best_epoch": state.best_epoch, "device": str(device)},
         indent=1))
     return run_dir
 
 
-def _build_parts(cfg: Config, task, device: torch.device, run_dir: Path) -> dict:
+def train_kind(cfg: Config, *, resume: Path | None = None, overwrite: bool = False, hooks: Hooks | None = None,
+               log: Log = say) -> Path:
+    """The registry's trainer of kind `torch` (mabe_train.runs.registry.train_run)."""
+    return train(cfg, run_dir=resume, resume=resume is not None, overwrite=overwrite, hooks=hooks, log=log)
+
+
+def _build_parts(cfg: Config, task, device: torch.device, run_dir: Path, log: Log) -> dict:
     """Model (parameter count printed), optimizer, scheduler and the batch source."""
     model = build_model(cfg.model, task.input_dim, task.n_outputs).to(device)
-    print(f"model {cfg.model.name}: {count_parameters(model):,} parameters; task {cfg.task}; "
-          f"device {device}; run {run_dir}", flush=True)
+    log(f"model {cfg.model.name}: {count_parameters(model):,} parameters; task {cfg.task}; "
+        f"device {device}; run {run_dir}")
     opt, sched = build_optimizer(cfg, model)
     sampler = make_feeder(task.train_batches(), device, cfg.train.feeder)  # same state_dict either way
-    return {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg, "artefacts": {}}
+    return {"model": model, "opt": opt, "sched": sched, "sampler": sampler, "cfg": cfg, "artefacts": {}, "log": log}
 
 
 def _restore(ck: dict, *, model, opt, sched, sampler, cfg=None, artefacts=None) -> TrainState:
@@ -277,11 +285,11 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
         if stop or (cfg.train.ckpt_every_steps and state.step % cfg.train.ckpt_every_steps == 0):
             meter.flush()
             _check_finite(meter.sums["loss"], model, state.step)
-            save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
-            hooks.on_checkpoint(run_dir / "last.pt")
+            save_checkpoint(run_dir / LAST_CHECKPOINT, checkpoint(**_ck_parts(parts), state=state))
+            hooks.on_checkpoint(run_dir / LAST_CHECKPOINT)
         if stop:
             bar.close()
-            print(f"stopped at step {state.step}: last.pt saved, resume with --resume {run_dir}", flush=True)
+            parts["log"](f"stopped at step {state.step}: last.pt saved, resume with --resume {run_dir}")
             return False
         if stop_after_steps is not None and state.step >= stop_after_steps:
             meter.flush()
@@ -294,9 +302,8 @@ def _train_epoch(task, parts, state: TrainState, steps: int, device, scaler, run
 
 
 def _bar(cfg: Config, steps: int, state: TrainState):
-    from tqdm.auto import tqdm
-    return tqdm(total=steps, initial=state.epoch_step, desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}",
-                unit="step", disable=not cfg.train.progress, leave=False)
+    return progress_bar(total=steps, initial=state.epoch_step, desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}",
+                        unit="step", enabled=cfg.train.progress, leave=False)
 
 
 def train_step(task, model, opt, scaler, x, batch, device, cfg: Config, step: int) -> torch.Tensor:
@@ -349,14 +356,13 @@ def _end_epoch(task, parts, state: TrainState, device, run_dir: Path, train_s: f
             "train_s": train_s, "val_s": val_s, "epoch_s": train_s + val_s, "best": improved,
             **{k: v for k, v in val.items() if k != "per_lab"}}
     append_history(run_dir, line)
-    print(f"epoch {state.epoch}: loss {line['loss']:.4f}  {task.monitor} {score:.4f}  "
-          f"(best {state.best:.4f} @ {state.best_epoch})  lr {line['lr']:.2e}  {line['epoch_s']:.1f}s",
-          flush=True)
+    parts["log"](f"epoch {state.epoch}: loss {line['loss']:.4f}  {task.monitor} {score:.4f}  "
+                 f"(best {state.best:.4f} @ {state.best_epoch})  lr {line['lr']:.2e}  {line['epoch_s']:.1f}s")
     state.epoch_step, state.sums = 0, TrainState().sums
-    save_checkpoint(run_dir / "last.pt", checkpoint(**_ck_parts(parts), state=state))
+    save_checkpoint(run_dir / LAST_CHECKPOINT, checkpoint(**_ck_parts(parts), state=state))
     if improved:
-        copy_atomic(run_dir / "last.pt", run_dir / "best.pt")
+        copy_atomic(run_dir / LAST_CHECKPOINT, run_dir / BEST_CHECKPOINT)
         save_artefacts(run_dir, parts["artefacts"], state.epoch)
     if state.epoch % cfg.train.save_freq == 0:
-        copy_atomic(run_dir / "last.pt", run_dir / f"epoch_{state.epoch:03d}.pt")
+        copy_atomic(run_dir / LAST_CHECKPOINT, run_dir / f"epoch_{state.epoch:03d}.pt")
     return state.bad_epochs >= cfg.train.early_stopping_patience > 0

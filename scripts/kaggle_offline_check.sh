@@ -3,7 +3,7 @@
 # for the bundle's wheels unless WHEELS_FROM points at a folder of them):
 #   1. dev env: synthetic data -> store -> a small pair model -> `mabe-train predict --split val`
 #      (the reference submission) and the validation videos' solution;
-#   2. dev env: `mabe-train bundle` of that run;
+#   2. dev env: `mabe-train kaggle bundle` of that run;
 #   3. a fake /kaggle/input: the run's validation videos as the competition's *test* videos
 #      (known labels; its train.csv is not even a csv: the test-only build must not read it) and
 #      the bundle as a dataset beside it;
@@ -13,7 +13,7 @@
 #      the image's version when a CPU wheel of it is reachable, else this machine's CPU torch (with
 #      what it needs beyond the list), and the script prints every difference from the image;
 #   5. the notebook's code cells, extracted from the bundle's submit.ipynb and run with python
-#      (they pip install --no-index from the bundle, then run mabe-train submit);
+#      (they pip install --no-index from the bundle, then run mabe-train kaggle submit);
 #   6. `mabe-train score` of the result, and the check that it equals the reference submission.
 # Usage: scripts/kaggle_offline_check.sh [WORK_DIR]    (PY=dev python, default .venv/bin/python)
 set -euo pipefail

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every figure the README quotes from `make demo` and `make test`, measured on a fresh clone of this
-# repository, with the machine facts they depend on. Prints a markdown table; writes nothing here.
+# Every figure the docs quote from `make demo` and `make test` (the table in docs/results.md, "`make demo`
+# and `make test`", and its headline in README.md), measured on a fresh clone of this repository, with the
+# machine facts they depend on. Prints a markdown table; writes nothing here.
 #   bash scripts/readme_figures.sh            # demo + tests (~10 min on a loaded 2-core machine)
 #   SKIP=test bash scripts/readme_figures.sh  # demo only
 set -euo pipefail

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mabe_store.errors import MabeStoreError
+from mabe_store.errors import MabeStoreError, MissingExtra
+from mabe_store.errors import require as require_extra
 
 
 class ImportFailure(MabeStoreError):
     """One tracking file cannot be imported; the message is the one-line reason (without the path)."""
 
 
-class MissingDependency(MabeStoreError):
-    """A reader's optional package is not installed: the whole command stops, in one line."""
+MissingDependency = MissingExtra  # a reader's optional package is missing: the whole command stops, in one line
 
 
 @dataclass
@@ -58,13 +58,7 @@ class Poses:
 
 def require(module: str):
     """Import an optional reader dependency, or fail in one line naming the extra that has it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError:
-        raise MissingDependency(f"reading this format needs the Python package `{module}` — "
-                                "install the extra: pip install -e '.[io]'") from None
+    return require_extra(module, extra="io", feature="reading this format")
 
 
 def text(values) -> list[str]:

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from mabe_store.constants import ACTION_INDEX, N_MICE
-from mabe_store.importers.keymap import normalise
+from mabe_store.importers.keymap import slot_of
 from mabe_store.importers.poses import ImportFailure, Poses
 
 META_COLUMNS = ["lab_id", "video_id"] + [f"mouse{m}_{f}" for m in range(1, N_MICE + 1) for f in (
@@ -80,7 +80,7 @@ def map_names(keypoints: list[str], keymap: dict[str, str]) -> tuple[dict[str, s
     """file name -> written name, and the names that fit no slot; two names in one slot fail."""
     out, unmapped, by_slot = {}, [], {}
     for name in keypoints:
-        slot = keymap.get(normalise(name))
+        slot = slot_of(name, keymap)
         if slot is None:
             unmapped.append(name)
             out[name] = name
@@ -114,15 +114,15 @@ def convert(poses: Poses, keymap: dict[str, str], *, min_confidence: float = 0.0
                      {n: int(counts[poses.keypoints.index(n)]) for n in unmapped}, low, notes)
 
 
-def check_behaviors(entries: list[str], n_mice: int) -> list[str]:
-    """`agent,target,action` entries (train.csv's behaviors_labeled) valid for `n_mice` mice, or
-    ImportFailure listing every bad one."""
+def check_behaviors(entries: list[str], n_mice: int, known=ACTION_INDEX) -> list[str]:
+    """`agent,target,action` entries (train.csv's behaviors_labeled) valid for `n_mice` mice and
+    the `known` actions (MABe's, or the lab's vocabulary), or ImportFailure listing every bad one."""
     mice = [f"mouse{k}" for k in range(1, n_mice + 1)]
     bad = []
     for e in entries:
         parts = e.split(",")
         ok = (len(parts) == 3 and parts[0] in mice and parts[1] in [*mice, "self"] and parts[1] != parts[0]
-              and parts[2] in ACTION_INDEX)
+              and parts[2] in known)
         if not ok:
             bad.append(e)
     if bad:
@@ -133,7 +133,7 @@ def check_behaviors(entries: list[str], n_mice: int) -> list[str]:
 
 def meta_row(c: Converted, *, lab: str, video_id: int, n_frames: int, fps: float,
              pix_per_cm: float | None, arena: dict[str, float | None], source: str,
-             behaviors: list[str] = ()) -> dict[str, str]:
+             behaviors: list[str] = (), known=ACTION_INDEX) -> dict[str, str]:
     """train.csv/test.csv row (every value text, as Kaggle's); unknown values are empty."""
     row = dict.fromkeys(META_COLUMNS, "")
     for k, name in enumerate(c.mice, start=1):
@@ -143,7 +143,7 @@ def meta_row(c: Converted, *, lab: str, video_id: int, n_frames: int, fps: float
                video_duration_sec=f"{n_frames / fps:g}",
                pix_per_cm_approx="" if pix_per_cm is None else f"{pix_per_cm:g}",
                body_parts_tracked=json.dumps(parts), tracking_method=source,
-               behaviors_labeled=json.dumps(check_behaviors(list(behaviors), len(c.mice))) if behaviors else "")
+               behaviors_labeled=json.dumps(check_behaviors(list(behaviors), len(c.mice), known)) if behaviors else "")
     for key, value in arena.items():
         row[key] = "" if value is None else f"{value:g}"
     return row

@@ -21,9 +21,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from mabe_store.constants import entry_text, mouse_name
+from mabe_store.log import progress_bar
 from mabe_store.synth.profiles import QUIRKY_LABS, SynthError, VideoSpec, lab_table, plan
 from mabe_store.synth.semireal import copy_annotations, plan_from_real
 from mabe_store.synth.video import make_video
@@ -120,8 +119,8 @@ def _one(args) -> tuple[int, list]:
 def _generate(specs: list[VideoSpec], seed: int, out: Path, progress: bool, workers) -> list[list]:
     workers = workers or min(len(specs), os.cpu_count() or 1)
     tasks = [(s, seed, out) for s in specs]
-    bar = tqdm(total=sum(s.n_frames for s in specs), unit="frame", unit_scale=True,
-               desc="synth", disable=not progress)
+    bar = progress_bar(total=sum(s.n_frames for s in specs), unit="frame", unit_scale=True,
+                       desc="synth", enabled=progress)
     results: list = [None] * len(tasks)
     with bar:
         if workers <= 1:

@@ -9,7 +9,8 @@ shows, the action's global threshold where the lab's OOF frames cannot decide).
 This module is the kind-independent driver; what differs per model kind — fit one fold, predict
 its held-out videos, write the final model — is a `FoldKind` (mabe_train.cv.kinds: GBDT and the
 pair sequence model). Every cv run directory holds
-  run.json, config.yaml  the marker (its `kind` says how `load_run` reads it) and the resolved config
+  run.json, config.yaml  the marker (`kind` and `cv: true`: how `load_run` reads it) and the resolved config
+(file names: mabe_train.runs.files)
   split.json             {"train": every labeled video, "val": the validated ones, "cv_folds": K}
   cv/folds.json          {video_id: fold} for the validated videos (mabe_train.split.assign_folds)
   cv/fold_<k>/           that fold's model, oof/<video>.npz, and done.json, written last
@@ -30,115 +31,92 @@ from pathlib import Path
 
 import numpy as np
 
+from mabe_store.log import Log, say
 from mabe_store.reader import Store, open_store
-from mabe_train import MabeTrainError
+from mabe_train.calibrate import present_actions, tune_thresholds
+from mabe_train.cv.kinds import CvError, kind_of
 from mabe_train.decode import VideoProbs
-from mabe_train.split import assign_folds, fold_split, usable_ids
+from mabe_train.pairs.scoring import score_videos
+from mabe_train.run import make_run_dir, mark_run, run_name, save_config
+from mabe_train.runs.files import (
+    CV_DIR,
+    DONE_FILE,
+    FOLDS_FILE,
+    OOF_DIR,
+    SPLIT_FILE,
+    SUMMARY_FILE,
+    fold_dir,
+    load_oof,
+    save_oof,
+    save_thresholds,
+    write_atomic,
+    write_json,
+)
+from mabe_train.split import assign_folds, fold_split, load_split, save_split, usable_ids
 
-CV_DIR = "cv"
-__all__ = ["CV_DIR", "CvError", "assign_folds", "finish_cv", "load_oof", "plan_cv", "run_cv", "run_fold",
-           "save_oof"]
-
-
-class CvError(MabeTrainError, ValueError):
-    """A cross-validation that cannot start or continue; the message says what to do."""
-
-
-# -- OOF files ------------------------------------------------------------------------------------
-def save_oof(folder: Path, videos: list[VideoProbs]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for vp in videos:
-        np.savez_compressed(folder / f"{vp.video_id}.npz", probs=vp.probs.astype(np.float16),
-                            labeled=vp.labeled, pairs=np.asarray(vp.pairs, dtype=np.int64),
-                            lab_id=np.asarray(vp.lab_id), fps=np.asarray(vp.fps or 0.0))
-
-
-def load_oof(run_dir: str | Path) -> list[VideoProbs]:
-    """Every OOF VideoProbs of a cv run (empty when the run has none)."""
-    out = []
-    for path in sorted(Path(run_dir).glob(f"{CV_DIR}/fold_*/oof/*.npz")):
-        z = np.load(path)
-        fps = float(z["fps"]) if "fps" in z else 0.0
-        out.append(VideoProbs(int(path.stem), str(z["lab_id"]), [tuple(map(int, p)) for p in z["pairs"]],
-                              z["probs"].astype(np.float32), z["labeled"], fps or None))
-    return out
+__all__ = ["CV_DIR", "CvError", "assign_folds", "finish_cv", "fold_dir", "load_oof", "plan_cv", "run_cv",
+           "run_fold", "save_oof"]
 
 
 def _folds(run_dir: Path) -> dict[int, int]:
-    return {int(v): f for v, f in json.loads((Path(run_dir) / CV_DIR / "folds.json").read_text())["folds"].items()}
+    return {int(v): f for v, f in json.loads((Path(run_dir) / CV_DIR / FOLDS_FILE).read_text())["folds"].items()}
 
 
 def n_folds(run_dir: Path) -> int:
     return max(_folds(run_dir).values()) + 1
 
 
-def fold_dir(run_dir: Path, fold: int) -> Path:
-    return Path(run_dir) / CV_DIR / f"fold_{fold}"
-
-
 # -- the three steps ------------------------------------------------------------------------------
 def plan_cv(cfg, k: int, *, labs: list[str] | None = None, overwrite: bool = False, refit: bool = False) -> Path:
     """The cv run directory with its fold plan: a new one, or the existing one of this plan."""
-    from mabe_train.cv.kinds import kind_of
-    from mabe_train.run import make_run_dir, run_name, save_config, write_atomic, write_marker
-    from mabe_train.split import save_split
     kind = kind_of(cfg)
     kind.check(cfg, refit)
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     folds = assign_folds(store, k, cfg.data.split_seed, labs)
     run_dir = Path(cfg.train.checkpoint_dir) / run_name(cfg)
-    plan = run_dir / CV_DIR / "folds.json"
+    plan = run_dir / CV_DIR / FOLDS_FILE
     if plan.exists() and not overwrite:
         if _folds(run_dir) != folds:
             raise CvError(f"{run_dir} holds folds of another plan (videos, --folds, --labs or seed differ) "
                           "— pass --overwrite to start again, or another train.run_name")
         return run_dir
     run_dir = make_run_dir(cfg, overwrite)
-    write_marker(run_dir, cfg, store)
-    marker = json.loads((run_dir / "run.json").read_text()) | {"cv": True, **kind.marker(k)}
-    write_atomic(run_dir / "run.json", json.dumps(marker, indent=1))
+    mark_run(run_dir, cfg, store, kind.run_kind, cv=True, **kind.marker(k))
     save_config(cfg, run_dir)
-    save_split({"train": usable_ids(store), "val": sorted(folds), "cv_folds": k}, run_dir / "split.json")
+    save_split({"train": usable_ids(store), "val": sorted(folds), "cv_folds": k}, run_dir / SPLIT_FILE)
     (run_dir / CV_DIR).mkdir(exist_ok=True)
     write_atomic(plan, json.dumps({"folds": {str(v): f for v, f in folds.items()}, "labs": labs}, indent=1))
     return run_dir
 
 
-def run_fold(cfg, run_dir: Path, fold: int, *, hooks=None, log=print, store: Store | None = None) -> bool:
+def run_fold(cfg, run_dir: Path, fold: int, *, hooks=None, log: Log = say, store: Store | None = None) -> bool:
     """Fit fold `fold` on every other video and save its videos' OOF probabilities; True once done
     (at once when done.json exists), False when `hooks.should_stop` stopped it (resumable)."""
-    from mabe_train.cv.kinds import kind_of
-    from mabe_train.run import write_atomic
     out = fold_dir(run_dir, fold)
-    if (out / "done.json").exists():
+    if (out / DONE_FILE).exists():
         log(f"fold {fold}: done already")
         return True
     store = store or open_store(cfg.data.data_dir, cfg.data.storage_options)
-    split = fold_split(_folds(run_dir), fold, json.loads((Path(run_dir) / "split.json").read_text())["train"])
+    split = fold_split(_folds(run_dir), fold, load_split(Path(run_dir) / SPLIT_FILE)["train"])
     log(f"fold {fold}: {len(split['train'])} training, {len(split['val'])} validation videos")
     t0 = time.process_time()
     kind = kind_of(cfg)
     if not kind.train_fold(cfg, store, out, split, hooks=hooks, log=log):
         return False
-    save_oof(out / "oof", kind.predict_fold(out, store, split["val"]))
+    save_oof(out / OOF_DIR, kind.predict_fold(out, store, split["val"]))
     kind.tidy_fold(out)
-    write_atomic(out / "done.json", json.dumps({"videos": split["val"], "cpu_s": round(time.process_time() - t0, 1)}))
+    write_atomic(out / DONE_FILE, json.dumps({"videos": split["val"], "cpu_s": round(time.process_time() - t0, 1)}))
     return True
 
 
-def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log=print) -> Path:
+def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log: Log = say) -> Path:
     """Thresholds on every fold's OOF probabilities, then the kind's final model (refit or fold average)."""
-    from mabe_train.calibrate import present_actions, tune_thresholds
-    from mabe_train.cv.kinds import kind_of
-    from mabe_train.gbdt.loaded import score_videos
-    from mabe_train.pairs.scoring import THRESHOLDS_FILE, thresholds_artefact
-    from mabe_train.run import save_artefacts, write_atomic
     run_dir = Path(run_dir)
     k = n_folds(run_dir)
-    if missing := [f for f in range(k) if not (fold_dir(run_dir, f) / "done.json").exists()]:
+    if missing := [f for f in range(k) if not (fold_dir(run_dir, f) / DONE_FILE).exists()]:
         raise CvError(f"{run_dir}: fold(s) {missing} are not done — run the same `mabe-train cv` again to finish them")
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
-    split = json.loads((run_dir / "split.json").read_text())
+    split = load_split(run_dir / SPLIT_FILE)
     oof = load_oof(run_dir)
     thresholds = tune_thresholds(oof, store, config=cfg.pairs.decode, present=present_actions(store, split["train"]))
     details = score_videos(oof, store, cfg.pairs.decode, thresholds)
@@ -148,24 +126,23 @@ def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log=print) -> Path:
     log(f"per fold: {', '.join(f'{s:.4f}' for s in per_fold)} (mean {np.mean(per_fold):.4f}, std {spread:.4f})")
     kind = kind_of(cfg)
     kind.finish(cfg, store, run_dir, k, refit, split["train"], log=log)
-    save_artefacts(run_dir, {THRESHOLDS_FILE: thresholds_artefact(thresholds, details.score)}, epoch=1)
-    write_atomic(run_dir / "summary.json", json.dumps({"kind": kind.name, "folds": k, "refit": refit,
-                                                       "oof_score": details.score, "oof_videos": len(oof),
-                                                       "fold_scores": per_fold, "fold_score_std": spread}))
+    save_thresholds(run_dir, thresholds, details.score)
+    write_json(run_dir, SUMMARY_FILE, {"kind": kind.run_kind, "folds": k, "refit": refit,
+                                       "oof_score": details.score, "oof_videos": len(oof),
+                                       "fold_scores": per_fold, "fold_score_std": spread})
     return run_dir
 
 
 def fold_scores(run_dir: Path, oof: list[VideoProbs], store: Store, decode_cfg, thresholds) -> list[float]:
     """Each fold's score on its own OOF videos, with the thresholds tuned on all of them: the spread
     says how much one held-out score of this model kind can move with the videos drawn."""
-    from mabe_train.gbdt.loaded import score_videos
     folds = _folds(run_dir)
     return [score_videos([v for v in oof if folds.get(v.video_id) == f], store, decode_cfg, thresholds).score
             for f in range(n_folds(run_dir))]
 
 
 def run_cv(cfg, k: int, *, labs: list[str] | None = None, refit: bool = False, overwrite: bool = False,
-           hooks=None, log=print) -> Path:
+           hooks=None, log: Log = say) -> Path:
     """Plan (or continue) the K folds, run each one not yet done, then `finish_cv`."""
     run_dir = plan_cv(cfg, k, labs=labs, overwrite=overwrite, refit=refit)
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)

@@ -11,6 +11,7 @@ leaves, rate and sampling, 250 rounds) it fitted sniff/attack/approach in 12.4/6
 14.8/7.2/7.6, with equal or better validation average precision (0.920/0.986/0.841 vs 0.919/0.984/0.832).
 """
 
+from mabe_store.errors import require
 from mabe_train import MabeTrainError
 
 
@@ -19,10 +20,5 @@ class GbdtError(MabeTrainError, ValueError):
 
 
 def require_lightgbm():
-    """The lightgbm module, or GbdtError naming the extra to install."""
-    try:
-        import lightgbm
-    except ImportError:
-        raise GbdtError("the GBDT model kind needs LightGBM — install the extra: pip install 'mabe[gbdt]'"
-                        " (or pip install lightgbm)") from None
-    return lightgbm
+    """The lightgbm module, or MissingExtra naming the extra to install."""
+    return require("lightgbm", extra="gbdt", feature="the GBDT model kind")

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from mabe_store.constants import ACTIONS
+from mabe_store.log import progress_bar
 from mabe_store.reader import Store
 from mabe_train.decode import VideoProbs
 from mabe_train.gbdt import GbdtError, require_lightgbm
 from mabe_train.gbdt.features import feature_names, video_features
+from mabe_train.runs.blend import blend_logodds, equal_weights, logit
 
 MODEL_FILE = "gbdt.json"
 
@@ -58,7 +60,7 @@ class GbdtModel:
         (run_dir / MODEL_FILE).write_text(json.dumps(meta, indent=1))
 
     @classmethod
-    def load(cls, run_dir: Path) -> GbdtModel | AveragedModel:
+    def load(cls, run_dir: Path) -> GbdtModel | FoldModels:
         lgb = require_lightgbm()
         path = run_dir / MODEL_FILE
         if not path.exists():
@@ -66,7 +68,7 @@ class GbdtModel:
                             "configs/gbdt.yaml` (the run may have been killed before its models were saved)")
         meta = json.loads(path.read_text())
         if "members" in meta:
-            return AveragedModel(tuple(meta["windows_s"]), [cls.load(run_dir / m) for m in meta["members"]])
+            return FoldModels(tuple(meta["windows_s"]), [cls.load(run_dir / m) for m in meta["members"]])
         model = cls(tuple(meta["windows_s"]), labs=tuple(meta.get("labs", ())))
         for e in meta["models"]:
             key = (e["kind"], e["action"])
@@ -95,9 +97,7 @@ class GbdtModel:
     def predict_probs(self, store: Store, video_ids, *, progress: bool = False,
                       default_actions=None) -> list[VideoProbs]:
         ids = list(video_ids)
-        if progress:
-            from tqdm.auto import tqdm
-            ids = tqdm(ids, desc="predicting", unit="video", leave=False)
+        ids = progress_bar(ids, desc="predicting", unit="video", enabled=progress, leave=False)
         return [vp for vp in (self.video_probs(store, v, default_actions) for v in ids) if vp is not None]
 
 
@@ -109,9 +109,10 @@ def _video_probs(store: Store, video_id, rows, probs: np.ndarray) -> VideoProbs:
 
 
 @dataclass
-class AveragedModel:
-    """The mean probability of several GbdtModels over one feature computation (a CV run's folds).
-    An action a member has no booster for counts as 0 in that member's share."""
+class FoldModels:
+    """The K fold models of a GBDT cv run, blended by the one rule (mabe_train.runs.blend: the mean
+    of their log-odds, centred at 0.5 — one model's folds share a scale) over one feature
+    computation. An action is blended over the folds that have a booster for it."""
 
     windows_s: tuple[float, ...]
     members: list[GbdtModel]
@@ -125,7 +126,8 @@ class AveragedModel:
         if not rows:
             return None
         lab = str(store.videos["lab_id"][store.index(video_id)])
-        probs = sum(m.rows_probs(rows, lab) for m in self.members) / len(self.members)
-        return _video_probs(store, video_id, rows, probs.astype(np.float32))
+        zs = [logit(m.rows_probs(rows, lab)) for m in self.members]
+        has = np.array([[[(r.kind, a) in m.boosters for a in ACTIONS] for r in rows] for m in self.members])
+        return _video_probs(store, video_id, rows, blend_logodds(zs, equal_weights(len(self.members)), has))
 
     predict_probs = GbdtModel.predict_probs

@@ -13,7 +13,6 @@ videos show but its validation videos lack gets the action's global threshold, n
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from mabe_store.constants import ACTIONS
+from mabe_store.log import Log, progress_bar, say
 from mabe_store.reader import Store, open_store
+from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.gbdt import GbdtError, require_lightgbm
 from mabe_train.gbdt.features import video_features
 from mabe_train.gbdt.model import GbdtModel
 from mabe_train.pairs.labels import pair_intervals, rasterise_pair
+from mabe_train.pairs.scoring import score_videos
+from mabe_train.run import make_run_dir, mark_run, save_config
+from mabe_train.runs.files import SPLIT_FILE, SUMMARY_FILE, save_thresholds, write_json
+from mabe_train.runs.registry import GBDT
+from mabe_train.split import save_split, split_videos
 
 KINDS = ("pair", "self")
 
@@ -45,9 +51,7 @@ def collect_rows(store: Store, video_ids, windows_s, rows_per_second: float,
     """Subsampled feature rows, targets and label masks of every labeled pair, by kind."""
     parts: dict[str, list] = {k: [] for k in KINDS}
     ids = list(video_ids)
-    if progress:
-        from tqdm.auto import tqdm
-        ids = tqdm(ids, desc="features", unit="video", leave=False)
+    ids = progress_bar(ids, desc="features", unit="video", enabled=progress, leave=False)
     for vid in ids:
         fps = float(store.videos["fps"][store.index(vid)])
         lab = str(store.videos["lab_id"][store.index(vid)])
@@ -74,7 +78,7 @@ def lgb_params(s, threads: int, seed: int) -> dict:
 
 
 def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int = 1, seed: int = 0,
-               log=print) -> GbdtModel:
+               log: Log = say) -> GbdtModel:
     """One booster per (kind, action) with positives among the rows that label it."""
     lgb = require_lightgbm()
     labs = tuple(sorted({str(x) for r in train.values() for x in np.unique(r.lab)})) if s.lab_feature else ()
@@ -112,7 +116,7 @@ def fit_models(train: dict[str, Rows], val: dict[str, Rows], s, *, threads: int 
     return model
 
 
-def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log=print) -> GbdtModel:
+def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log: Log = say) -> GbdtModel:
     """Features of both video sets, then `fit_models` (early stopping on `val_ids`, if any)."""
     s = cfg.gbdt
     t0 = time.process_time()
@@ -125,24 +129,16 @@ def fit_on_videos(store: Store, train_ids, val_ids, cfg, *, log=print) -> GbdtMo
                       seed=cfg.train.seed, log=log)
 
 
-def train_gbdt(cfg, *, overwrite: bool = False, log=print) -> Path:
+def train_gbdt(cfg, *, overwrite: bool = False, log: Log = say) -> Path:
     """Train a `model.name: gbdt` run end to end; returns its directory."""
-    from mabe_train.calibrate import present_actions, tune_thresholds
-    from mabe_train.gbdt.loaded import score_videos
-    from mabe_train.pairs.scoring import THRESHOLDS_FILE, thresholds_artefact
-    from mabe_train.run import make_run_dir, save_artefacts, save_config, write_atomic, write_marker
-    from mabe_train.split import save_split, split_videos
-
     require_lightgbm()
     store = open_store(cfg.data.data_dir, cfg.data.storage_options)
     d = cfg.data
     split = split_videos(store, d.val_fraction, d.split_seed, d.max_videos)
     run_dir = make_run_dir(cfg, overwrite)
-    write_marker(run_dir, cfg, store)
-    marker = json.loads((run_dir / "run.json").read_text()) | {"kind": "gbdt"}
-    write_atomic(run_dir / "run.json", json.dumps(marker, indent=1))
+    mark_run(run_dir, cfg, store, GBDT)
     save_config(cfg, run_dir)
-    save_split(split, run_dir / "split.json")
+    save_split(split, run_dir / SPLIT_FILE)
     t0 = time.process_time()
     model = fit_on_videos(store, split["train"], split["val"], cfg, log=log)
     model.save(run_dir)
@@ -150,9 +146,14 @@ def train_gbdt(cfg, *, overwrite: bool = False, log=print) -> Path:
     thresholds = tune_thresholds(videos, store, config=cfg.pairs.decode,
                                  present=present_actions(store, split["train"] + split["val"]))
     details = score_videos(videos, store, cfg.pairs.decode, thresholds)
-    save_artefacts(run_dir, {THRESHOLDS_FILE: thresholds_artefact(thresholds, details.score)}, epoch=1)
-    summary = {"kind": "gbdt", "val_score": details.score, "cpu_s": round(time.process_time() - t0, 1),
+    save_thresholds(run_dir, thresholds, details.score)
+    summary = {"kind": GBDT, "val_score": details.score, "cpu_s": round(time.process_time() - t0, 1),
                "boosters": len(model.boosters)}
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
+    write_json(run_dir, SUMMARY_FILE, summary)
     log(f"validation score {details.score:.4f} ({len(videos)} videos), {summary['cpu_s']} cpu-s")
     return run_dir
+
+
+def train_kind(cfg, *, resume=None, overwrite: bool = False, hooks=None, log=print) -> Path:
+    """The registry's trainer of kind `gbdt` (one pass: the registry refuses `resume`; no hooks)."""
+    return train_gbdt(cfg, overwrite=overwrite, log=log)

@@ -22,7 +22,7 @@ from mabe_train.grouped.labels import (
     frame_classes,
     group_matrix,
 )
-from mabe_train.task import Task
+from mabe_train.task_base import Task
 from mabe_train.windows import DataError, UniformStarts, Units, WindowSampler, predict_video, window_span
 
 

@@ -20,24 +20,20 @@ import numpy as np
 import polars as pl
 import torch
 
+from mabe_store.log import progress_bar
 from mabe_store.reader import Store
 from mabe_train.calibrate import tune_thresholds
-from mabe_train.decode import (
-    DecodeConfig,
-    VideoProbs,
-    decode,
-    thresholds_from_artefact,
-    truth_raster,
-)
+from mabe_train.decode import DecodeConfig, VideoProbs, decode, truth_raster
 from mabe_train.decode import thresholds_artefact as decode_artefact
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 from mabe_train.metric import ScoreDetails, score_details
-from mabe_train.pairs import PairsError
 from mabe_train.pairs.infer import video_probs
 from mabe_train.pairs.settings import PairsSettings
+from mabe_train.runs.files import THRESHOLDS_FILE
 from mabe_train.submission import solution_from_store
 
-THRESHOLDS_FILE = "thresholds.json"
+__all__ = ["THRESHOLDS_FILE", "collect_probs", "score_probs", "score_videos", "thresholds_artefact",
+           "tune_and_score"]
 
 
 def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: int, stride: int = 0,
@@ -49,9 +45,7 @@ def collect_probs(model: torch.nn.Module, store: Store, video_ids, *, window: in
     options: the run's `pairs:` settings (lab input, flip TTA: pairs.infer.pairs_probs)."""
     model.eval()
     ids = list(video_ids)
-    if progress:
-        from tqdm.auto import tqdm
-        ids = tqdm(ids, desc="predicting", unit="video", leave=False)
+    ids = progress_bar(ids, desc="predicting", unit="video", enabled=progress, leave=False)
     out = []
     for vid in ids:
         probs = video_probs(model, store, vid, window=window, stride=stride, device=device, layout=layout,
@@ -75,6 +69,11 @@ def score_probs(videos: list[VideoProbs], solution: pl.DataFrame, decode_cfg: De
     if sub.height == 0 or solution.height == 0:
         return sub, empty_details()
     return sub, score_details(solution, sub)
+
+
+def score_videos(videos: list[VideoProbs], store: Store, decode_cfg: DecodeConfig, thresholds) -> ScoreDetails:
+    """Official score details of decoded probabilities against the store's annotations (`score_probs`)."""
+    return score_probs(videos, solution_from_store(store, [v.video_id for v in videos]), decode_cfg, thresholds)[1]
 
 
 def tune_and_score(videos: list[VideoProbs], store: Store, decode_cfg: DecodeConfig):
@@ -105,11 +104,3 @@ def thresholds_artefact(thresholds, score: float) -> dict:
     """The JSON-ready `thresholds.json` content of one validation (train() adds the epoch); with
     the per-action bouts when tuning used them (decode.thresholds_artefact)."""
     return decode_artefact(thresholds, score)
-
-
-def thresholds_of(artefacts: dict, run_dir) -> dict[tuple[str, str], float]:
-    """The tuned thresholds a loaded checkpoint carries (`LoadedRun.artefacts`)."""
-    if THRESHOLDS_FILE not in artefacts:
-        raise PairsError(f"the checkpoint of {run_dir} carries no thresholds — they come from a validation "
-                         "of a `task: pairs` run; train at least one epoch")
-    return thresholds_from_artefact(artefacts[THRESHOLDS_FILE])

@@ -43,7 +43,7 @@ from mabe_train.pairs.scoring import (
     tune_and_score,
 )
 from mabe_train.pairs.settings import PairsSettings
-from mabe_train.task import Task
+from mabe_train.task_base import Task
 from mabe_train.windows import Batch, WindowSampler
 
 

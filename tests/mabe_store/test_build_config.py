@@ -49,3 +49,18 @@ def test_yaml_syntax_error_is_one_line_with_its_place(tmp_path):
         load_config(path)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(f"{path} is not valid YAML: ") and "line 3" in msg
+
+
+def test_overrides_go_over_the_file_and_problems_read_as_in_mabe_train(tmp_path):
+    (tmp_path / "c.yaml").write_text("chunk_rows: 4096\ncodec: blosc-lz4\n")
+    cfg = load_config(tmp_path / "c.yaml", ["chunk_rows=8192", "shard_rows=8192"])
+    assert (cfg.chunk_rows, cfg.shard_rows, cfg.codec) == (8192, 8192, "blosc-lz4")
+    assert load_config(None, ["clevel=3"]).clevel == 3
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["chunk_row=1", "novalue", "codec=[unclosed"])
+    msg = str(e.value)
+    assert msg.startswith("invalid store config: unknown setting 'chunk_row' (settings: ")
+    assert "'novalue' is not key=value" in msg and "codec='[unclosed' is not a YAML value" in msg
+    (tmp_path / "list.yaml").write_text("- a list\n")
+    with pytest.raises(ConfigError, match="the top level must be a mapping of settings"):
+        load_config(tmp_path / "list.yaml")

@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from mabe_store import download as dl
+from mabe_store.errors import MissingExtra
 
 SECRET = "s3cr3t-key-value"
 
@@ -136,5 +137,5 @@ def test_no_credentials_and_no_client_are_one_line(tmp_path, monkeypatch):
     with pytest.raises(dl.DownloadError, match="no Kaggle credentials .*KAGGLE_API_TOKEN"):
         dl.download(tmp_path / "raw")
     monkeypatch.setitem(sys.modules, "kaggle.api.kaggle_api_extended", None)  # import fails
-    with pytest.raises(dl.DownloadError, match=r"pip install 'mabe\[kaggle\]'"):
+    with pytest.raises(MissingExtra, match=r"^downloading the data needs kaggle: pip install 'mabe\[kaggle\]'$"):
         dl.download(tmp_path / "raw")

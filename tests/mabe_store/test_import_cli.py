@@ -79,6 +79,8 @@ def test_export_then_import_gives_back_the_same_coordinates(tmp_path, dlc_file, 
     out = tmp_path / f"out{suffix}"
     r = invoke("export", "1", "--store", tmp_path / "a.zarr", "--format", fmt, "--out", out)
     assert r.exit_code == 0, r.output
+    assert "not exported: the tracker's confidence" in r.output  # what the store cannot carry, said once
+    assert "fit no store slot (paw_left)" in r.output
     extra = [] if fmt == "movement" else ["--fps", 25]  # a DLC table carries no frame rate
     r = invoke("import", out, "--raw", raw2, "--pix-per-cm", 9, *extra)
     assert r.exit_code == 0, r.output
@@ -109,8 +111,7 @@ def test_more_than_four_mice_and_missing_extra_are_one_line(tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "h5py", None)
     r = invoke("import", path, "--raw", tmp_path / "raw", "--fps", 30)
     assert r.exit_code == 1
-    assert r.output.strip().splitlines() == ["error: reading this format needs the Python package `h5py` — "
-                                             "install the extra: pip install -e '.[io]'"]
+    assert r.output.strip().splitlines() == ["error: reading this format needs h5py: pip install 'mabe[io]'"]
 
 
 def test_export_of_an_unknown_video_is_one_line(tmp_path, dlc_file):

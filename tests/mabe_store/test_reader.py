@@ -8,7 +8,8 @@ import zarr
 
 from mabe_store import StoreError, open_store
 from mabe_store.constants import ACTION_INDEX
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
+from mabe_store.writer import write_store
 
 
 def video(vid: int, length: int, seed: int, lab: str = "LabX") -> VideoData:

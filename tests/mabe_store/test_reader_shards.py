@@ -11,8 +11,9 @@ import zarr
 from mabe_store import open_store
 from mabe_store.build_config import make_config
 from mabe_store.codecs import ShardLayout
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
 from mabe_store.reader import ShardRows
+from mabe_store.writer import write_store
 
 SMALL = {"chunk_rows": 256, "shard_rows": 1024}
 

@@ -23,6 +23,17 @@ def test_build_then_rerun(handmade_raw, tmp_path):
     assert r.exit_code == 0 and "5 already in the store" in r.output
 
 
+def test_build_takes_key_value_settings_over_the_config(handmade_raw, tmp_path):
+    out = tmp_path / "s.zarr"
+    r = run("build", "chunk_row=512", "--raw", handmade_raw, "--out", out, "--no-progress")
+    assert r.exit_code == 1 and r.output.strip().splitlines()[0].startswith(
+        "error: invalid store config: unknown setting 'chunk_row'") and not out.exists()
+    r = run("build", "chunk_rows=512", "shard_rows=1024", "--raw", handmade_raw, "--out", out, "--jobs", "1",
+            "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert zarr.open_group(out, mode="r")["features"].chunks[0] == 512
+
+
 def test_build_exits_nonzero_when_a_video_is_skipped(handmade_raw, tmp_path):
     (handmade_raw / "test_tracking" / "LabA" / "301.parquet").write_bytes(b"not parquet")
     r = run("build", "--raw", handmade_raw, "--out", tmp_path / "s.zarr", "--no-progress")
@@ -69,7 +80,7 @@ def test_inspect_plot_creates_folders_and_reports_unwritable_paths(handmade_stor
     assert png.exists()
     (tmp_path / "file").write_text("")
     r = run("inspect", "--store", handmade_store, "201", "--plot", tmp_path / "file" / "v.png")
-    assert r.exit_code == 1 and "cannot write" in r.output
+    assert r.exit_code == 1 and "error: cannot use" in r.output and "writable path" in r.output
 
 
 def test_verify_passes_then_catches_a_tampered_value(handmade_store, tmp_path, handmade_raw):

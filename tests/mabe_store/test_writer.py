@@ -12,8 +12,9 @@ from mabe_store.build import build_store
 from mabe_store.build_config import make_config
 from mabe_store.codecs import array_codecs
 from mabe_store.errors import zarr_codec_notice_silenced
-from mabe_store.format import VideoData, rasterise, write_store
+from mabe_store.format import VideoData, rasterise
 from mabe_store.verify import check_contract, check_raw
+from mabe_store.writer import write_store
 
 QUIET = {"progress": False, "log": lambda _: None}
 SMALL = {"chunk_rows": 256, "shard_rows": 512}  # several shards even for the tiny fixtures

@@ -6,7 +6,7 @@ follow the bouts, so a model that reads relative position and motion can learn t
 (pix_per_cm) and arena offset vary per video, so coordinate normalisation matters. Some points are
 untracked (NaN). The session fixture `train_store` (tests/mabe_train/conftest.py) is built from these.
 The bouts are written as annotation intervals; the store's writer derives the frame labels (this
-module is the tests' one way to write a store: `mabe_store.format.write_store`, the builder's writer).
+module is the tests' one way to write a store: `mabe_store.writer.write_store`, the builder's writer).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
+from mabe_store.writer import write_store
 
 LABELED = json.dumps(["mouse1,mouse2,sniff", "mouse1,mouse2,attack", "mouse1,mouse2,mount",
                       "mouse1,self,rear"])

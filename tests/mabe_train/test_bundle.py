@@ -1,4 +1,4 @@
-"""`mabe-train bundle` offline: a local wheelhouse of tiny wheels stands in for PyPI (real pip, no
+"""`mabe-train kaggle bundle` offline: a local wheelhouse of tiny wheels stands in for PyPI (real pip, no
 network), a trained debug run is bundled, and the folder holds what the notebook needs and no more."""
 
 import json
@@ -135,7 +135,7 @@ def test_metadata_and_notebook(env):
     nb = json.loads((out / "submit.ipynb").read_text())
     code = code_cells(nb)
     assert len([c for c in nb["cells"] if c["cell_type"] == "code"]) <= 4
-    assert "'--no-index'" in code and "'submit'" in code and "/kaggle/working" in code
+    assert "'--no-index'" in code and "'kaggle', 'submit'" in code and "/kaggle/working" in code
     compile(code, "submit.ipynb", "exec")
     assert "keypoints" in (out / "store.yaml").read_text()
 
@@ -150,7 +150,7 @@ def test_a_run_that_cannot_be_loaded_is_refused(env, tmp_path):
     with pytest.raises(BundleError, match="run broken cannot be loaded"):
         make_bundle([broken], tmp_path / "B", wheels_from=root / "house", image=root / "image.txt", log=lambda _: None)
     assert not (tmp_path / "B").exists()  # nothing half-written is left
-    r = CliRunner().invoke(train_app, ["bundle", "--run", str(tmp_path / "nothing"), "--out", str(tmp_path / "B"),
+    r = CliRunner().invoke(train_app, ["kaggle", "bundle", "--run", str(tmp_path / "nothing"), "--out", str(tmp_path / "B"),
                                        "--overwrite"])
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
 

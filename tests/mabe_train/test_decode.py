@@ -7,6 +7,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from mabe_train.runs.files import THRESHOLDS_FILE, RunError, load_thresholds
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
 from mabe_train.calibrate import tune_thresholds
@@ -23,7 +24,7 @@ from mabe_train.decode import (
     truth_raster,
 )
 from mabe_train.metric import score
-from mabe_train.pairs.scoring import THRESHOLDS_FILE, thresholds_artefact, thresholds_of
+from mabe_train.pairs.scoring import thresholds_artefact
 from mabe_train.submission import write_submission
 
 A = len(ACTIONS)
@@ -158,7 +159,9 @@ def test_tuned_thresholds_beat_a_fixed_half(tmp_path):
     assert fixed == pytest.approx((0.5 + 160 / 280) / 2) and tuned == pytest.approx(1.0)
     artefact = thresholds_artefact(thr, 0.5)
     assert json.loads(json.dumps(artefact)) == artefact  # JSON-ready, as checkpoints and thresholds.json hold it
-    assert thresholds_of({THRESHOLDS_FILE: artefact}, tmp_path) == thr
+    assert load_thresholds({THRESHOLDS_FILE: artefact}, tmp_path) == thr
+    with pytest.raises(RunError, match="carries no thresholds.json"):  # the one loader's one error
+        load_thresholds({}, tmp_path)
 
 
 def test_truth_raster_is_the_solution_on_the_video_pairs_and_tuning_can_share_it():

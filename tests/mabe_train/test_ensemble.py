@@ -65,6 +65,8 @@ def test_ensemble_is_a_run_that_predict_and_evaluate_take(members, tmp_path):
     assert meta["kind"] == "ensemble" and len(meta["weights"]) == 2 and abs(sum(meta["weights"]) - 1) < 1e-9
     assert sum("weights" in ln for ln in lines) == 12  # 11 candidates scored + the choice
     e = load_run(out)
+    from mabe_train.runs.protocol import Run
+    assert isinstance(e, Run) and all(isinstance(m, Run) for m in e.members)  # EnsembleRun, GbdtRun
     videos = e.predict_probs(e.split["val"])
     assert videos and all(v.probs.min() >= 0 and v.probs.max() <= 1 for v in videos)
     p = predict_run(out, store, tmp_path / "sub.csv", split="val", progress=False)
@@ -79,7 +81,7 @@ def test_fixed_weights_and_errors(members, tmp_path):
     out = make_ensemble(runs, tmp_path / "f", weights=[3, 1], log=lambda *_: None)
     assert json.loads((out / "run.json").read_text())["weights"] == [0.75, 0.25]
     thr = load_run(out).thresholds
-    assert set(thr.values()) <= {0.5, NEVER} and default_thresholds([load_run(r) for r in runs]) == thr
+    assert set(thr.values()) <= {0.5, NEVER} and default_thresholds([load_run(r).thresholds for r in runs]) == thr
     with pytest.raises(EnsembleError, match="at least 2"):
         make_ensemble(runs[:1], tmp_path / "g")
     with pytest.raises(EnsembleError, match="exists"):

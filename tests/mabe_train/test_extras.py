@@ -35,11 +35,11 @@ def test_commands_that_need_an_extra_name_it_in_one_line(tmp_path):
     r = _run(f"""
         import sys
         from mabe_train.cli import app
-        sys.argv = ["mabe-train", "modal-fetch", "x", "--out", {str(tmp_path)!r}]
+        sys.argv = ["mabe-train", "modal", "fetch", "x", "--out", {str(tmp_path)!r}]
         app()
     """)
-    assert r.returncode == 1 and r.stderr.strip() == ("error: `modal` is not installed — pip install "
-                                                      "'mabe[modal]' (or 'mabe[all]')"), r.stderr
+    assert r.returncode == 1 and r.stderr.strip() == "error: running on Modal needs modal: pip install 'mabe[modal]'", \
+        r.stderr
     r = _run(f"""
         import sys
         from mabe_store.cli import app

@@ -38,7 +38,7 @@ def test_train_remote_runs_in_process_against_a_volume_layout(train_store, tmp_p
 
 def test_train_remote_without_uploaded_store_says_what_to_run(tmp_path):
     cfg = load_config(None, ["train.run_name=x"])
-    with pytest.raises(modal_app.ModalError, match="modal-upload"):
+    with pytest.raises(modal_app.ModalError, match="mabe-train modal upload"):
         modal_app.train_remote.local(cfg.to_dict(), volume_root=str(tmp_path))
 
 
@@ -134,13 +134,13 @@ def test_detached_runs_status_logs_and_cancel_through_a_faked_client(monkeypatch
     (tmp_path / ".modal").mkdir()
     (tmp_path / ".modal" / "r1.json").write_text(json.dumps({"run": "r1", "call_id": "fc-test"}))
     where = ["--checkpoint-dir", str(tmp_path)]
-    r = CliRunner().invoke(app, ["modal-status", "r1", *where])
+    r = CliRunner().invoke(app, ["modal", "status", "r1", *where])
     assert r.exit_code == 0 and r.output.strip() == f"r1: {says}"
-    r = CliRunner().invoke(app, ["modal-logs", "r1", "--entries", "1", *where])
+    r = CliRunner().invoke(app, ["modal", "logs", "r1", "--entries", "1", *where])
     assert r.exit_code == 0 and r.output == "epoch 1: loss 0.5\n"
-    r = CliRunner().invoke(app, ["modal-cancel", "r1", *where])
+    r = CliRunner().invoke(app, ["modal", "cancel", "r1", *where])
     assert r.exit_code == 0 and call.cancelled and "last checkpoint stays" in r.output
-    r = CliRunner().invoke(app, ["modal-status", "nope", *where])
+    r = CliRunner().invoke(app, ["modal", "status", "nope", *where])
     assert r.exit_code == 1 and "no detached Modal run 'nope'" in r.output
 
 

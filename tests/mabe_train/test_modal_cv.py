@@ -91,7 +91,7 @@ def test_folds_run_in_parallel_calls_and_a_preempted_fold_resumes_on_retry(faked
     before = signal.getsignal(signal.SIGTERM)
     line = modal_app.launch_cv(cfg, 2, gpu="H100,A100-80GB")
     assert signal.getsignal(signal.SIGTERM) == before
-    assert "finished cv rcv: 2 of 2 folds" in line and "modal-fetch rcv" in line
+    assert "finished cv rcv: 2 of 2 folds" in line and "mabe-train modal fetch rcv" in line
     assert fold_fn.options == {"gpu": ["H100", "A100-80GB"]}
     assert seen["fold"] == [0, 1, 1]  # fold 1 preempted once, then retried
     assert seen["steps_at_retry"] == [3]  # SIGTERM saved last.pt at the step it came (the config checkpoints never)

@@ -8,7 +8,8 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
+from mabe_store.writer import write_store
 from mabe_train.report import ReportError, bouts, load_predictions, time_budget, write_report
 
 N_FEATURES = 144  # 4 mice x 18 default slots x (x, y)

@@ -50,6 +50,7 @@ def test_overwrite_replaces_a_run_but_never_a_folder_that_is_not_one(train_store
 
 def test_load_run_gives_config_split_model_and_checkpoint(grouped_run):
     run = load_run(grouped_run, "last", progress=False)
+    assert run.kind == "torch" and run.checkpoint_label == "last, epoch 1"
     assert run.cfg.task == "grouped" and run.epoch == 1 and set(run.split) >= {"train", "val"}
     assert not run.model.training and run.device == torch.device("cpu")
     assert run.artefacts == {}  # the grouped task's validation has none
@@ -69,6 +70,15 @@ def test_a_store_with_another_keypoint_layout_is_one_line(grouped_run, tmp_path)
     with pytest.raises(LayoutError) as e:
         load_run(copy, "last")
     assert "\n" not in str(e.value) and "4 mice x 6 keypoints" in str(e.value) and "4 x 18" in str(e.value)
+
+
+def test_data_dir_is_taken_as_a_path_not_parsed(grouped_run, train_store, tmp_path):
+    """A store path with ` #1` in it (a YAML comment marker) reaches the store opener whole."""
+    import shutil
+    odd = tmp_path / "stores #1" / "s.zarr"
+    shutil.copytree(train_store, odd)
+    run = load_run(grouped_run, "last", data_dir=odd, progress=False)
+    assert run.cfg.data.data_dir == str(odd) and Path(run.store.path) == odd
 
 
 def test_trim_history_keeps_the_checkpointed_epochs(tmp_path):

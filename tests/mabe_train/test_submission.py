@@ -8,8 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
 from mabe_store.reader import open_store
+from mabe_store.writer import write_store
+from mabe_train.intervals import INTERVAL_SCHEMA, SOLUTION_SCHEMA
 from mabe_train.metric import counted_rows, score, score_details
 from mabe_train.submission import (
     SubmissionError,
@@ -44,12 +46,14 @@ def test_solution_from_store_writes_ids_as_the_real_solution(store):
     assert s.columns == ["video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame",
                          "lab_id", "behaviors_labeled"]
     assert s.select("video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame").rows() == [
-        (11, "mouse1", "mouse2", "sniff", 0, 30), (11, "mouse2", "self", "rear", 50, 90),
-        (11, "mouse1", "mouse2", "attack", 40, 40), (12, "mouse3", "mouse1", "chase", 10, 20),
-        (12, "mouse2", "self", "rest", 0, 70)]
-    assert s.filter(pl.col("video_id") == 11)["behaviors_labeled"].unique().to_list() == [json.dumps(LABELED_1)]
+        ("11", "mouse1", "mouse2", "sniff", 0, 30), ("11", "mouse2", "self", "rear", 50, 90),
+        ("11", "mouse1", "mouse2", "attack", 40, 40), ("12", "mouse3", "mouse1", "chase", 10, 20),
+        ("12", "mouse2", "self", "rest", 0, 70)]
+    assert s.schema == SOLUTION_SCHEMA  # video_id text, as every interval table
+    assert s.filter(pl.col("video_id") == "11")["behaviors_labeled"].unique().to_list() == [json.dumps(LABELED_1)]
     assert s["lab_id"].to_list() == ["LabA"] * 3 + ["LabB"] * 2
-    assert solution_from_store(store, [13]).height == 0
+    none = solution_from_store(store, [13])
+    assert none.height == 0 and none.schema == SOLUTION_SCHEMA
 
 
 def test_labeled_entries_are_the_clean_ones(store):
@@ -60,9 +64,10 @@ def test_labeled_entries_are_the_clean_ones(store):
 def test_baseline_splits_each_pair_into_consecutive_chunks(store):
     b = no_learning_baseline(store, [11, 12, 13])
     assert sorted(b.rows()) == [
-        (11, "mouse1", "mouse2", "attack", 0, 50), (11, "mouse1", "mouse2", "sniff", 50, 100),
-        (11, "mouse2", "self", "rear", 0, 100),
-        (12, "mouse2", "self", "rest", 0, 60), (12, "mouse3", "mouse1", "chase", 0, 60)]
+        ("11", "mouse1", "mouse2", "attack", 0, 50), ("11", "mouse1", "mouse2", "sniff", 50, 100),
+        ("11", "mouse2", "self", "rear", 0, 100),
+        ("12", "mouse2", "self", "rest", 0, 60), ("12", "mouse3", "mouse1", "chase", 0, 60)]
+    assert b.schema == INTERVAL_SCHEMA
     d = score_details(solution_from_store(store), b)
     # LabA: sniff tp 0 fn 30 fp 50 -> 0; attack: zero-length truth + 50 fp -> 0; rear 2*40/(80+60)
     # LabB: chase 2*10/(20+50); rest 2*60/(120+10) (truth runs past the 60-frame video)
@@ -105,18 +110,14 @@ def test_writer_refuses_an_empty_submission(store, tmp_path):
 
 def test_written_files_score_through_the_cli(store, tmp_path):
     """Store -> solution CSV + baseline submission CSV -> `score` command == score() in memory."""
-    import typer
     from typer.testing import CliRunner
 
-    from mabe_train.cli_score import score as score_cmd
+    from mabe_train.cli import app
 
     sol = solution_from_store(store)
     sol.write_csv(tmp_path / "solution.csv")  # behaviors_labeled's JSON survives CSV quoting
     base = no_learning_baseline(store, [11, 12])
     write_submission(base, tmp_path / "submission.csv", labeled_entries(store, [11, 12]))
-    app = typer.Typer()
-    app.command("score")(score_cmd)
-    app.command("noop")(lambda: None)
     res = CliRunner().invoke(app, ["score", "--solution", str(tmp_path / "solution.csv"),
                                    "--submission", str(tmp_path / "submission.csv")])
     assert res.exit_code == 0, res.output

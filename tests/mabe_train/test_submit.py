@@ -1,4 +1,4 @@
-"""`mabe-train submit`: discovery under both mount layouts, the test-only build, equality with the
+"""`mabe-train kaggle submit`: discovery under both mount layouts, the test-only build, equality with the
 predict path, and a valid file whatever fails (a corrupt video, no model, no time)."""
 
 import json
@@ -7,12 +7,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from mabe_train.runs.blend import blend_all, default_thresholds
 from typer.testing import CliRunner
 
 from mabe_store.cli import app as store_app
 from mabe_store.reader import open_store
 from mabe_store.synth import synthesize
-from mabe_train.average import average_probs, average_thresholds
 from mabe_train.cli import app as train_app
 from mabe_train.config import load_config
 from mabe_train.decode import decode
@@ -76,7 +76,7 @@ def test_finds_test_csv_under_both_mount_layouts(tmp_path, layout):
 def test_no_test_csv_is_one_line_and_exit_1(tmp_path):
     with pytest.raises(SubmitError, match="no test.csv"):
         find_competition(tmp_path)
-    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(tmp_path), "--input", str(tmp_path),
+    r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(tmp_path), "--input", str(tmp_path),
                                        "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 1 and r.output.startswith("error: no test.csv"), r.output
 
@@ -98,7 +98,7 @@ def test_a_test_csv_naming_no_video_gives_a_header_only_file(tmp_path, content):
 def test_submit_equals_the_predict_path_and_builds_test_only(env, tmp_path, layout):
     root, run_dir, bundle, ids, store = env
     fake_kaggle_input(root / "raw", ids, tmp_path / "input", layout)  # its train.csv is not a csv
-    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(bundle), "--input", str(tmp_path / "input"),
+    r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(bundle), "--input", str(tmp_path / "input"),
                                        "--out", str(tmp_path / "out" / "submission.csv")])
     assert r.exit_code == 0, r.output
     assert f"{len(ids)}/{len(ids)} videos predicted" in r.output and "0 fell back (baseline rows)" in r.output
@@ -175,7 +175,7 @@ def test_the_public_test_csv_without_tracking_still_gives_a_valid_file(tmp_path)
     comp.mkdir(parents=True)
     shutil.copyfile(REAL / "test.csv", comp / "test.csv")
     (tmp_path / "bundle").mkdir()
-    r = CliRunner().invoke(train_app, ["submit", "--bundle", str(tmp_path / "bundle"), "--input",
+    r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(tmp_path / "bundle"), "--input",
                                        str(tmp_path / "input"), "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 0, r.output
     assert "0/1 videos predicted" in r.output and "no tracking file" in r.output
@@ -188,7 +188,7 @@ def test_the_public_test_csv_without_tracking_still_gives_a_valid_file(tmp_path)
 
 
 @pytest.mark.slow
-def test_two_bundled_runs_are_averaged(env, tmp_path):
+def test_two_bundled_runs_are_blended_by_the_ensemble_rule(env, tmp_path):
     root, run_dir, _, ids, store = env
     cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={tmp_path}",
                                                   "train.run_name=q", "train.seed=1", *DEBUG])
@@ -200,10 +200,29 @@ def test_two_bundled_runs_are_averaged(env, tmp_path):
     s = submit(tmp_path / "bundle", tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
     assert s.runs == ["p", "q"] and not s.fell_back
     runs = [load_run(r, data_dir=store.path, progress=False) for r in (run_dir, other)]
-    probs = average_probs([r.predict_probs(ids) for r in runs])
-    want = decode(probs, runs[0].cfg.pairs.decode, average_thresholds([r.thresholds for r in runs]))
+    # equal weights, each run centred on its own thresholds, decoded at the blend's boundary (0.5)
+    probs = blend_all([r.predict_probs(ids) for r in runs], [r.thresholds for r in runs], (0.5, 0.5))
+    want = decode(probs, runs[0].cfg.pairs.decode, default_thresholds([r.thresholds for r in runs]))
     assert _rows(tmp_path / "s.csv").equals(_as_text(want))
     assert not _rows(tmp_path / "s.csv").equals(_as_text(_expected(run_dir, store, ids)))  # q changed something
+
+
+@pytest.mark.slow
+def test_a_per_action_run_submits_what_predict_writes(env, tmp_path):
+    """A run decoding with per-action bouts (pairs.decode.per_action) keeps them through submit:
+    every video predicted, the same intervals as the predict path, none fell back."""
+    root, _, _, ids, store = env
+    cfg = load_config("configs/pairs_demo.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={tmp_path}",
+                                                  "train.run_name=pa", "pairs.decode.per_action=true", *DEBUG])
+    run_dir = train(cfg)
+    assert json.loads((run_dir / "thresholds.json").read_text()).get("bout_s")  # tuned with per-action bouts
+    (tmp_path / "bundle" / "runs").mkdir(parents=True)
+    shutil.copytree(run_dir, tmp_path / "bundle" / "runs" / "pa")
+    fake_kaggle_input(root / "raw", ids, tmp_path / "input")
+    s = submit(tmp_path / "bundle", tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
+    assert not s.fell_back and sorted(s.predicted) == sorted(ids), s.fell_back
+    want = _expected(run_dir, store, ids)
+    assert want.height > 0 and _rows(tmp_path / "s.csv").equals(_as_text(want))
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ def test_errors_are_one_line_and_exit_1(args, fragment, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args", [
     ["run", "--config", DEBUG, "--remote", "modal", "--gpu", "H100"],
-    ["modal-fetch", "some-run"],
+    ["modal", "fetch", "some-run"],
 ])
 def test_modal_commands_without_credentials_say_so(args, no_modal_credentials):
     r = runner.invoke(app, args)
@@ -75,9 +75,9 @@ def test_modal_commands_without_credentials_say_so(args, no_modal_credentials):
 
 
 def test_modal_upload_checks_the_store_then_credentials(train_store, tmp_path, no_modal_credentials):  # noqa: F811
-    r = runner.invoke(app, ["modal-upload", "--store", str(tmp_path / "none.zarr")])
+    r = runner.invoke(app, ["modal", "upload", "--store", str(tmp_path / "none.zarr")])
     assert r.exit_code == 1 and "make build-store" in r.output
-    r = runner.invoke(app, ["modal-upload", "--store", str(train_store)])
+    r = runner.invoke(app, ["modal", "upload", "--store", str(train_store)])
     assert r.exit_code == 1 and "modal setup" in r.output
 
 
@@ -89,7 +89,7 @@ def test_unknown_remote_is_refused():
 def test_help_lists_the_commands():
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
-    for name in ("run", "evaluate", "modal-upload", "modal-fetch", "score", "predict", "bench"):
+    for name in ("run", "cv", "ensemble", "evaluate", "predict", "score", "report", "bench", "kaggle", "modal"):
         assert name in r.output
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mabe_store.constants import ACTIONS
-from mabe_store.format import write_store
+from mabe_store.writer import write_store
 from tests.mabe_train.stores import make_video
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from mabe_store.constants import ACTION_INDEX
+from mabe_store.errors import MissingExtra
 from mabe_store.reader import open_store
 from mabe_train.config import ConfigError, load_config
 from mabe_train.decode import VideoProbs
-from mabe_train.gbdt import GbdtError, require_lightgbm
+from mabe_train.gbdt import require_lightgbm
 from mabe_train.gbdt.features import body, feature_names, pair_columns, rolling, video_features
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
@@ -123,6 +124,9 @@ def test_predict_and_evaluate_take_a_gbdt_run(gbdt_run, gbdt_store, tmp_path):
     assert p.n_rows > 0 and p.score is not None and p.score > 0.5
     report = evaluate_run(gbdt_run, progress=False).report
     assert report["score"] == pytest.approx(p.score) and report["per_lab"]
+    assert report["model"] == "GBDT run" and report["scored"] == p.scored == "held-out validation videos"
+    p = predict_run(gbdt_run, gbdt_store, tmp_path / "all.csv", split="train", progress=False)
+    assert "were training videos of the run: not a held-out score" in p.scored  # never unlabelled
 
 
 def test_cli_run_dispatches_on_model_name(gbdt_store, tmp_path):
@@ -146,12 +150,13 @@ def test_settings_are_checked():
 def test_the_package_imports_without_lightgbm_and_says_which_extra(monkeypatch):
     code = ("import sys; sys.modules['lightgbm'] = None\n"
             "import mabe_train.cli, mabe_train.gbdt.features, mabe_train.gbdt.model, mabe_train.cv\n"
-            "from mabe_train.gbdt import require_lightgbm, GbdtError\n"
-            "try:\n    require_lightgbm()\nexcept GbdtError as e:\n    print(e)\n")
+            "from mabe_train.gbdt import require_lightgbm\n"
+            "from mabe_store.errors import MissingExtra\n"
+            "try:\n    require_lightgbm()\nexcept MissingExtra as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "mabe[gbdt]" in out
     monkeypatch.setitem(sys.modules, "lightgbm", None)
-    with pytest.raises(GbdtError, match=r"mabe\[gbdt\]"):
+    with pytest.raises(MissingExtra, match=r"^the GBDT model kind needs lightgbm: pip install 'mabe\[gbdt\]'$"):
         require_lightgbm()
 
 

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
 from mabe_store.reader import open_store
+from mabe_store.writer import write_store
 
 
 def _video(vid, lab, length, n_mice, labeled, annotations, fps=30.0):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mabe_store.format import VideoData, write_store
+from mabe_store.format import VideoData
 from mabe_store.reader import open_store
+from mabe_store.writer import write_store
 from mabe_train.config import ConfigError, load_config
 from mabe_train.pairs.features import N_PAIR_FEATURES
 from mabe_train.pairs.task import masked_bce
