@@ -64,7 +64,7 @@ def set_threads(run, threads: int) -> None:
     import torch
     if threads > 0:
         torch.set_num_threads(threads)
-    todo = [run]
+    todo = [run] if run is not None else []
     while todo:
         x = todo.pop()
         if hasattr(x, "num_threads"):

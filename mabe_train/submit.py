@@ -179,9 +179,10 @@ def load_runs(bundle: Path, store_path: Path, device: str, threads: int, summary
             continue
         runs.append(run)
         summary.runs.append(run_dir.name)
-    if threads > 0:
-        import torch
-        torch.set_num_threads(threads)
+    if threads > 0:  # torch's and every GBDT model's (0: each library's default, every core)
+        from mabe_train.budget import set_threads
+        for run in runs or [None]:
+            set_threads(run, threads)
     log(f"runs: {', '.join(summary.runs) or 'none could be loaded'}")
     return runs
 
