@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mabe_train import budget  # noqa: E402
+from mabe_train.runs.files import CV_DIR  # noqa: E402
+from mabe_train.runs.registry import ENSEMBLE, run_kind  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "mabe-real"
 
@@ -50,9 +52,8 @@ def sizes(real: Path | None) -> dict:
 
 
 def kind(run_dir: Path) -> str:
-    meta = run_dir / "run.json"
-    k = json.loads(meta.read_text()).get("kind", "torch") if meta.exists() else "torch"
-    return f"{k} (cv)" if (run_dir / "cv").is_dir() and k != "ensemble" else k
+    k = run_kind(run_dir).name
+    return f"{k} (cv)" if (run_dir / CV_DIR).is_dir() and k != ENSEMBLE else k
 
 
 def main(argv=None) -> dict:
