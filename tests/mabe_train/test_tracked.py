@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 
 from mabe_store.constants import feature_column
-from mabe_train.tracked import cut, cut_to_tracked, mice_tracked, pair_tracked
+from mabe_train.tracked import bridge_gaps, cut, cut_to_tracked, mice_tracked, pair_tracked
 
 K, LENGTH, GAP = 18, 200, (50, 100)
 
@@ -39,3 +39,15 @@ def test_cut_splits_drops_and_keeps_intervals():
     # in label frames twice the tracking frames; the last tracked run stays open-ended
     assert cut_to_tracked(df.head(1).with_columns(pl.lit(250).alias("stop_frame")), mice, 2.0).rows() == [
         ("mouse1", "mouse2", 0, 80), ("mouse1", "mouse2", 120, 250)]
+
+
+def test_short_dropouts_are_bridged_long_gaps_and_the_ends_are_not():
+    mask = np.ones((100, 2), dtype=bool)
+    mask[:5, 0] = False  # the start: before the first tracked frame
+    mask[20:30, 0] = False  # 10 frames: bridged at max_gap 10
+    mask[50:61, 0] = False  # 11 frames: not
+    mask[95:, 1] = False  # the end
+    out = bridge_gaps(mask, 10)
+    assert np.flatnonzero(~out[:, 0]).tolist() == [*range(5), *range(50, 61)]
+    assert np.flatnonzero(~out[:, 1]).tolist() == list(range(95, 100))
+    assert (bridge_gaps(mask, 0) == mask).all() and mask[20:30, 0].sum() == 0  # the input is left alone
