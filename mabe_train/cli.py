@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from mabe_store.cli_base import BoundaryTyper
+from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
 from mabe_train.cli_bench import bench
 from mabe_train.cli_kaggle import kaggle
@@ -129,20 +130,27 @@ def report(
     predictions: Annotated[Path | None, typer.Option(help="predictions CSV (Kaggle submission columns), e.g. from `mabe-train predict`")] = None,
     run: Annotated[Path | None, typer.Option(help="or: a trained pairs run — predict every video of --store first "
                                                   "(as `predict --split all`), into OUT/predictions.csv")] = None,
-    actions: Annotated[str | None, typer.Option(help="with --run: comma-separated actions to predict where a video "
-                                                     "labels none (default: every action the run knows)")] = None,
+    actions: Annotated[str | None, typer.Option(help="comma-separated actions reported for every pair of each "
+                                                     "video's mice, zeros included; with --run also the actions "
+                                                     "predicted where a video labels none (default: every action "
+                                                     "the run knows)")] = None,
     out: Annotated[Path, typer.Option(help="folder for <video_id>/{ethogram.png,time_budget.csv,bouts.csv,boris_events.csv} and summary.csv")] = Path("report"),
-    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video predicted)")] = None,
+    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video of the store's "
+                                                    "splits that the predictions cover)")] = None,
 ) -> None:
     """Per-video ethograms, time budgets, bout lists and BORIS events from predicted intervals."""
     from mabe_train.report import write_report  # heavy: matplotlib; keeps mabe-train --help fast
     if (predictions is None) == (run is None):
         raise ConfigError("pass --predictions CSV, or --run RUN to predict the store first (not both)")
+    wanted = split_list(actions)
     if run is not None:
         predictions = out / "predictions.csv"
-        p = predict_run(run, store, predictions, split="all", actions=split_list(actions))
+        p = predict_run(run, store, predictions, split="all", actions=wanted)
         typer.echo(f"predicted {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} videos: {predictions}")
-    r = write_report(predictions, store, out, split_list(videos))
+    ids = split_list(videos)
+    if run is not None and ids is None:  # every video was predicted, those with no interval too
+        ids = [str(v) for v in open_store(store).videos["video_id"]]
+    r = write_report(predictions, store, out, ids, wanted)
     typer.echo(f"reports of {len(r.videos)} videos in {r.out}; summary across videos: {r.summary}")
 
 

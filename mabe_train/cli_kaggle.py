@@ -60,7 +60,7 @@ def submit(
                                                "(no-learning rows; scored better on validation) or none")] = "baseline",
     scratch: Annotated[Path | None, typer.Option(help="folder for the test-only store (default: $TMPDIR)")] = None,
     device: Annotated[str, typer.Option(help="auto (cuda when there is one), cpu or cuda")] = "auto",
-    threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default, every core)")] = 0,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch and GBDT models (0: their default, every core)")] = 0,
     jobs: Annotated[int, typer.Option(help="parallel videos while building the test store")] = 2,
 ) -> None:
     """Predict the competition's test videos with every bundled run; always writes a valid CSV."""
