@@ -45,7 +45,7 @@ demo: build-store ## end to end: synth → store → verify → V5 → pair mode
 	$(VENV)/bin/mabe-train predict --run runs/pairs-demo --store $(STORE) --split test --out runs/pairs-demo/submission.csv
 	@echo "plots: runs/demo-video.png runs/demo/eval/*.png runs/pairs-demo/eval/*.png; Kaggle submission: runs/pairs-demo/submission.csv"
 	$(VENV)/bin/mabe-train kaggle bundle --run runs/pairs-demo --out runs/bundle --overwrite
-	@echo "Kaggle bundle: runs/bundle (kaggle datasets create -p runs/bundle; kaggle kernels push -p runs/bundle/notebook)"
+	@echo "Kaggle bundle: runs/bundle (kaggle datasets create -p runs/bundle; kaggle kernels push -p runs/bundle)"
 
 test: setup ## run the test suite
 	$(VENV)/bin/pytest

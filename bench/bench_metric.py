@@ -29,6 +29,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mabe_train.metric import score  # noqa: E402
+from tests.oracle.real import real_baseline, real_solution  # noqa: E402
 
 SELF, PAIR = ("rear", "selfgroom"), ("sniff", "attack", "approach")
 
@@ -65,6 +66,7 @@ def make_lab(n_videos: int, frames: int, seed: int = 0) -> tuple[pl.DataFrame, p
 
 def _reference(path: str | None):
     if path is None:
+        # the oracle needs pandas (not a dependency of mabe): loaded only without --reference
         from tests.oracle.mabe_official_metric import official_score
         return "frame-set restatement", official_score
     spec = importlib.util.spec_from_file_location("official_metric", path)
@@ -78,7 +80,6 @@ def _case(which: str, videos: int, frames: int) -> tuple[pl.DataFrame, pl.DataFr
         s, p = make_lab(videos, frames)
         print(f"lab: {videos} videos x {frames} frames, {s.height} truth rows, {p.height} submission rows")
         return s, p
-    from tests.oracle.real import real_baseline, real_solution
     s = real_solution()
     if which == "real":
         p = real_baseline()

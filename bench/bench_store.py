@@ -26,11 +26,17 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import zarr
+from zarr.codecs import ZstdCodec
 
 FULL_SET = {"frames": 72_000_000, "videos": 8_789, "annotations": 83_620}
 REPO = Path(__file__).resolve().parents[1]
@@ -38,29 +44,26 @@ REPO = Path(__file__).resolve().parents[1]
 
 # -- children: one measurement each, in a fresh process ----------------------------------------------
 def _child(kind: str, raw: Path, store: Path) -> dict:
-    import numpy as np
-
     if kind == "pyarrow_read":
-        import pyarrow.parquet as pq
-
         files = sorted(raw.glob("*_tracking/*/*.parquet"))
         t, c = time.perf_counter(), time.process_time()
         for f in files:
             pq.read_table(f)
     elif kind.endswith("build"):
-        import shutil
-
+        # the mabe_store under test: this child's PYTHONPATH picks it (a baseline's may differ)
         from mabe_store.build import build_store
 
         shutil.rmtree(store, ignore_errors=True)
         t, c = time.perf_counter(), time.process_time()
         build_store(raw, store, jobs=1, progress=False, log=lambda _: None)
     elif kind.endswith("load"):
+        # the mabe_store under test: this child's PYTHONPATH picks it (a baseline's may differ)
         from mabe_store import open_store
 
         t, c = time.perf_counter(), time.process_time()
         open_store(store).load()
     else:  # windows: random 100-frame reads of features + actions, through the reader's row API
+        # the mabe_store under test: this child's PYTHONPATH picks it (a baseline's may differ)
         from mabe_store import open_store
 
         s = open_store(store)
@@ -108,8 +111,6 @@ def dir_bytes(path: Path, sub: str = "") -> int:
 
 
 def raw_figures(raw: Path) -> dict:
-    import pyarrow.parquet as pq
-
     files = sorted(raw.glob("*_tracking/*/*.parquet"))
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     return {"files": len(files), "bytes": sum(f.stat().st_size for f in files), "keypoint_rows": rows,
@@ -140,11 +141,7 @@ def store_figures(store: Path) -> dict:
 
 def zstd1_features_bytes(store: Path) -> int:
     """Bytes of the same committed feature rows encoded as format 1 did: (16384, 36) chunks, zstd-1."""
-    import numpy as np
-    import zarr
-    from zarr.codecs import ZstdCodec
-
-    from mabe_store import open_store
+    from mabe_store import open_store  # the repo's, put on sys.path by main()
 
     s = open_store(store)
     mem = zarr.storage.MemoryStore()
@@ -169,7 +166,7 @@ def main() -> None:
         raw = args.raw or work / "raw"
         if args.raw is None:
             sys.path.insert(0, str(REPO))
-            from mabe_store.synth import synthesize
+            from mabe_store.synth import synthesize  # only now on sys.path
 
             synthesize(raw, profile="kaggle", scale=args.scale, seed=0, progress=False)
         result = {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg(), "scale": args.scale,

@@ -21,6 +21,8 @@ from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.cv import fold_dir, load_oof, n_folds
 from mabe_train.pairs.scoring import score_videos
 from mabe_train.run import load_run
+from mabe_train.runs.files import DONE_FILE, SPLIT_FILE
+from mabe_train.split import load_split
 
 
 def heldout_parts(run_dir: Path, holdout: str) -> dict:
@@ -41,7 +43,7 @@ def heldout_parts(run_dir: Path, holdout: str) -> dict:
 def oof_best_vs_last(run_dir: Path) -> dict:
     top = load_run(run_dir, progress=False)
     store, dec = top.store, top.cfg.pairs.decode
-    present = present_actions(store, json.loads((run_dir / "split.json").read_text())["train"])
+    present = present_actions(store, load_split(run_dir / SPLIT_FILE)["train"])
     out = {}
     for name in ("best", "last"):
         if name == "best":
@@ -49,7 +51,7 @@ def oof_best_vs_last(run_dir: Path) -> dict:
         else:
             videos = []
             for f in range(n_folds(run_dir)):
-                val = json.loads((fold_dir(run_dir, f) / "done.json").read_text())["videos"]
+                val = json.loads((fold_dir(run_dir, f) / DONE_FILE).read_text())["videos"]
                 videos += load_run(fold_dir(run_dir, f), "last", progress=False).predict_probs(val)
         out[f"oof_{name}"] = score_videos(videos, store, dec, tune_thresholds(videos, store, config=dec,
                                                                              present=present)).score

@@ -13,14 +13,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from mabe_train.runs.files import SUMMARY_FILE
-from mabe_train.runs.registry import load_run
 
 from mabe_train.config import load_config
 from mabe_train.cv import run_cv
 from mabe_train.decode import VideoProbs
 from mabe_train.gbdt.features import video_features
 from mabe_train.pairs.scoring import score_videos
+from mabe_train.runs.files import SUMMARY_FILE
+from mabe_train.runs.registry import load_run
 
 
 def mean_of_probs(model, store, vid) -> VideoProbs | None:

@@ -284,7 +284,7 @@ LABELS = {"no-learning": "no-learning baseline", "gbdt": "GBDT (configs/gbdt.yam
 
 
 def report(r: dict) -> str:
-    """The table as Markdown (the README's)."""
+    """The table as Markdown (the one in docs/results.md)."""
     labs = sorted({lab for row in r["rows"].values() for lab in row["per_lab"]})
     lines = [f"| model | held-out score | {' | '.join(labs)} | train CPU-s | predict CPU-s |",
              "|---|---|" + "---|" * len(labs) + "---|---|"]

@@ -21,11 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import yaml
+
+from mabe_train.run import load_checkpoint, load_run, save_checkpoint
+from mabe_train.runs.files import BEST_CHECKPOINT, CONFIG_FILE, LAST_CHECKPOINT, SUMMARY_FILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semireal  # noqa: E402  (bench/ is not a package)
@@ -83,14 +88,14 @@ def run_one(a, work: Path, name: str, overrides: str, seed: int, log: list[str],
     added to the trained run (`with_tta`)."""
     run_name = f"{name}_s{seed}"
     run = work / "runs" / run_name
-    cpu = semireal.timed(run / "summary.json", "mabe-train", "run", "--config", "configs/pairs_demo.yaml",
+    cpu = semireal.timed(run / SUMMARY_FILE, "mabe-train", "run", "--config", "configs/pairs_demo.yaml",
                          *semireal._common(work, run_name), *a.pairs_overrides.split(), *overrides.split(),
                          f"train.seed={seed}", "--overwrite", log=log)
     if tta:
         run = with_tta(run, work / "runs" / f"{run_name}_tta")
         run_name = f"{run_name}_tta"
     row = semireal.heldout(run_name, run, work, log)
-    summary = json.loads((run / "summary.json").read_text())
+    summary = json.loads((run / SUMMARY_FILE).read_text())
     return {**row, "train_cpu_s": cpu, "validation": summary.get("val_score", summary.get("best")),
             "variant": f"{name}+tta" if tta else name, "seed": seed,
             "overrides": f"{overrides} +TTA on the trained weights".strip() if tta else overrides}
@@ -100,23 +105,18 @@ def with_tta(run: Path, out: Path) -> Path:
     """A copy of a finished run with `pairs.tta_flip: true` and its thresholds re-tuned with TTA on
     the run's own validation videos: flip TTA measured on the very same weights (a variant trained
     with `pairs.tta_flip=true` also changes which epoch is best and when the LR scheduler steps)."""
-    import shutil
-
-    import yaml
-
-    from mabe_train.run import load_checkpoint, load_run, save_checkpoint
-    if (out / "best.pt").exists():
+    if (out / BEST_CHECKPOINT).exists():
         return out
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(run, out, ignore=shutil.ignore_patterns("epoch_*.pt", "last.pt", "eval"))
-    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    shutil.copytree(run, out, ignore=shutil.ignore_patterns("epoch_*.pt", LAST_CHECKPOINT, "eval"))
+    cfg = yaml.safe_load((out / CONFIG_FILE).read_text())
     cfg.setdefault("pairs", {})["tta_flip"] = True
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (out / CONFIG_FILE).write_text(yaml.safe_dump(cfg, sort_keys=False))
     loaded = load_run(out, progress=False)
     _, artefacts = loaded.task.validate(loaded.model, loaded.device)
-    ck = load_checkpoint(out / "best.pt")
+    ck = load_checkpoint(out / BEST_CHECKPOINT)
     ck["artefacts"] = {**(ck.get("artefacts") or {}), **artefacts}
-    save_checkpoint(out / "best.pt", ck)
+    save_checkpoint(out / BEST_CHECKPOINT, ck)
     return out
 
 

@@ -13,10 +13,15 @@ from typing import Annotated
 
 import typer
 
+from mabe_store.build_config import load_config
 from mabe_store.cli_base import BoundaryTyper, OptionsOpt, StoreOpt
 from mabe_store.cli_base import fail as _fail
 from mabe_store.cli_synth import synth
 from mabe_store.constants import split_choice
+from mabe_store.download import download as fetch
+from mabe_store.export import export_notes, export_video
+from mabe_store.importers import ImportOptions, import_files
+from mabe_store.inspect import plot_video, summary_lines, video_lines
 from mabe_store.location import parse_options
 from mabe_store.reader import open_store
 
@@ -44,8 +49,7 @@ def build(
                                                      "~/.cache/mabe-store/<scheme>/<bucket>/<path>)")] = None,
 ) -> None:
     """Pivot every raw video into the store; reruns skip videos already built from the same files."""
-    from mabe_store.build import build_store
-    from mabe_store.build_config import load_config
+    from mabe_store.build import build_store  # heavy: pyarrow; keeps mabe-store --help fast
 
     report = build_store(raw, out, cfg=load_config(config, overrides), jobs=jobs, splits=split_choice(split),
                          progress=progress, log=typer.echo, storage_options=parse_options(storage_option),
@@ -64,7 +68,6 @@ def inspect(
     storage_option: OptionsOpt = None,
 ) -> None:
     """Summarise the store, or one video (keypoints, missing fractions, behaviours)."""
-    from mabe_store.inspect import plot_video, summary_lines, video_lines
 
     s = open_store(store, parse_options(storage_option))
     lines = summary_lines(s) if video_id is None else video_lines(s, video_id)
@@ -84,7 +87,7 @@ def verify(
     storage_option: OptionsOpt = None,
 ) -> None:
     """Check the store against its contract (and the raw files); exit 1 on any mismatch."""
-    from mabe_store.verify import check_contract, check_raw
+    from mabe_store.verify import check_contract, check_raw  # heavy: pyarrow; keeps mabe-store --help fast
 
     s = open_store(store, parse_options(storage_option))
     problems = check_contract(s)
@@ -103,7 +106,6 @@ def download(
     out: Annotated[Path, typer.Option(help="where to unpack the competition files")] = Path("data/raw"),
 ) -> None:
     """Download the Kaggle competition data (needs Kaggle API credentials); skips what is there."""
-    from mabe_store.download import download as fetch
 
     fetch(out, log=typer.echo)
 
@@ -137,7 +139,6 @@ def import_(
                                                        "'mouse1,mouse2,sniff;mouse2,self,rear'")] = None,
 ) -> None:
     """Import your own pose tracking (and labels) into a raw folder that `mabe-store build` reads; exit 1 if any file failed."""
-    from mabe_store.importers import ImportOptions, import_files
 
     def names(text: str | None) -> tuple[str, ...]:
         return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
@@ -165,7 +166,6 @@ def export(
     storage_option: OptionsOpt = None,
 ) -> None:
     """Write one store video as a movement netCDF or a DeepLabCut table (mice -> individuals)."""
-    from mabe_store.export import export_notes, export_video
 
     s = open_store(store, parse_options(storage_option))
     typer.echo(f"wrote {export_video(s, video_id, fmt, out)}")

@@ -27,6 +27,7 @@ from mabe_store.errors import zarr_codec_notice_silenced
 
 def _shuffle(itemsize: int):
     with zarr_codec_notice_silenced():
+        # imported here, not at the top: importing it warns, and only this block silences that
         from zarr.codecs.numcodecs import Shuffle
 
         return Shuffle(elementsize=itemsize)

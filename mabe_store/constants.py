@@ -10,6 +10,7 @@ from mabe_store.errors import MabeStoreError
 
 FORMAT_VERSION = 2  # see mabe_store/format.py for what changed
 N_MICE = 4
+FRAME_SLACK = 1.5  # rows past FRAME_SLACK x the metadata's duration (+ 10 s) are corrupt frame numbers
 GENERATION_FILE = "generation"  # a fresh build's id, beside zarr.json: readers notice a rebuild under them
 N_COORDS = 2  # x, y
 

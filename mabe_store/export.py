@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from mabe_store.constants import N_MICE
+from mabe_store.importers.dlc import write_dlc
+from mabe_store.importers.movement import write_movement
 from mabe_store.importers.poses import Poses
 from mabe_store.reader import Store, StoreError
 
@@ -52,9 +54,6 @@ def export_notes(store: Store, video_id) -> list[str]:
 
 def export_video(store: Store, video_id, fmt: str, out: str | Path) -> Path:
     """Write `video_id` of `store` to `out` as `movement` (netCDF) or `dlc` (.h5, or .csv)."""
-    from mabe_store.importers.dlc import write_dlc
-    from mabe_store.importers.movement import write_movement
-
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}")
     out = Path(out)

@@ -97,6 +97,7 @@ def video_lines(store: Store, video_id) -> list[str]:
 
 def plot_video(store: Store, video_id, path: str | Path) -> Path:
     """Trajectories per mouse (left) and an ethogram of the annotated intervals (right) as PNG."""
+    # matplotlib only when a figure is drawn: the text commands of `inspect` stay light
     from matplotlib import colormaps
     from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 

@@ -26,6 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fsspec
+import yaml
+import zarr
+from zarr.storage import FsspecStore
+
 from mabe_store.errors import MabeStoreError, require
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -51,8 +56,6 @@ def public_options(options: dict | None) -> dict:
 
 def parse_options(items: list[str] | None) -> dict:
     """`--storage-option key=value` items as a mapping; values are YAML scalars (`anon=true` is a bool)."""
-    import yaml
-
     out, bad = {}, []
     for item in items or []:
         key, sep, text = item.partition("=")
@@ -106,8 +109,6 @@ class Location:
 
     def fs(self):
         """(fsspec file system, path of the store inside it); local folders get the local one."""
-        import fsspec
-
         scheme = self.url.split("://", 1)[0]
         if not self.local and scheme in PACKAGES:
             pkg, extra = PACKAGES[scheme]
@@ -148,12 +149,8 @@ class Location:
 
     def open_group(self):
         """The store's root Zarr group, read-only."""
-        import zarr
-
         if self.local:
             return zarr.open_group(str(self.path), mode="r")
-        from zarr.storage import FsspecStore
-
         with remote_errors(self.url, "open the store"):
             store = FsspecStore.from_url(self.url, storage_options=dict(self.options), read_only=True)
             return zarr.open_group(store=store, mode="r")

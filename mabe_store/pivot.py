@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from mabe_store.build_config import BuildConfig
-from mabe_store.constants import ACTION_INDEX, N_MICE
+from mabe_store.constants import ACTION_INDEX, FRAME_SLACK, N_MICE
 from mabe_store.errors import MabeStoreError
 
 TRACKING_COLUMNS = ("video_frame", "mouse_id", "bodypart", "x", "y")
@@ -41,7 +41,6 @@ ANNOTATION_COLUMNS = ("agent_id", "target_id", "action", "start_frame", "stop_fr
 MAX_FRAMES = 5_000_000  # ~46 h at 30 fps: a larger video_frame is corrupt data, not a video
 MAX_COORD = 1e5  # pixels: a coordinate beyond it (e.g. 1e38) is corrupt, stored as untracked
 POOL = pa.system_memory_pool()  # see _read_arrow
-FRAME_SLACK = 1.5  # rows past FRAME_SLACK x the metadata's duration (+ 10 s) are corrupt frame numbers
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (frame, mouse, code, x, y)
 Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (frame, x column, x, y)

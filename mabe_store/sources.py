@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mabe_store.constants import N_MICE, SPLITS, mouse_name
+from mabe_store.constants import FRAME_SLACK, N_MICE, SPLITS, mouse_name
 from mabe_store.errors import MabeStoreError
 
 
@@ -87,7 +87,6 @@ def meta_notes(meta: dict) -> list[str]:
 
 def max_frame(meta: dict) -> int | None:
     """The last plausible video_frame from the metadata's duration (None when it gives none)."""
-    from mabe_store.pivot import FRAME_SLACK
     duration, fps = meta.get("duration_s", math.nan), meta.get("fps", math.nan)
     if not (math.isfinite(duration) and duration > 0 and math.isfinite(fps) and fps > 0):
         return None

@@ -21,7 +21,7 @@ mid-rebuild by its `generation` object and rebuilds). `.mabe-sync.json` beside t
 each uploaded file's (size, mtime) and a hash of the bucket's root as last seen: a mirror whose
 root hash still matches the bucket's is current (no download); otherwise it is replaced by a
 fresh download. Costs: the mirror is a full local copy of the store; nothing locks the bucket
-against a build on another machine (README, Reliability).
+against a build on another machine (docs/reliability.md).
 """
 
 from __future__ import annotations

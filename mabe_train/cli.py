@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from mabe_store.cli_base import BoundaryTyper
+from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
 from mabe_train.cli_bench import bench
 from mabe_train.cli_kaggle import kaggle
@@ -25,6 +26,11 @@ from mabe_train.cli_options import ConfigOpt, GpuOpt, OverridesArg, OverwriteOpt
 from mabe_train.cli_predict import predict
 from mabe_train.cli_score import score
 from mabe_train.config import ConfigError, load_config
+from mabe_train.cv import run_cv
+from mabe_train.ensemble import EnsembleError, make_ensemble
+from mabe_train.predict import predict_run
+from mabe_train.runs.files import CONFIG_FILE
+from mabe_train.runs.registry import config_kind, require_run, run_kind, train_run
 
 app = BoundaryTyper(help="Train, evaluate and launch MABe sequence models from the Zarr store.",
                     domain=(MabeTrainError,))
@@ -43,8 +49,6 @@ def run(
     detach: Annotated[bool, typer.Option(help="Modal: return at once, the run keeps going")] = False,
 ) -> None:
     """Train a model; prints the run directory."""
-    from mabe_train.runs.files import CONFIG_FILE
-    from mabe_train.runs.registry import config_kind, require_run, run_kind, train_run
     if resume is not None:
         config = config or require_run(resume) / CONFIG_FILE
     elif config is None:
@@ -52,7 +56,7 @@ def run(
     cfg = load_config(config, overrides or [])
     if remote is not None:
         (run_kind(resume) if resume is not None else config_kind(cfg)).require_remote()
-        from mabe_train.modal_app import launch
+        from mabe_train.modal_app import launch  # optional extra [modal]
         typer.echo(launch(cfg, remote=remote, gpu=gpu, detach=detach, resume=resume))
         return
     run_dir = train_run(cfg, resume=resume, overwrite=overwrite)
@@ -72,13 +76,12 @@ def cv(
     gpu: GpuOpt = "A10G",
 ) -> None:
     """Cross-validate: K folds, OOF probabilities, thresholds per (lab, action) tuned on all of them."""
-    from mabe_train.cv import run_cv
     if config is None:
         raise ConfigError("pass --config (e.g. --config configs/pairs_demo.yaml or configs/gbdt.yaml)")
     cfg = load_config(config, overrides or [])
     chosen = split_list(labs)
     if remote is not None:
-        from mabe_train.modal_app import ModalError, launch_cv
+        from mabe_train.modal_app import ModalError, launch_cv  # optional extra [modal]
         if remote != "modal" or refit:
             raise ModalError(f"--remote {remote}{' --refit' if refit else ''}: only `--remote modal`, "
                              "without --refit, is supported")
@@ -97,7 +100,6 @@ def ensemble(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Blend runs' calibrated probabilities into an ensemble run directory (predict/evaluate take it)."""
-    from mabe_train.ensemble import EnsembleError, make_ensemble
     try:
         w = [float(x) for x in weights.split(",")] if weights else None
     except ValueError:
@@ -112,7 +114,7 @@ def evaluate(
     data_dir: Annotated[str | None, typer.Option(help="store to evaluate on (default: the run's)")] = None,
 ) -> None:
     """Per-class and per-lab report, confusion matrix and training curves (PNG + JSON)."""
-    from mabe_train.evaluate import evaluate_run
+    from mabe_train.evaluate import evaluate_run  # heavy: matplotlib; keeps mabe-train --help fast
     out = evaluate_run(run_dir, checkpoint=checkpoint, data_dir=data_dir)
     typer.echo(out.summary)
     typer.echo(f"figures: {', '.join(str(p) for p in out.files)}")
@@ -128,21 +130,27 @@ def report(
     predictions: Annotated[Path | None, typer.Option(help="predictions CSV (Kaggle submission columns), e.g. from `mabe-train predict`")] = None,
     run: Annotated[Path | None, typer.Option(help="or: a trained pairs run — predict every video of --store first "
                                                   "(as `predict --split all`), into OUT/predictions.csv")] = None,
-    actions: Annotated[str | None, typer.Option(help="with --run: comma-separated actions to predict where a video "
-                                                     "labels none (default: every action the run knows)")] = None,
+    actions: Annotated[str | None, typer.Option(help="comma-separated actions reported for every pair of each "
+                                                     "video's mice, zeros included; with --run also the actions "
+                                                     "predicted where a video labels none (default: every action "
+                                                     "the run knows)")] = None,
     out: Annotated[Path, typer.Option(help="folder for <video_id>/{ethogram.png,time_budget.csv,bouts.csv,boris_events.csv} and summary.csv")] = Path("report"),
-    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video predicted)")] = None,
+    videos: Annotated[str | None, typer.Option(help="comma-separated video ids (default: every video of the store's "
+                                                    "splits that the predictions cover)")] = None,
 ) -> None:
     """Per-video ethograms, time budgets, bout lists and BORIS events from predicted intervals."""
-    from mabe_train.report import write_report
+    from mabe_train.report import write_report  # heavy: matplotlib; keeps mabe-train --help fast
     if (predictions is None) == (run is None):
         raise ConfigError("pass --predictions CSV, or --run RUN to predict the store first (not both)")
+    wanted = split_list(actions)
     if run is not None:
-        from mabe_train.predict import predict_run
         predictions = out / "predictions.csv"
-        p = predict_run(run, store, predictions, split="all", actions=split_list(actions))
+        p = predict_run(run, store, predictions, split="all", actions=wanted)
         typer.echo(f"predicted {p.n_rows} intervals for {p.n_scored_videos}/{p.n_videos} videos: {predictions}")
-    r = write_report(predictions, store, out, split_list(videos))
+    ids = split_list(videos)
+    if run is not None and ids is None:  # every video was predicted, those with no interval too
+        ids = [str(v) for v in open_store(store).videos["video_id"]]
+    r = write_report(predictions, store, out, ids, wanted)
     typer.echo(f"reports of {len(r.videos)} videos in {r.out}; summary across videos: {r.summary}")
 
 

@@ -12,8 +12,11 @@ from typing import Annotated
 
 import typer
 
+from mabe_train.bench import format_table, run_bench
 from mabe_train.cli_options import ConfigOpt, OverridesArg
+from mabe_train.config import ConfigError, load_config
 from mabe_train.prefetch import FEEDERS
+from mabe_train.run import set_threads
 
 
 def bench(
@@ -35,15 +38,12 @@ def bench(
                                                      "on a CPU shared with other jobs")] = 0,
 ) -> None:
     """Windows/s of training and inference steps, data vs compute time and peak memory."""
-    from mabe_train.bench import format_table, run_bench
-    from mabe_train.config import ConfigError, load_config
     if config is None:
         raise ConfigError("pass --config (e.g. --config configs/v6.yaml)")
     if store is not None and not store.exists():
         raise ConfigError(f"no store at {store} — build one with `mabe-store build`, or drop --store "
                           "to bench on a synthetic store")
     if threads:
-        from mabe_train.run import set_threads
         set_threads(threads)
     cfg = load_config(config, ["train.progress=false", *(overrides or [])])
     result = run_bench(cfg, steps=steps, warmup=warmup, store=store, feeder=feeder,

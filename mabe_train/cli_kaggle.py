@@ -15,7 +15,9 @@ import typer
 
 from mabe_store.cli_base import BoundaryTyper
 from mabe_train import MabeTrainError
+from mabe_train.bundle import make_bundle
 from mabe_train.cli_options import OverwriteOpt
+from mabe_train.submit import submit as run_submit
 
 kaggle = BoundaryTyper(help="A Kaggle code-competition entry: bundle runs for offline use, submit from "
                             "the notebook.", domain=(MabeTrainError,))
@@ -40,7 +42,6 @@ def bundle(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write an offline Kaggle bundle: wheels, runs, dataset metadata and the submission notebook."""
-    from mabe_train.bundle import make_bundle
     report = make_bundle(run, out, python=python, gpu=gpu_notebook, image=image, wheels_from=wheels_from,
                          store=store, owner=owner, slug=slug, overwrite=overwrite)
     for line in report.lines():
@@ -59,10 +60,9 @@ def submit(
                                                "(no-learning rows; scored better on validation) or none")] = "baseline",
     scratch: Annotated[Path | None, typer.Option(help="folder for the test-only store (default: $TMPDIR)")] = None,
     device: Annotated[str, typer.Option(help="auto (cuda when there is one), cpu or cuda")] = "auto",
-    threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default, every core)")] = 0,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch and GBDT models (0: their default, every core)")] = 0,
     jobs: Annotated[int, typer.Option(help="parallel videos while building the test store")] = 2,
 ) -> None:
     """Predict the competition's test videos with every bundled run; always writes a valid CSV."""
-    from mabe_train.submit import submit as run_submit
     run_submit(bundle, input, out, time_budget=time_budget, scratch=scratch, fallback=fallback,
                device=device, threads=threads, jobs=jobs)

@@ -26,7 +26,7 @@ def upload(
     name: Annotated[str, typer.Option(help="name of the store on the Volume")] = "store.zarr",
 ) -> None:
     """Upload a local store to the project's Modal Volume (needs Modal credentials)."""
-    from mabe_train.modal_app import upload_store
+    from mabe_train.modal_app import upload_store  # optional extra [modal]
     typer.echo(upload_store(store, name))
 
 
@@ -36,14 +36,14 @@ def fetch(
     out: Annotated[Path, typer.Option(help="local folder to put the run directory in")] = Path("runs"),
 ) -> None:
     """Download a remote run's checkpoints and metrics from the Modal Volume."""
-    from mabe_train.modal_app import fetch_run
+    from mabe_train.modal_app import fetch_run  # optional extra [modal]
     typer.echo(f"fetched into {fetch_run(run_name, out)}")
 
 
 @modal.command()
 def status(run_name: VolumeRunArg, checkpoint_dir: CheckpointDirOpt = Path("runs")) -> None:
     """Is a detached Modal run still running, finished or failed?"""
-    from mabe_train.modal_app import call_status
+    from mabe_train.modal_app import call_status  # optional extra [modal]
     typer.echo(call_status(run_name, checkpoint_dir))
 
 
@@ -54,7 +54,7 @@ def logs(
     checkpoint_dir: CheckpointDirOpt = Path("runs"),
 ) -> None:
     """The latest log lines of a detached Modal run."""
-    from mabe_train.modal_app import call_logs
+    from mabe_train.modal_app import call_logs  # optional extra [modal]
     for line in call_logs(run_name, checkpoint_dir, entries):
         typer.echo(line)
 
@@ -62,5 +62,5 @@ def logs(
 @modal.command()
 def cancel(run_name: VolumeRunArg, checkpoint_dir: CheckpointDirOpt = Path("runs")) -> None:
     """Stop a detached Modal run (its last checkpoint stays on the Volume)."""
-    from mabe_train.modal_app import call_cancel
+    from mabe_train.modal_app import call_cancel  # optional extra [modal]
     typer.echo(call_cancel(run_name, checkpoint_dir))

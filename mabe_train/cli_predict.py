@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
+from mabe_store.location import parse_options
 from mabe_train.cli_options import OptionsOpt, RunOpt, StoreOpt, split_list
+from mabe_train.predict import predict_run
 
 
 def predict(
@@ -31,8 +33,6 @@ def predict(
     storage_option: OptionsOpt = None,
 ) -> None:
     """Predict every labeled pair of every video of a split and write the Kaggle CSV (readable by `report`)."""
-    from mabe_store.location import parse_options
-    from mabe_train.predict import predict_run
     p = predict_run(run, store, out, split=split, checkpoint=checkpoint, device=device,
                     solution_out=solution_out, storage_options=parse_options(storage_option),
                     actions=split_list(actions))

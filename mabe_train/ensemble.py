@@ -30,7 +30,7 @@ from pathlib import Path
 
 from mabe_store.log import Log, say
 from mabe_train.calibrate import present_actions, tune_thresholds
-from mabe_train.decode import DecodeConfig, TunedThresholds
+from mabe_train.decode import DecodeConfig
 from mabe_train.pairs.scoring import score_videos
 from mabe_train.run import load_config_for
 from mabe_train.runs.blend import (
@@ -49,14 +49,13 @@ from mabe_train.runs.files import (
     THRESHOLDS_FILE,
     fresh_dir,
     load_oof,
-    load_thresholds,
     read_marker,
     read_thresholds_file,
     save_thresholds,
     thresholds_content,
     write_marker,
 )
-from mabe_train.runs.protocol import OUT_OF_FOLD, HeldOut
+from mabe_train.runs.protocol import OUT_OF_FOLD, HeldOut, StoredDecoding
 from mabe_train.runs.registry import ENSEMBLE, LoadOptions, load_run
 from mabe_train.split import load_split
 
@@ -121,7 +120,7 @@ def make_ensemble(members: list[str | Path], out: str | Path, *, weights: list[f
 
 
 @dataclass
-class EnsembleRun:
+class EnsembleRun(StoredDecoding):
     """An ensemble (or a sequence cv run) behind the `Run` protocol (mabe_train.runs.protocol)."""
 
     run_dir: Path
@@ -143,14 +142,6 @@ class EnsembleRun:
         extra = {"default_actions": default_actions} if default_actions else {}
         per = [m.predict_probs(ids, progress=progress, **extra) for m in self.members]
         return blend_all(per, self._centres(), self.weights)
-
-    @property
-    def thresholds(self) -> TunedThresholds:
-        return load_thresholds(self.artefacts, self.run_dir)
-
-    @property
-    def decode_config(self) -> DecodeConfig:
-        return self.cfg.pairs.decode
 
     @property
     def checkpoint_label(self) -> str:

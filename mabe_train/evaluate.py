@@ -83,7 +83,8 @@ _LAB_COLUMNS = (("accuracy", "accuracy", ".3f"), ("n_frames", "frames", ","),
 
 
 def format_report(r: dict) -> str:
-    """Plain-text tables: headline, per class (grouped), per lab (the columns the report has)."""
+    """Plain-text tables: headline, per class (grouped), per lab (the columns the report has),
+    per (lab, action) F (pairs)."""
     m = r["monitor"]
     what = r.get("model") or f"{r['checkpoint']}, epoch {r['epoch']}"
     lines = [f"{r['run_dir']} ({what}): {m} {r[m]:.4f}"
@@ -96,7 +97,17 @@ def format_report(r: dict) -> str:
                   for k, v in r["per_class"].items()]
     if r.get("per_lab"):
         lines += ["", *_lab_table(r["per_lab"], m)]
+    if any(v.get("f") for v in (r.get("per_lab") or {}).values()):
+        lines += ["", *_action_table(r["per_lab"])]
     return "\n".join(lines)
+
+
+def _action_table(per_lab: dict[str, dict]) -> list[str]:
+    """One row per (lab, action) the metric counts: its F, weakest first within each lab, so the
+    actions that hold a lab's score down are at the top of it."""
+    rows = [f"{lab:<24}{action:<20}{f:>8.3f}" for lab, v in per_lab.items()
+            for action, f in sorted((v.get("f") or {}).items(), key=lambda kv: (kv[1], kv[0]))]
+    return [f"{'lab':<24}{'action':<20}{'F':>8}", *rows]
 
 
 def _scored(r: dict) -> str:

@@ -12,18 +12,18 @@ lengths. Time is O(intervals log intervals), independent of video length. CPU se
 each side) 0.17 s against 3.3-3.5 s for the official code; the real annotations (19 labs, 84k
 intervals) against the truth shifted by 5 frames 0.09 s against 2.2-2.3 s.
 
-The rules, as implemented (numbers refer to the README's "The official metric"):
+The rules, as implemented (numbers refer to the rules in docs/metric.md):
 - empty input, a missing column, a null, start > stop: MetricError (1);
-- ids are compared as text; submission rows for videos not in the solution are dropped (1);
+- ids are compared as text; submission rows for videos not in the solution are dropped (2);
 - a submission row counts only if "agent,target,action" is verbatim an entry of the video's
-  behaviors_labeled, read from the video's first solution row (2);
-- frames repeated for the same (video, agent, target, action) are counted once (2);
+  behaviors_labeled, read from the video's first solution row (3);
+- frames repeated for the same (video, agent, target, action) are counted once (4);
 - one (agent, target) pair predicted with two actions on one frame: MetricError; zero-length
-  rows and touching intervals never trigger it (2). A lab's own vocabulary may pass `exclusive`
+  rows and touching intervals never trigger it (5). A lab's own vocabulary may pass `exclusive`
   ({action: group}, mabe_train.vocab.group_of): then only two actions of one group clash, and
   actions of different groups (annotation streams) may overlap;
 - a lab's actions = actions with a ground-truth row in the lab (zero-length included) + actions
-  of any counted submission row (zero-length included); F = 0 where TP + FP + FN = 0 (3).
+  of any counted submission row (zero-length included); F = 0 where TP + FP + FN = 0 (6).
 The trade-off: codes and packed events assume key and frame ranges that fit 62 bits together (far
 beyond any real table); wider ones fall back to np.lexsort, and the per-row text never leaves Polars.
 """

@@ -19,8 +19,19 @@ run knows (an action with a tuned threshold in some lab), or only the `--actions
 run never saw is decoded with each action's median threshold over the labs it did see. Without
 them (the Kaggle splits) an unlabeled video is skipped: the metric ignores every row of it.
 
+With `--split all` or `--actions` (a lab's own videos) no interval covers a frame where its pair
+is not tracked (`mabe_train.tracked`): the model's output there describes the fill value, not a
+mouse. The Kaggle splits (test, val, train) keep the decoded intervals as they are: the
+competition's annotators labelled frames where the tracker lost a mouse, the metric scores them,
+and `evaluate` (which tunes and reports on the same decoding) must agree with `predict`; cutting
+them lowered the official score of a synthetic cv ensemble from 0.3363 to 0.3279 on its
+validation videos (tests/mabe_train/test_cv_pairs.py's ensemble). `mabe-train report` cuts every
+predictions file to tracked frames either way.
+
 Trade-off: a submission must not be empty (the metric rejects it), and a model that emits nothing
-on a whole split has failed; we raise rather than pad the file with guesses.
+on a whole Kaggle split has failed; we raise rather than pad the file with guesses. On a lab's own
+videos (`--split all` or `--actions`) nothing detected is an answer: the CSV is written with its
+header only.
 """
 
 from __future__ import annotations
@@ -37,7 +48,14 @@ from mabe_train.run import pick_device
 from mabe_train.runs.files import SPLIT_FILE, RunError
 from mabe_train.runs.registry import load_run
 from mabe_train.split import load_split
-from mabe_train.submission import labeled_entries, mouse_text, solution_from_store, write_submission
+from mabe_train.submission import (
+    SUBMISSION_COLUMNS,
+    labeled_entries,
+    mouse_text,
+    solution_from_store,
+    write_submission,
+)
+from mabe_train.tracked import clip_to_tracked
 from mabe_train.vocab import MABE, Vocabulary, group_of, vocabulary_of
 
 
@@ -105,6 +123,22 @@ def entries_of(videos) -> dict[str, set[str]]:
             for v in videos}
 
 
+def _header_only(out: str | Path) -> Path:
+    """A lab's videos where nothing was detected: the submission columns and no row."""
+    Path(out).write_text(",".join(SUBMISSION_COLUMNS) + "\n")
+    return Path(out)
+
+
+def nothing_predicted(n_ids: int, split: str, n_labeling: int) -> str:
+    """Why a Kaggle split got no interval, and what to do."""
+    if n_labeling == 0:
+        return (f"none of the {n_ids} `{split}` videos labels a behaviour (behaviors_labeled is empty), so "
+                "there is nothing to predict — pass --split all or --actions A,B to predict the run's "
+                "behaviours on every pair of their mice")
+    return (f"the model predicts no interval on the {n_ids} `{split}` videos at its tuned thresholds "
+            "— train longer or check that the store matches the run")
+
+
 def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *, split: str = "test",
                 checkpoint: str = "best", device: str = "cpu", progress: bool = True,
                 solution_out: str | Path | None = None, actions: list[str] | None = None,
@@ -135,15 +169,16 @@ def predict_run(run_dir: str | Path, store_path: str | Path, out: str | Path, *,
                                    if own else None)
         scored = trained_on_label(run, ids)
     sub = decode(videos, run.decode_config, thresholds)
-    if sub.height == 0:
-        raise PairsError(f"the model predicts no interval on the {len(ids)} `{split}` videos at its "
-                         "tuned thresholds — train longer or check that the store matches the run")
+    if own:  # a lab's videos: no behaviour where the pair is untracked (Kaggle splits: see the docstring)
+        sub = clip_to_tracked(sub, store, run.decode_config.scale)
+    if sub.height == 0 and not own:
+        raise PairsError(nothing_predicted(len(ids), split, len(videos)))
     entries = labeled_entries(store, ids)
     entries.update({vid: e for vid, e in entries_of(videos).items() if not entries.get(vid)})
-    path = write_submission(sub, out, entries, group_of(vocabulary_of(store)))
+    path = write_submission(sub, out, entries, group_of(vocabulary_of(store))) if sub.height else _header_only(out)
     solution = solution_from_store(store, ids)
     score = None
-    if solution.height:
+    if solution.height and sub.height:
         if solution_out is not None:
             solution.write_csv(solution_out)
         score = float(official_score(solution, sub, exclusive=group_of(vocabulary_of(store))))

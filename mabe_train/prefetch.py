@@ -6,12 +6,13 @@ steps, so the GPU idles for them. Two feeders remove that gap:
 
 - "device": `WindowSampler.to(device)` copies the staged feature and target blocks to the device
   ONCE, and the sampler's one gather then runs there. Per step one host-built int64 index array
-  (feature and target rows plus unit, video, start: 2 x B x W + 3 x B values, 0.6 MB at batch 384
-  x 100 frames) and the (B, W) valid mask cross the bus instead of B x W x 144 floats (22 MB), and
-  the gather runs at device memory speed. The index is built on the host because a handful of
-  numpy operations on B x W integers cost less there than as a dozen small torch kernels. The draws, the noise (the same slice of the
-  same pre-drawn bank, copied once) and the resume state do not depend on the device, so the
-  batches are the plain sampler's on every device.
+  (per window unit, video, start, first feature row and first target row: 5 x B values, 15 KB at
+  batch 384, plus the rows of the few windows clipped at a unit's end) and the (B, W) valid mask
+  cross the bus instead of B x W x 144 floats (22 MB), and the gather runs at device memory speed.
+  The index is built on the host because a handful of numpy operations on B integers cost less
+  there than a dozen small torch kernels. The draws, the noise (the same slice of the same
+  pre-drawn bank, copied once) and the resume state do not depend on the device, so the batches
+  are the plain sampler's on every device.
 - "thread": `Prefetcher` runs any sampler (`next_batch`, `state_dict`, `load_state_dict`) in a
   daemon thread, `depth` batches ahead, optionally into pinned memory so the trainer's
   `.to(device, non_blocking=True)` does not wait for the host. Its `state_dict()` is the

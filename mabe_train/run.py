@@ -34,7 +34,6 @@ import yaml
 
 from mabe_store.reader import Store, open_store
 from mabe_train.config import Config, load_config
-from mabe_train.decode import DecodeConfig, TunedThresholds
 from mabe_train.layout import Layout
 from mabe_train.models import build_model
 from mabe_train.pairs.scoring import collect_probs
@@ -46,13 +45,12 @@ from mabe_train.runs.files import (
     RunError,
     copy_atomic,
     fresh_dir,
-    load_thresholds,
     read_marker,
     run_vocabulary,
     write_atomic,
     write_marker,
 )
-from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut
+from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut, StoredDecoding
 from mabe_train.runs.registry import TORCH, LoadOptions, load_run, require_run
 from mabe_train.split import load_split
 from mabe_train.task import build_task
@@ -183,7 +181,7 @@ def set_threads(n: int) -> None:
 
 # -- loading one ----------------------------------------------------------------------------------
 @dataclass
-class LoadedRun:
+class LoadedRun(StoredDecoding):
     """A trained torch run (kind `torch`): the checkpoint's model behind the `Run` protocol
     (mabe_train.runs.protocol), so predict, submit, bundles and ensembles need not know its kind."""
 
@@ -209,15 +207,6 @@ class LoadedRun:
         return collect_probs(self.model, self.store, video_ids, window=d.sequence_length, stride=d.val_stride,
                              device=self.device, progress=progress, layout=self.task.layout,
                              default_actions=default_actions, options=self.cfg.pairs)
-
-    @property
-    def thresholds(self) -> TunedThresholds:
-        """Per-(lab, action) decoding thresholds tuned on the run's validation (the checkpoint's)."""
-        return load_thresholds(self.artefacts, self.run_dir)
-
-    @property
-    def decode_config(self) -> DecodeConfig:
-        return self.cfg.pairs.decode
 
     @property
     def checkpoint_label(self) -> str:

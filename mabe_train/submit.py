@@ -29,17 +29,21 @@ import math
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from mabe_store.behaviors import clean_triples
 from mabe_store.constants import entry_text
 from mabe_store.log import Log, say
+from mabe_store.reader import open_store
 from mabe_train import MabeTrainError
+from mabe_train.budget import set_threads
 from mabe_train.decode import decode
 from mabe_train.ensemble import blend_of
 from mabe_train.intervals import INTERVAL_SCHEMA, SUBMISSION_COLUMNS
@@ -49,7 +53,7 @@ from mabe_train.submission import _spread, write_submission
 from mabe_train.vocab import MABE
 
 FALLBACKS = ("none", "baseline")
-RUNS_DIR, STORE_CONFIG = "runs", "store.yaml"
+RUNS_DIR, RUNS_TAR, STORE_CONFIG = "runs", "runs.tar", "store.yaml"
 
 
 class SubmitError(MabeTrainError):
@@ -105,10 +109,13 @@ def _int(value, default: int = 0) -> int:
 
 
 def read_test_videos(comp: Path, known=None) -> list[TestVideo]:
-    """Every row of test.csv that names a video (a row with an unreadable id is skipped); known:
-    the bundle's action vocabulary ({name: column}, `bundle_actions`), else MABe's 37 actions."""
+    """Every row of test.csv that names a video (a row with an unreadable id is skipped); none for
+    an empty file or a header alone. known: the bundle's action vocabulary ({name: column},
+    `bundle_actions`), else MABe's 37 actions."""
     try:
         rows = pl.read_csv(comp / "test.csv", infer_schema=False).to_dicts()
+    except pl.exceptions.NoDataError:
+        return []
     except Exception as e:  # noqa: BLE001 — any unreadable csv is one line
         raise SubmitError(f"{comp / 'test.csv'} cannot be read ({type(e).__name__}: {e})") from None
     videos, seen = [], set()
@@ -157,7 +164,6 @@ def build_test_store(comp: Path, scratch: Path, bundle: Path, summary: Summary, 
 
     The store is made by `mabe-store build --split test` in a subprocess — mabe_train reads stores,
     it never writes one — and the skipped videos come from the build report in the store's attrs."""
-    from mabe_store.reader import open_store
     cfg_path = bundle / STORE_CONFIG
     out = scratch / "test.zarr"
     args = ["build", "--raw", comp, "--out", out, "--split", "test", "--jobs", jobs, "--no-progress",
@@ -187,9 +193,9 @@ def load_runs(bundle: Path, store_path: Path, device: str, threads: int, summary
             continue
         runs.append(run)
         summary.runs.append(run_dir.name)
-    if threads > 0:
-        import torch
-        torch.set_num_threads(threads)
+    if threads > 0:  # torch's and every GBDT model's (0: each library's default, every core)
+        for run in runs or [None]:
+            set_threads(run, threads)
     log(f"runs: {', '.join(summary.runs) or 'none could be loaded'}")
     return runs
 
@@ -250,13 +256,11 @@ def submit(bundle: str | Path, input_root: str | Path, out: str | Path, *, time_
         raise SubmitError(f"cannot write {out} ({e.strerror}) — pass --out a path in a writable folder") from None
     comp = find_competition(input_root)
     videos = read_test_videos(comp, bundle_actions(bundle))
-    if not videos:
-        raise SubmitError(f"{comp / 'test.csv'} names no video")
     log(f"competition files: {comp} ({len(videos)} test videos)")
     summary = Summary(n_videos=len(videos), fallback_rows=fallback)
     work = Path(tempfile.mkdtemp(prefix="mabe-submit-", dir=scratch))
     try:
-        parts = _predict(bundle, comp, work, videos, summary, time_budget, t0, device, threads, jobs, log)
+        parts = [] if not videos else _predict(bundle, comp, work, videos, summary, time_budget, t0, device, threads, jobs, log)
     except Exception as e:  # noqa: BLE001 — a bug here must still leave a valid file
         why = f"prediction stopped: {type(e).__name__}: {e}"
         summary.notes.append(why)
@@ -275,6 +279,7 @@ def submit(bundle: str | Path, input_root: str | Path, out: str | Path, *, time_
 
 def _predict(bundle, comp, work, videos, summary, budget, t0, device, threads, jobs, log) -> list[pl.DataFrame]:
     """Store, runs and model predictions; every video that gets none is in summary.fell_back."""
+    bundle = unpacked_bundle(bundle, work)
     store, skipped = build_test_store(comp, work, bundle, summary, log, jobs)
     built = set() if store is None else {int(x) for x in store.videos["video_id"]}
     for v in videos:
@@ -282,7 +287,9 @@ def _predict(bundle, comp, work, videos, summary, budget, t0, device, threads, j
             summary.fell_back[v.video_id] = skipped.get(v.video_id, "not in the test store (build failed)")
         else:
             v.length = int(store.videos["length"][store.index(v.video_id)])
-    todo = [v for v in videos if v.video_id in built]
+    for vid in untracked(store, [v.video_id for v in videos if v.video_id in built]):
+        summary.fell_back[vid] = "no keypoint is tracked in any frame (all NaN): nothing to predict from"
+    todo = [v for v in videos if v.video_id in built and v.video_id not in summary.fell_back]
     runs = load_runs(bundle, store.path, device, threads, summary, log) if todo else []
     if todo and not runs:
         summary.fell_back.update({v.video_id: "no bundled run could be loaded" for v in todo})
@@ -290,9 +297,34 @@ def _predict(bundle, comp, work, videos, summary, budget, t0, device, threads, j
     return predict_videos(runs, todo, budget, t0, summary, log) if todo else []
 
 
+def unpacked_bundle(bundle: Path, work: Path) -> Path:
+    """The bundle with its runs as a folder: itself when runs/ is there (a bundle being written, or
+    Kaggle having unpacked the uploaded runs.tar), else a view in `work` with runs.tar unpacked."""
+    if (bundle / RUNS_DIR).is_dir() or not (bundle / RUNS_TAR).is_file():
+        return bundle
+    view = work / "bundle"
+    view.mkdir()
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # no path outside the view
+    with tarfile.open(bundle / RUNS_TAR) as tf:
+        tf.extractall(view / RUNS_DIR, **safe)
+    if (bundle / STORE_CONFIG).is_file():
+        shutil.copyfile(bundle / STORE_CONFIG, view / STORE_CONFIG)
+    return view
+
+
+def untracked(store, video_ids: list[int]) -> list[int]:
+    """Videos without one tracked keypoint: a model would "predict" them from nothing (0 rows),
+    where the fallback's labeled rows score."""
+    return [v for v in video_ids if not np.isfinite(store.features(v)).any()]
+
+
 def _finish(parts, videos: list[TestVideo], out: Path, summary: Summary, log) -> None:
     """Model rows + fallback rows, validated and written; the baseline for all when that is empty
-    or invalid, and a placeholder row when even that is empty."""
+    or invalid, and a placeholder row when even that is empty. No video at all: the header alone."""
+    if not videos:
+        summary.notes.append("test.csv names no video: wrote the header alone")
+        pl.DataFrame(schema=list(SUBMISSION_COLUMNS)).write_csv(out)
+        return
     labeled = {str(v.video_id): v.entries for v in videos}
     fell = [v for v in videos if v.video_id in summary.fell_back]
     try:

@@ -1,9 +1,9 @@
 """The wheels a Kaggle bundle ships: the project's own, and each dependency the notebook image lacks.
 
 Kaggle notebooks that submit run with the internet off, so everything `pip install --no-index
---find-links wheels mabe` needs must be in the folder, for the notebook's Python (3.11) on
-manylinux x86_64, not for this machine. We walk the requirement tree ourselves: start from the
-project wheel's Requires-Dist (no extras: modal and kaggle stay out), skip every requirement the
+--find-links BUNDLE mabe` needs must be in the bundle folder (top level: mabe_train.bundle), for the
+notebook's Python (3.11) on manylinux x86_64, not for this machine. We walk the requirement tree
+ourselves: start from the project wheel's Requires-Dist (no extras: modal and kaggle stay out), skip every requirement the
 image's package list (configs/kaggle_image.txt) satisfies, and fetch the rest one by one with
 `pip download --no-deps --only-binary :all: --python-version ... --platform ...` (from PyPI, or
 from a local folder with --wheels-from), reading each wheel's METADATA for the next level. Letting

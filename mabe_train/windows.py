@@ -18,13 +18,17 @@ with `valid` False on the padded frames (`UniformStarts` never draws such units)
 whole randomness is one numpy Generator plus a pre-drawn noise bank that depends only on the seed,
 so `state_dict()` (rng state, step, seed) resumes it exactly, on any device.
 
-Measured on a shared 2-core CPU (load 2.5-6.6), 400k frames, batch 64 x 100, one thread, this
-sampler and the numpy-only sampler it replaced timed in one process in interleaved chunks
-(best chunk of 40, five runs): plain 74-99% of a bare numpy gather (the old one 79-96%), with
-V5's augmentation (noise 0.01 + jitter 2) 46-77% (old 61-75%). The fixed cost per batch is
-about 4x the old one (55-115 vs 15-27 us per batch of 2 x 4, by load: a dozen small torch
-calls), which a training step (~0.1-1 s) does not notice; the copy itself is one `index_select` per batch over an overlapping
-window view, as fast as numpy's row gather.
+Per batch the host builds only B integers per field (unit, video, start, first feature row, first
+target row), plus the frame-by-frame rows of the few windows clipped at a unit's end; features
+and targets each come from one `index_select` over an overlapping window view (a contiguous copy
+per window, as fast as numpy's row gather). Why: a B x W row index built for every window costs
+~110 us more per batch of 64 x 100 (fastest batches 600 vs 487 us, the bare gather 469-520 us),
+a fixed cost as large as a quarter of the copy. Measured on a shared 2-core CPU (load 7.9-9.7),
+400k frames, batch 64 x 100, one thread, five fresh processes per variant, each timing the
+sampler and a bare numpy gather in interleaved chunks (`bench/bench_train.py --sampler-only`):
+fastest batch 0.96x the bare gather's rate (0.87x with the full row index), with V5's
+augmentation (noise 0.01 + jitter 2) 0.54x: adding the noise is a second pass over the batch,
+about as long as the gather.
 
 Validation does not draw windows: `predict_video` slides windows over every frame of a video (all
 `frame_gap` phases), averages the logits where windows overlap, and returns one row per frame.
@@ -77,6 +81,7 @@ class UniformStarts:
     def __init__(self, length: np.ndarray, span: int):
         self.n_starts = np.maximum(np.asarray(length, dtype=np.int64) - span + 1, 0)
         self._cum = np.cumsum(self.n_starts)
+        self._first = self._cum - self.n_starts  # window number of each unit's start 0
         if len(self._cum) == 0 or self._cum[-1] == 0:
             raise DataError(f"no video is as long as a window ({span} frames) — lower "
                             "data.sequence_length or data.frame_gap")
@@ -90,7 +95,7 @@ class UniformStarts:
         """(unit (n,), start frame inside the unit (n,))."""
         u = rng.integers(0, self._cum[-1], size=n)
         j = np.searchsorted(self._cum, u, side="right")
-        return j, u - (self._cum[j] - self.n_starts[j])
+        return j, u - self._first[j]
 
 
 def balanced(group: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -212,7 +217,7 @@ class WindowSampler:
         self._ppc_t = torch.from_numpy(self._ppc)  # on the blocks' device, to scale noise
         self._offsets = np.arange(self.window, dtype=np.int64) * self.frame_gap
         self.device = self.features.device
-        self._windows = self._window_view()
+        self._windows, self._target_windows = self._window_view(self.features), self._window_view(self.targets)
         self._noise_n = self.batch_size * self.window * int(np.prod(self.features.shape[1:]))
         self._bank_size = max(NOISE_BANK, 2 * self._noise_n)
         self.rng = np.random.default_rng(seed)
@@ -232,7 +237,7 @@ class WindowSampler:
         """Move the blocks to `device` once (in place); batches are then gathered there."""
         dev = torch.device(device)
         self.features, self.targets = self.features.to(dev), self.targets.to(dev)
-        self._windows = self._window_view()
+        self._windows, self._target_windows = self._window_view(self.features), self._window_view(self.targets)
         self._ppc_t, self.device = self._ppc_t.to(dev), dev
         if self._bank is not None:
             self._bank = (self._bank[0], self._bank[1].to(dev))
@@ -266,66 +271,73 @@ class WindowSampler:
             return t
         return t.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else t.to(self.device)
 
-    def _window_view(self) -> torch.Tensor | None:
-        """(n - span + 1, W, F) overlapping view of the feature block: entry s is the window of rows
-        s + k * frame_gap. A batch of whole windows is then one `index_select` of B starts, a
-        contiguous copy per window — on a CPU about as fast as numpy's row gather of B x W rows
-        where `index_select` of those rows is ~10% slower. None when the block is shorter."""
-        f, span = self.features, window_span(self.window, self.frame_gap)
-        if len(f) < span:
+    def _window_view(self, block: torch.Tensor) -> torch.Tensor | None:
+        """(n - span + 1, W, ...) overlapping view of a block, entry s the window of rows s + k * frame_gap
+        (a batch of whole windows is one `index_select` of B starts); None when the block is shorter."""
+        span = window_span(self.window, self.frame_gap)
+        if len(block) < span:
             return None
-        return f.as_strided((len(f) - span + 1, self.window, *f.shape[1:]),
-                            (f.stride(0), self.frame_gap * f.stride(0), *f.stride()[1:]))
+        return block.as_strided((len(block) - span + 1, self.window, *block.shape[1:]),
+                                (block.stride(0), self.frame_gap * block.stride(0), *block.stride()[1:]))
+
+    def _rows(self, which: np.ndarray, start: np.ndarray, shift: np.ndarray | None, block_start: np.ndarray,
+              length: np.ndarray) -> np.ndarray:
+        """(len(which) x W,) block rows of the windows `which`, frame by frame: frames past the unit's
+        end repeat its last frame, shifted inputs are clipped into the unit."""
+        if not len(which):
+            return which
+        rel = start[which, None] + self._offsets
+        last = (length[which] - 1)[:, None]
+        rel = np.clip(rel + shift[which], 0, last) if shift is not None else np.minimum(rel, last)
+        return (rel + block_start[which, None]).ravel()
 
     def _index(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None, length: np.ndarray,
                video: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-        """The one int64 array a step sends to the device, and its parts' sizes: (B, W) feature
-        rows, (B, W) target rows, then per window unit, video, start and first feature row, then
-        the windows whose feature rows are clipped (past a unit's end or shifted out of it), which
-        the window view cannot serve. A few numpy operations written in place into one buffer."""
-        u, (b, w) = self.units, (len(unit), self.window)
-        first = start if shift is None else start + shift[:, 0]  # the window's first input frame
-        ragged = np.flatnonzero((first < 0) | (first + (w - 1) * self.frame_gap >= length))
-        sizes = (b * w, b * w, b, b, b, b, len(ragged))
-        out = np.empty(sum(sizes), dtype=np.int64)
-        feat, label = out[:b * w].reshape(b, w), out[b * w:2 * b * w].reshape(b, w)
-        meta = out[2 * b * w:2 * b * w + 4 * b].reshape(4, b)
-        last = (length - 1)[:, None]
-        np.add(start[:, None], self._offsets, out=label)  # (B, W): the one vectorised index
-        if shift is not None:
-            np.clip(label + shift, 0, last, out=feat)
-        np.minimum(label, last, out=label)  # a short unit repeats its last frame
+        """The one int64 array a step sends to the device, and its parts' sizes: per window unit,
+        video, start, first feature row and first target row (for the window views); then the
+        windows the views cannot serve (features clipped past a unit's end or shifted out of it,
+        targets past a unit's end; their first rows set to 0, a valid index) and their rows."""
+        u, b, reach = self.units, len(unit), (self.window - 1) * self.frame_gap
+        short = np.flatnonzero(start + reach >= length)  # windows past their unit's end
         if shift is None:
-            feat[:] = label
-        feat += u.feature_start[unit][:, None]
-        label += u.target_start[unit][:, None]
-        meta[0], meta[1], meta[2] = unit, video, start
-        np.clip(u.feature_start[unit] + first, 0, max(len(self.features) - window_span(w, self.frame_gap), 0), out=meta[3])
-        out[2 * b * w + 4 * b:] = ragged
-        return out, sizes
+            first, ragged = start, short
+        else:
+            first = start + shift[:, 0]  # the window's first input frame
+            ragged = np.flatnonzero((first < 0) | (first + reach >= length))
+        ragged = np.arange(b) if self._windows is None else ragged
+        short = np.arange(b) if self._target_windows is None else short
+        f0, t0 = u.feature_start[unit], u.target_start[unit]
+        first_row, first_target = f0 + first, t0 + start
+        first_row[ragged], first_target[short] = 0, 0
+        parts = (unit, video, start, first_row, first_target, ragged, short,
+                 self._rows(ragged, start, shift, f0, length), self._rows(short, start, None, t0, length))
+        return np.concatenate(parts, dtype=np.int64), tuple(len(p) for p in parts)
+
+    def _take(self, view: torch.Tensor | None, block: torch.Tensor, first: torch.Tensor, which: torch.Tensor,
+              rows: torch.Tensor) -> torch.Tensor:
+        """(B, W, ...) windows of `block`: whole ones from its window view, `which` row by row."""
+        w, row = self.window, block.shape[1:]
+        if view is None:  # the block is shorter than a window: every window row by row
+            return block.index_select(0, rows).view(len(which), w, *row)
+        out = view.index_select(0, first)
+        if len(which):
+            out.index_copy_(0, which, block.index_select(0, rows).view(len(which), w, *row))
+        return out
 
     def gather(self, unit: np.ndarray, start: np.ndarray, shift: np.ndarray | None = None,
                noise_offset: int | None = None) -> Batch:
         """The batch of the given windows: (B,) units and starts, optional (B, 1) input shifts.
-
-        Index arithmetic is a few numpy operations on the host (B x W integers); the gather, the
-        noise and the dtype conversion run as torch operations on the blocks' device."""
+        Index arithmetic runs in numpy on the host; gather, noise and dtype in torch on the device."""
         unit, start = np.asarray(unit), np.asarray(start)
-        b, w, row = len(unit), self.window, self.features.shape[1:]
         video, length = self.units.video[unit], self.units.length[unit]
         buf, sizes = self._index(unit, start, shift, length, video)
-        feat_rows, label_rows, unit_t, video_t, start_t, first_t, ragged_t = torch.split(self._upload(buf), sizes)
-        if self._windows is None:
-            x = self.features.index_select(0, feat_rows).view(b, w, *row)
-        else:
-            x = self._windows.index_select(0, first_t)
-            if sizes[-1]:  # clipped windows: their rows one by one
-                rows = feat_rows.view(b, w).index_select(0, ragged_t).reshape(-1)
-                x.index_copy_(0, ragged_t, self.features.index_select(0, rows).view(sizes[-1], w, *row))
+        unit_t, video_t, start_t, first_t, tfirst_t, ragged_t, short_t, feat_rows, label_rows = \
+            self._upload(buf).split_with_sizes(sizes)
+        x = self._take(self._windows, self.features, first_t, ragged_t, feat_rows)
         if noise_offset is not None:
             noise = self.bank()[noise_offset:noise_offset + x.numel()].view(x.shape)
             x.add_(noise * self._ppc_t[video_t][:, None, None] if self.noise_in_pixels else noise)
-        y = self.targets.index_select(0, label_rows).view(b, w, *self.targets.shape[1:])
+        y = self._take(self._target_windows, self.targets, tfirst_t, short_t, label_rows)
         if not y.is_floating_point() and y.dtype != torch.int64:
             y = y.long()  # class ids as cross-entropy takes them
         valid = self._offsets < (length - start)[:, None]  # frame offsets inside the unit

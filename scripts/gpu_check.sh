@@ -57,14 +57,52 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 MSTORE=("$PY" -c 'from mabe_store.cli import app; app()')  # the CLIs without installing the project
 MTRAIN=("$PY" -c 'from mabe_train.cli import app; app()')
 
-synthetic_store() {  # zarr only: the bench's random-walk store, ~150k frames like the small profile
-  "$PY" -c "from mabe_train.bench import write_synthetic_store as w; w('$WORK/store.zarr', 16, 9400)"
+synthetic_store() {  # the bench's own store (synth + build, one thread), ~150k frames like the small profile
+  "$PY" -c "from mabe_train.bench import write_synthetic_store as w; w('$WORK/store.zarr', 16, scale=150_000 / 160_000)"
 }
 echo "== store: synth --profile small + build ($(date +%T))"
 timeout 180 "${MSTORE[@]}" synth --profile small --out "$WORK/raw" && \
   timeout 180 "${MSTORE[@]}" build --raw "$WORK/raw" --out "$WORK/store.zarr" --jobs 8 --no-progress \
   || { echo "store build failed — using the bench's synthetic store"; synthetic_store; }
 STORE_ARGS=(--store "$WORK/store.zarr")
+
+echo "== sampler: batches gathered on the device equal the CPU sampler's ($(date +%T))"
+DEV=cuda; [[ -n "${GPU_CHECK_CPU:-}" ]] && DEV=cpu
+timeout 120 "$PY" - "$DEV" <<'EOF' || echo "sampler device check failed"
+import sys
+from dataclasses import fields
+import numpy as np, torch
+from mabe_train.prefetch import make_feeder
+from mabe_train.windows import Batch, BalancedStarts, UniformStarts, Units, WindowSampler, window_span
+dev, rng = sys.argv[1], np.random.default_rng(0)
+lengths = np.array([4000, 90, 2500, 30])  # two units shorter than a window: padded, row by row
+n, starts = int(lengths.sum()), np.concatenate([[0], np.cumsum(lengths)[:-1]])
+feats = rng.normal(size=(n, 144)).astype(np.float32)
+feats[:, 72:] = np.nan  # untracked mice
+def make(pairs, seed=1):
+    if pairs:  # pair-like: raw pixels, noise in cm x pix_per_cm, 2-D uint8 targets, short units drawn
+        units, w, gap = Units(starts, np.arange(4) * 4000, lengths, np.arange(4)), 64, 1
+        targets = np.random.default_rng(1).integers(0, 255, (16000, 3)).astype(np.uint8)
+        policy = BalancedStarts(lengths, np.arange(4) % 2, np.array([[0, 1, 10, 50], [2, 0, 5, 9]]), w)
+        kw = {"noise_std": 0.05, "noise_in_pixels": True, "pix_per_cm": np.array([9.0, 12.0, 7.5, 10.0])}
+    else:  # grouped-like: int16 classes, frame gap, jitter, noise
+        units, w, gap = Units.videos(starts, lengths), 100, 2
+        targets = np.random.default_rng(1).integers(-1, 4, n).astype(np.int16)
+        policy, kw = UniformStarts(lengths, window_span(w, gap)), {"noise_std": 0.01, "temporal_jitter": 2}
+    return WindowSampler(feats, targets, units, policy, fps=np.array([30.0, 25, 30, 60]), window=w,
+                         batch_size=384, seed=seed, frame_gap=gap, **kw)
+for pairs in (False, True):
+    cpu, fed = make(pairs), make_feeder(make(pairs), dev, "device")
+    for _ in range(20):
+        a, b = cpu.next_batch(), fed.next_batch()
+        for f in fields(Batch):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert y.device.type == dev and torch.equal(x.nan_to_num(), y.cpu().nan_to_num()), f.name
+    resumed = make_feeder(make(pairs, seed=7), dev, "device")
+    resumed.load_state_dict(cpu.state_dict())
+    assert torch.equal(resumed.next_batch().x.cpu().nan_to_num(), cpu.next_batch().x.nan_to_num())
+    print(f"{'pairs' if pairs else 'grouped'}-like sampler on {dev}: 20 batches of 384 equal the CPU's, resume exact")
+EOF
 
 bench() {  # name, then bench arguments
   local name=$1; shift

@@ -24,7 +24,12 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mabe_train.decode import decode  # noqa: E402
 from mabe_train.metric import score  # noqa: E402
+from mabe_train.predict import split_video_ids  # noqa: E402
+from mabe_train.run import load_run  # noqa: E402
+from mabe_train.submission import no_learning_baseline, solution_from_store  # noqa: E402
+from tests.oracle.real import real_baseline, real_solution  # noqa: E402
 
 COLS = ["video_id", "agent_id", "target_id", "action", "start_frame", "stop_frame"]
 
@@ -47,7 +52,6 @@ def compare(solution: pl.DataFrame, pred: pl.DataFrame, base: pl.DataFrame, vide
 
 
 def real(sample: int) -> None:
-    from tests.oracle.real import real_baseline, real_solution
     sol, base = real_solution(), real_baseline()
     shifted = sol.select(COLS).with_columns(pl.col("start_frame") + 5, pl.col("stop_frame") + 5)
     weak = (sol.select(COLS).with_row_index("i").filter(pl.col("i") % 2 == 0).drop("i")
@@ -60,10 +64,6 @@ def real(sample: int) -> None:
 
 
 def run(run_dir: Path, store_path: Path) -> None:
-    from mabe_train.decode import decode
-    from mabe_train.predict import split_video_ids
-    from mabe_train.run import load_run
-    from mabe_train.submission import no_learning_baseline, solution_from_store
     r = load_run(run_dir, data_dir=store_path, progress=False)
     ids = split_video_ids(r.store, "val", run_dir)
     pred = decode(r.predict_probs(ids), r.cfg.pairs.decode, r.thresholds)

@@ -7,10 +7,11 @@
 #   3. a fake /kaggle/input: the run's validation videos as the competition's *test* videos
 #      (known labels; its train.csv is not even a csv: the test-only build must not read it) and
 #      the bundle as a dataset beside it;
-#   4. a FRESH venv holding only what the Kaggle image has (torch CPU, numpy, polars, pyarrow,
-#      typer, matplotlib, pyyaml, tqdm and the rest of configs/kaggle_image.txt that this dev env
-#      has, with their dependencies, linked from the dev env: the same packages at this machine's
-#      versions) — no zarr, numcodecs, donfig, modal, kaggle, no mabe;
+#   4. a FRESH venv (Python 3.11, as on Kaggle) holding every package of configs/kaggle_image.txt at
+#      the image's version, installed from PyPI without dependencies (what `bundle` trusts the image
+#      to have; it ships the rest) — no zarr, numcodecs, donfig, modal, kaggle, no mabe. torch is
+#      the image's version when a CPU wheel of it is reachable, else this machine's CPU torch (with
+#      what it needs beyond the list), and the script prints every difference from the image;
 #   5. the notebook's code cells, extracted from the bundle's submit.ipynb and run with python
 #      (they pip install --no-index from the bundle, then run mabe-train kaggle submit);
 #   6. `mabe-train score` of the result, and the check that it equals the reference submission.
@@ -44,49 +45,49 @@ ln -s "$W/bundle" "$W/kaggle/input/mabe-bundle"
 mkdir -p "$W/kaggle/working"
 echo "   $comp: $(($(wc -l < "$comp/test.csv") - 1)) test videos"
 
-stamp "4. fresh venv with only the image's packages"
+stamp "4. fresh venv with the Kaggle image's versions (configs/kaggle_image.txt)"
 "$PY311" -m venv "$W/venv"
-"$W/venv/bin/python" -m pip uninstall -q -y setuptools  # the image's (linked below) must win, as on Kaggle
-"$PY" - "$W/image-site" configs/kaggle_image.txt <<'EOF'
-"""Link the image's packages (configs/kaggle_image.txt, the list the bundle trusts, that this dev env
-has; with their dependencies) from the dev env into one folder."""
-import sys
-from importlib.metadata import PackageNotFoundError, distribution
-from pathlib import Path
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-dest = Path(sys.argv[1]); dest.mkdir()
-listed = [ln.split("==")[0] for ln in Path(sys.argv[2]).read_text().splitlines() if ln.strip() and ln[0] != "#"]
-todo, seen = ["torch", "numpy", "polars", "pyarrow", "typer", "matplotlib", "pyyaml", "tqdm", *listed], set()
-while todo:
-    name = canonicalize_name(todo.pop())
-    if name in seen:
-        continue
-    try:
-        distribution(name)
-    except PackageNotFoundError:
-        continue
-    seen.add(name)
-    dist = distribution(name)
-    for r in dist.requires or []:
-        req = Requirement(r)
-        if req.marker is None or req.marker.evaluate({"extra": ""}):
-            todo.append(req.name)
-    site = Path(dist.locate_file(""))
-    for top in {Path(f).parts[0] for f in dist.files or [] if not Path(f).parts[0].startswith("..")}:
-        if (site / top).exists() and not (dest / top).exists() and top != "__pycache__":
-            (dest / top).symlink_to(site / top)
-print("   linked:", ", ".join(sorted(seen)))
-EOF
-site=$("$W/venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-echo "$W/image-site" > "$site/kaggle_image.pth"
 fresh() { (cd "$W" && env -u PYTHONPATH "$W/venv/bin/python" "$@"); }
+vpip() { env -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null "$W/venv/bin/python" -m pip "$@"; }
+vpip uninstall -q -y setuptools  # the image's version comes from the list below, as on Kaggle
+# Every package of the list at its version, without dependencies: exactly what `bundle` trusts the
+# image to have (it ships the rest), from PyPI (PIP_INDEX_URL / PIP_FIND_LINKS point elsewhere).
+grep -vE '^\s*(#|$)|^torch==' configs/kaggle_image.txt > "$W/image-no-torch.txt"
+vpip download -q --no-deps --only-binary :all: -d "$W/image-wheels" -r "$W/image-no-torch.txt"
+vpip install -q --no-deps --no-index --find-links "$W/image-wheels" -r "$W/image-no-torch.txt"
+# torch: the image's version as a CPU wheel when one is reachable; PyPI's Linux torch of that
+# version is the CUDA build (~3 GB with its nvidia-* dependencies), so otherwise the CPU torch this
+# machine installs (TORCH_SPEC overrides) with whatever it needs beyond the list (pip upgrades only
+# what it must), and every difference from the image is printed.
+img_torch=$(sed -n 's/^torch==//p' configs/kaggle_image.txt)
+dev_torch=$("$PY" -c "import torch; print(torch.__version__)")
+if ! vpip install -q --no-deps "${TORCH_SPEC:-torch==$img_torch+cpu}" 2>/dev/null; then
+    echo "   torch: no CPU wheel of the image's $img_torch is reachable here: installing $dev_torch, this machine's CPU torch"
+    vpip install -q "torch==$dev_torch"
+fi
+fresh - "$REPO/configs/kaggle_image.txt" <<'EOF'
+"""Each package of the list whose installed version differs from the image's (the substitutes)."""
+import sys
+from importlib.metadata import PackageNotFoundError, version
+diff = []
+for line in open(sys.argv[1]):
+    name, sep, want = line.split("#")[0].strip().partition("==")
+    if sep:
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            have = "missing"
+        if have.split("+")[0] != want:
+            diff.append(f"{name} {have} (image: {want})")
+print("   differences from the image:", "; ".join(diff) or "none")
+EOF
+echo "   pip check: $(vpip check 2>&1 | tail -1)"
 if fresh -c "import zarr" 2>/dev/null || fresh -c "import mabe_train" 2>/dev/null; then
     echo "the fresh venv already has zarr or mabe — not a Kaggle-like environment"; exit 1
 fi
 
 stamp "5. the notebook's cells (offline install + submit)"
-"$PY" -m mabe_train.notebook "$W/bundle/notebook/submit.ipynb" > "$W/cells.py"
+"$PY" -m mabe_train.notebook "$W/bundle/submit.ipynb" > "$W/cells.py"
 ts=$(date +%s)
 (cd "$W" && env -u PYTHONPATH -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null MABE_KAGGLE_INPUT="$W/kaggle/input" MABE_KAGGLE_WORKING="$W/kaggle/working" \
     PIP_NO_INDEX=1 "$W/venv/bin/python" cells.py)

@@ -1,5 +1,6 @@
-"""The import graph of `mabe_store` and `mabe_train`, read statically: no cycles, and the store
-package stays free of torch and of mabe_train.
+"""The import graph of `mabe_store` and `mabe_train`, read statically: no cycles, the store
+package stays free of torch and of mabe_train, and every import inside a function says why it is
+there (an optional extra, a heavy module a light path must not pay for) or is of an optional extra.
 
 Every `import` / `from ... import` in the packages counts, those inside functions too: an import
 moved into a function hides a cycle from Python's loader but not from a reader, and the next
@@ -10,12 +11,19 @@ module, else to `pkg`; relative imports are resolved against the importing modul
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("mabe_store", "mabe_train")
+# where an import inside a function must say why: the packages, and the benches and scripts beside them
+LAZY_CHECKED = (*PACKAGES, "bench", "scripts")
+# the optional extras of pyproject.toml ([modal], [kaggle], [io], [gbdt], [cloud]): importing one
+# inside the function that needs it is the rule, so it needs no comment
+OPTIONAL = {"modal", "kaggle", "pandas", "tables", "h5py", "xarray", "h5netcdf", "lightgbm", "s3fs", "gcsfs"}
 
 
 def modules(root: Path = ROOT, packages=PACKAGES) -> dict[str, Path]:
@@ -161,3 +169,59 @@ def test_a_planted_cycle_is_found_and_printed(tmp_path):
     g = graph(tmp_path, ("pkg",))
     assert cycles(g) == [["pkg.a", "pkg.c", "pkg.sub.b"]]
     assert "pkg.a -> pkg.sub.b -> pkg.c -> pkg.a" in describe(g)
+
+
+def function_imports(path: Path) -> tuple[list[tuple[int, str]], dict[int, int]]:
+    """(line, first module named) of every import nested in a function (or a lambda), in order,
+    and each one's last line (an import in parentheses spans several)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+
+    def walk(node: ast.AST, inside: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if inside and isinstance(child, ast.Import):
+                out.append((child, child.names[0].name))
+            elif inside and isinstance(child, ast.ImportFrom):
+                out.append((child, "." * child.level + (child.module or "")))
+            walk(child, inside or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    walk(tree, False)
+    return [(node.lineno, name) for node, name in out], {n.lineno: n.end_lineno for n, _ in out}
+
+
+def unexplained(path: Path) -> list[str]:
+    """The imports inside functions of `path` with no comment on their lines or on the line just
+    above, other than those of an optional extra."""
+    text = path.read_text()
+    comments = {tok.start[0] for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+                if tok.type == tokenize.COMMENT}
+    lines = text.splitlines()
+    found, ends = function_imports(path)
+    bad = []
+    for line, name in found:
+        own = range(line, ends[line] + 1)
+        above = line - 1 in comments and lines[line - 2].lstrip().startswith("#")
+        if not (above or any(n in comments for n in own) or name.split(".")[0] in OPTIONAL):
+            bad.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{line}: "
+                       f"{lines[line - 1].strip()}")
+    return bad
+
+
+def test_every_import_inside_a_function_says_why():
+    bad = [b for d in LAZY_CHECKED for path in sorted((ROOT / d).rglob("*.py")) for b in unexplained(path)]
+    if bad:
+        pytest.fail("imports inside functions belong at the top of the module, unless they are of an optional "
+                    "extra or a heavy module a light path avoids: then a comment on the line (or just above) "
+                    "says so, e.g. `# heavy: matplotlib; keeps mabe-train --help fast`:\n" + "\n".join(bad),
+                    pytrace=False)
+
+
+def test_an_uncommented_import_inside_a_function_is_caught(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import os\n\n\n"
+                    "def f():\n    import json\n    return json, os\n\n\n"  # caught
+                    "def g():\n    import torch  # heavy: keeps --help fast\n\n\n"  # says why
+                    "def h():\n    # heavy: keeps --help fast\n    from matplotlib import (\n        colormaps,\n    )\n\n\n"
+                    "def i():\n    import lightgbm.basic\n    x = '# not a comment'; from . import y\n"  # extra; caught
+                    "    return lambda: __import__('re')\n")
+    assert [b.split(": ", 1)[1] for b in unexplained(path)] == ["import json", "x = '# not a comment'; from . import y"]

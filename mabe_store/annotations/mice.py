@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import polars as pl
+
 from mabe_store.annotations.model import Annotation, AnnotationError, Bout
 from mabe_store.annotations.read import read_annotation
 from mabe_store.constants import entry_text
@@ -34,8 +36,6 @@ class Labels:
 
     def frame(self):
         """The intervals as MABe's annotation table (Kaggle's column names and dtypes)."""
-        import polars as pl
-
         cols = list(zip(*self.intervals, strict=True)) or [[], [], [], [], []]
         return pl.DataFrame({"agent_id": pl.Series(cols[0], dtype=pl.Int8), "target_id": pl.Series(cols[1], dtype=pl.Int8),
                              "action": pl.Series(cols[2], dtype=pl.String),

@@ -29,8 +29,9 @@ import polars as pl
 
 from mabe_store.annotations import AnnotationError, read_annotation
 from mabe_store.annotations.mice import to_mice
+from mabe_store.importers import dlc, movement, sleap
 from mabe_store.importers.keymap import KeymapError, load_keymap
-from mabe_store.importers.poses import ImportFailure, MissingDependency, Poses
+from mabe_store.importers.poses import ImportFailure, MissingDependency, Poses, require
 from mabe_store.importers.project import VideoSpec, check_numbers, expand, read_manifest
 from mabe_store.importers.raw import convert, merge_metadata, meta_row
 from mabe_store.log import Log, say
@@ -75,8 +76,6 @@ class ImportReport:
 
 
 def _hdf5_kind(path: Path) -> str:
-    from mabe_store.importers.poses import require
-
     h5py = require("h5py")
     try:
         f = h5py.File(path, "r")
@@ -116,8 +115,6 @@ def detect_format(path: Path) -> str:
 
 def read_poses(path: str | Path, fmt: str = "auto") -> tuple[Poses, list[str]]:
     """One file -> Poses and notes, in the given format (or detected)."""
-    from mabe_store.importers import dlc, movement, sleap
-
     path = Path(path)
     readers: dict[str, Callable] = {"dlc-h5": dlc.read_dlc_h5, "dlc-csv": dlc.read_dlc_csv,
                                     "sleap": sleap.read_sleap_h5, "movement": movement.read_movement}

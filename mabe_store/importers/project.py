@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mabe_store.importers.poses import ImportFailure
+from mabe_store.sources import PLAIN_NAME
 
 TRACKING_SUFFIXES = (".h5", ".hdf5", ".csv", ".nc", ".slp")
 MANIFEST_COLUMNS = ("tracking", "annotations", "video_id", "lab", "split", "fps", "pix_per_cm", "arena_cm",
@@ -58,8 +59,6 @@ def _positive(name: str, value, allow_zero: bool = False) -> float | None:
 def check_numbers(opts) -> None:
     """fps, scale and arena are positive, min_confidence in [0, 1], the lab a folder name and the
     split train or test; else one line naming the value."""
-    from mabe_store.sources import PLAIN_NAME
-
     for name in ("fps", "pix_per_cm", "arena_cm", "arena_pix"):
         _positive(f"--{name.replace('_', '-')}", getattr(opts, name))
     if not 0 <= opts.min_confidence <= 1:

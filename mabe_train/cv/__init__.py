@@ -31,6 +31,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from mabe_store.log import Log, say
 from mabe_store.reader import Store, open_store
 from mabe_train.calibrate import present_actions, tune_thresholds
@@ -42,7 +44,8 @@ from mabe_train.cv.outputs import (
     write_oof_predictions,
     write_per_behaviour,
 )
-from mabe_train.pairs.scoring import score_probs
+from mabe_train.decode import VideoProbs
+from mabe_train.pairs.scoring import score_probs, score_videos
 from mabe_train.run import make_run_dir, mark_run, run_name, save_config
 from mabe_train.runs.files import (
     CV_DIR,
@@ -130,11 +133,15 @@ def finish_cv(cfg, run_dir: Path, *, refit: bool = False, log: Log = say) -> Pat
                                      thresholds)
     log(f"OOF score {details.score:.4f} on {len(oof)} videos (thresholds tuned on these OOF predictions)")
     _write_outputs(run_dir, intervals, details, oof, run_dir.name, log)
+    per_fold = fold_scores(run_dir, oof, store, cfg.pairs.decode, thresholds)
+    spread = float(np.std(per_fold))
+    log(f"per fold: {', '.join(f'{s:.4f}' for s in per_fold)} (mean {np.mean(per_fold):.4f}, std {spread:.4f})")
     kind = kind_of(cfg)
     kind.finish(cfg, store, run_dir, k, refit, split["train"], log=log)
     save_thresholds(run_dir, thresholds, details.score)
     write_json(run_dir, SUMMARY_FILE, {"kind": kind.run_kind, "folds": k, "refit": refit,
-                                       "oof_score": details.score, "oof_videos": len(oof)})
+                                       "oof_score": details.score, "oof_videos": len(oof),
+                                       "fold_scores": per_fold, "fold_score_std": spread})
     return run_dir
 
 
@@ -144,6 +151,14 @@ def _write_outputs(run_dir: Path, intervals, details, oof, name: str, log: Log) 
     table = per_behaviour_table(details.per_action, labeled_behaviours(oof))
     csv, png = write_per_behaviour(run_dir, table, f"{name}: out-of-fold F1 per behaviour ({len(oof)} videos)")
     log(f"wrote {OOF_PREDICTIONS_FILE} ({intervals.height:,} intervals), {csv.name} and {png.name}")
+
+
+def fold_scores(run_dir: Path, oof: list[VideoProbs], store: Store, decode_cfg, thresholds) -> list[float]:
+    """Each fold's score on its own OOF videos, with the thresholds tuned on all of them: the spread
+    says how much one held-out score of this model kind can move with the videos drawn."""
+    folds = _folds(run_dir)
+    return [score_videos([v for v in oof if folds.get(v.video_id) == f], store, decode_cfg, thresholds).score
+            for f in range(n_folds(run_dir))]
 
 
 def run_cv(cfg, k: int, *, labs: list[str] | None = None, refit: bool = False, overwrite: bool = False,

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from mabe_train.intervals import INTERVAL_COLUMNS
 
@@ -86,6 +85,8 @@ def read_per_behaviour(path: Path) -> pl.DataFrame:
 def plot_per_behaviour(table: pl.DataFrame, path: Path, title: str) -> Path:
     """Horizontal bars of F1 per behaviour (one panel row per lab's behaviours), each labelled with
     its F1 and labelled frames, sorted so the best-learned behaviour is on top."""
+    from matplotlib.figure import Figure  # heavy: matplotlib; keeps mabe-train --help fast
+
     rows = table.sort(["lab_id", "f1"], descending=[False, False])
     names = [f"{b}" if rows["lab_id"].n_unique() == 1 else f"{lab} · {b}"
              for lab, b in zip(rows["lab_id"], rows["behaviour"], strict=True)]

@@ -4,7 +4,8 @@ Why hand-made features: a tree model cannot learn geometry from raw pixels, and 
 matter for social actions are relations between two bodies (how far, which way each faces, who
 approaches whom) at several time scales. Everything is in physical units so the 10-120 fps labs
 and their cameras share one model: positions in cm (`pix_per_cm`), speeds in cm/s and angular
-speeds in rad/s (centred differences over 0.1 s, whatever the frame rate), rolling statistics over
+speeds in rad/s (centred differences over 0.1 s whatever the frame rate: `VELOCITY`; the body
+geometry itself, centre, heading and rates, follows the rules of `mabe_train.geometry`), rolling statistics over
 windows given in seconds (`windows_s`, converted to frames with the video's fps).
 
 Two feature sets, chosen by the pair:
@@ -34,14 +35,24 @@ from functools import cache
 import numpy as np
 
 from mabe_store.reader import Store
+from mabe_train.geometry import Velocity
+from mabe_train.geometry.arrays import (
+    body_centre,
+    centroid,
+    fill,
+    forward_fill,
+    group_centroid,
+    heading,
+    point,
+    rate,
+    to_ego,
+    turn_rate,
+    unit,
+)
 from mabe_train.layout import Layout
 from mabe_train.pairs.labels import video_pairs
 
-VELOCITY_S = 0.1  # centred differences span ~0.1 s
-FRONT = ("nose", "head", "headpiece", "ear_left", "ear_right", "neck")
-REAR = ("tail_base", "hip_left", "hip_right")
-TORSO = ("body_center", "spine_1", "spine_2", "neck", "lateral_left", "lateral_right", "hip_left",
-         "hip_right", "tail_base")
+VELOCITY = Velocity(span_s=0.1, centred=True)  # whole videos: centred differences smooth 120 fps jitter
 
 BODY = ("speed", "nose_speed", "tail_speed", "accel", "ang_vel", "length", "length_rel", "nose_centre",
         "ear_spread", "spread", "edge", "tracked")
@@ -71,68 +82,26 @@ def feature_names(kind: str, windows_s: tuple[float, ...]) -> tuple[str, ...]:
 
 @dataclass
 class PairRows:
-    """One labeled ordered pair's per-frame features: X (T, F) float32 in `feature_names(kind)`."""
+    """One labeled ordered pair's per-frame features: X (frames, features) float32 in `feature_names(kind)`."""
 
     agent: int  # 1-based
     target: int
-    mask: np.ndarray  # (A,) bool, the actions the video labels for this pair
+    mask: np.ndarray  # (actions,) bool, the actions the video labels for this pair
     kind: str  # "pair" | "self"
     X: np.ndarray
 
 
 # -- small numeric helpers (NaN = unknown throughout) ---------------------------------------------
-def _nanmean(pts: np.ndarray) -> np.ndarray:
-    """Mean over axis 1 of (T, n, 2) ignoring NaN; NaN where nothing is present."""
-    ok = np.isfinite(pts)
-    n = ok.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, pts, 0).sum(axis=1) / n, np.nan)
-
-
-def _fill(first: np.ndarray, *fallbacks: np.ndarray) -> np.ndarray:
-    out = first.copy()
-    for f in fallbacks:
-        out = np.where(np.isnan(out), f, out)
-    return out
-
-
-def _ffill(v: np.ndarray) -> np.ndarray:
-    """Carry the last finite row of (T, ...) forward; rows before the first stay NaN."""
-    ok = np.isfinite(v.reshape(len(v), -1)).all(axis=1)
-    idx = np.maximum.accumulate(np.where(ok, np.arange(len(v)), 0))
-    return v[idx]
-
-
-def _rate(v: np.ndarray, h: int, fps: float) -> np.ndarray:
-    """Centred per-second rate of change of (T, ...) over 2h frames; NaN at the edges."""
-    out = np.full(v.shape, np.nan)
-    if len(v) > 2 * h:
-        out[h:-h] = (v[2 * h:] - v[:-2 * h]) * (fps / (2 * h))
-    return out
-
-
 def _norm(v: np.ndarray) -> np.ndarray:
     return np.sqrt((v * v).sum(axis=-1))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = _norm(v)[..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 1e-6, v / n, np.nan)
-
-
 def _cos(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return (_unit(u) * _unit(v)).sum(axis=-1)
-
-
-def _ego(p: np.ndarray, origin: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Points (T, 2) in the frame centred on `origin` with unit `u` along +x."""
-    d = p - origin
-    return np.stack([d[:, 0] * u[:, 0] + d[:, 1] * u[:, 1], -d[:, 0] * u[:, 1] + d[:, 1] * u[:, 0]], axis=1)
+    return (unit(u) * unit(v)).sum(axis=-1)
 
 
 def rolling(v: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centred NaN-aware rolling (mean, std) of (T, C) over `window` frames; NaN where all missing."""
+    """Centred NaN-aware rolling (mean, std) of (frames, columns) over `window` frames; NaN where all missing."""
     t = len(v)
     ok = np.isfinite(v)
     x = np.where(ok, v, 0.0)
@@ -150,37 +119,25 @@ def rolling(v: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
 # -- one mouse --------------------------------------------------------------------------------------
 @dataclass
 class Body:
-    """One mouse's points (T, K, 2) in cm and what the features derive from them."""
+    """One mouse's points (frames, keypoints, xy) in cm and what the features derive from them."""
 
     pts: np.ndarray
-    centre: np.ndarray  # (T, 2) as tracked (NaN when untracked)
+    centre: np.ndarray  # (frames, xy) geometry.body_centre, as tracked (NaN when untracked)
     centre_ff: np.ndarray  # forward-filled
-    nose: np.ndarray
-    tail: np.ndarray
-    u: np.ndarray  # (T, 2) unit heading rear -> front, forward-filled
-    cols: dict[str, np.ndarray]  # BODY features
-
-
-def _slots(layout: Layout, names) -> list[int]:
-    return [i for i in (layout.index(n) for n in names) if i is not None]
-
-
-def _point(pts: np.ndarray, layout: Layout, name: str) -> np.ndarray:
-    i = layout.index(name)
-    return pts[:, i] if i is not None else np.full((len(pts), 2), np.nan)
+    nose: np.ndarray  # (frames, xy) nose, else head, headpiece, the ears' midpoint
+    tail: np.ndarray  # (frames, xy) tail_base, else the hips' midpoint
+    u: np.ndarray  # (frames, xy) geometry.heading, held over gaps
+    cols: dict[str, np.ndarray]  # BODY features, each (frames,)
 
 
 def body(pts: np.ndarray, layout: Layout, fps: float, arena_cm: tuple[float, float]) -> Body:
-    """The Body of one mouse from its (T, K, 2) points in cm."""
-    centre = _fill(_point(pts, layout, "body_center"), _nanmean(pts[:, _slots(layout, TORSO)]), _nanmean(pts))
-    ears = _nanmean(pts[:, _slots(layout, ("ear_left", "ear_right"))])
-    nose = _fill(_point(pts, layout, "nose"), _point(pts, layout, "head"), _point(pts, layout, "headpiece"), ears)
-    tail = _fill(_point(pts, layout, "tail_base"), _nanmean(pts[:, _slots(layout, ("hip_left", "hip_right"))]))
-    front, rear = _nanmean(pts[:, _slots(layout, FRONT)]), _fill(_nanmean(pts[:, _slots(layout, REAR)]), centre)
-    u = _ffill(_unit(front - rear))
-    h = max(1, round(fps * VELOCITY_S / 2))
-    speed = _norm(_rate(centre, h, fps))
-    ang = np.unwrap(np.nan_to_num(np.arctan2(u[:, 1], u[:, 0])))
+    """The Body of one mouse from its (frames, keypoints, xy) points in cm."""
+    centre = body_centre(pts, layout)
+    ears = group_centroid(pts, layout, ("ear_left", "ear_right"))
+    nose = fill(point(pts, layout, "nose"), point(pts, layout, "head"), point(pts, layout, "headpiece"), ears)
+    tail = fill(point(pts, layout, "tail_base"), group_centroid(pts, layout, ("hip_left", "hip_right")))
+    u = heading(pts, layout, centre, hold=True)
+    speed = _norm(rate(centre, fps, VELOCITY))
     length = _norm(nose - tail)
     with np.errstate(invalid="ignore"):
         med = np.nanmedian(length) if np.isfinite(length).any() else np.nan
@@ -188,27 +145,27 @@ def body(pts: np.ndarray, layout: Layout, fps: float, arena_cm: tuple[float, flo
     edge = np.minimum.reduce([centre[:, 0], w - centre[:, 0], centre[:, 1], hgt - centre[:, 1]]) \
         if w > 0 and hgt > 0 else np.full(len(pts), np.nan)
     cols = {
-        "speed": speed, "nose_speed": _norm(_rate(nose, h, fps)), "tail_speed": _norm(_rate(tail, h, fps)),
-        "accel": _rate(speed, h, fps), "ang_vel": np.where(np.isnan(u[:, 0]), np.nan, _rate(ang, h, fps)),
+        "speed": speed, "nose_speed": _norm(rate(nose, fps, VELOCITY)), "tail_speed": _norm(rate(tail, fps, VELOCITY)),
+        "accel": rate(speed, fps, VELOCITY), "ang_vel": turn_rate(u, fps, VELOCITY, unwrapped=True),
         "length": length, "length_rel": length / med, "nose_centre": _norm(nose - centre),
-        "ear_spread": _norm(_point(pts, layout, "ear_left") - _point(pts, layout, "ear_right")),
-        "spread": _nanmean(_norm(pts - centre[:, None])[..., None].repeat(2, -1))[:, 0],
+        "ear_spread": _norm(point(pts, layout, "ear_left") - point(pts, layout, "ear_right")),
+        "spread": centroid(_norm(pts - centre[:, None])[..., None].repeat(2, -1))[:, 0],
         "edge": edge, "tracked": np.isfinite(pts[..., 0]).mean(axis=1),
     }
-    return Body(pts, centre, _ffill(centre), nose, tail, u, cols)
+    return Body(pts, centre, forward_fill(centre), nose, tail, u, cols)
 
 
 def pose_columns(pts: np.ndarray, layout: Layout, origin: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:
-    """The POSE points of (T, K, 2) `pts` in the frame at `origin` facing `u`: pose_<point>_<x|y>."""
+    """The POSE points of (frames, keypoints, xy) `pts` in the frame at `origin` facing `u`: pose_<point>_<x|y>."""
     out = {}
     for k in POSE:
-        e = _ego(_point(pts, layout, k), origin, u)
+        e = to_ego(point(pts, layout, k), origin, u)
         out[f"pose_{k}_x"], out[f"pose_{k}_y"] = e[:, 0], e[:, 1]
     return out
 
 
 def _min_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T,) closest distance between any keypoint of a and any of b (T, K, 2)."""
+    """(frames,) closest distance between any keypoint of a and any of b (frames, keypoints, xy)."""
     d = _norm(a[:, :, None] - b[:, None, :]).reshape(len(a), -1)
     d = np.where(np.isnan(d), np.inf, d).min(axis=1)
     return np.where(np.isinf(d), np.nan, d)
@@ -216,18 +173,17 @@ def _min_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def pair_columns(a: Body, t: Body, fps: float) -> dict[str, np.ndarray]:
     """The PAIR relation columns of agent `a` towards target `t`."""
-    h = max(1, round(fps * VELOCITY_S / 2))
     d_cc = _norm(a.centre - t.centre)
     to_t = t.centre - a.centre
-    v_a, v_t = _rate(a.centre, h, fps), _rate(t.centre, h, fps)
-    tc, an = _ego(t.centre, a.centre_ff, a.u), _ego(a.nose, t.centre_ff, t.u)
+    v_a, v_t = rate(a.centre, fps, VELOCITY), rate(t.centre, fps, VELOCITY)
+    tc, an = to_ego(t.centre, a.centre_ff, a.u), to_ego(a.nose, t.centre_ff, t.u)
     return {
         "d_cc": d_cc, "d_nn": _norm(a.nose - t.nose), "d_an_tt": _norm(a.nose - t.tail),
         "d_tn_at": _norm(t.nose - a.tail), "d_an_tc": _norm(a.nose - t.centre), "d_tn_ac": _norm(t.nose - a.centre),
         "d_min": _min_dist(a.pts, t.pts), "tx": tc[:, 0], "ty": tc[:, 1], "nx": an[:, 0], "ny": an[:, 1],
         "rel_cos": (a.u * t.u).sum(axis=1), "rel_sin": a.u[:, 0] * t.u[:, 1] - a.u[:, 1] * t.u[:, 0],
-        "bearing_a": _cos(a.u, to_t), "bearing_t": _cos(t.u, -to_t), "approach": -_rate(d_cc, h, fps),
-        "v_a_to_t": (v_a * _unit(to_t)).sum(axis=1), "v_t_to_a": (v_t * _unit(-to_t)).sum(axis=1),
+        "bearing_a": _cos(a.u, to_t), "bearing_t": _cos(t.u, -to_t), "approach": -rate(d_cc, fps, VELOCITY),
+        "v_a_to_t": (v_a * unit(to_t)).sum(axis=1), "v_t_to_a": (v_t * unit(-to_t)).sum(axis=1),
         "rel_speed": _norm(v_a - v_t),
     }
 
@@ -237,7 +193,7 @@ def near_columns(a: Body, others: list[Body], fps: float) -> dict[str, np.ndarra
     n = len(a.centre)
     if not others:
         return {k: np.full(n, np.nan) for k in NEAR[:-1]} | {"n_mice": np.ones(n)}
-    d = np.stack([_norm(a.centre - o.centre) for o in others])  # (M-1, T)
+    d = np.stack([_norm(a.centre - o.centre) for o in others])  # (other mice, frames)
     pick = np.where(np.isnan(d), np.inf, d).argmin(axis=0)
     take = lambda arrs: np.stack(arrs)[pick, np.arange(n)]  # noqa: E731
     oc = take([o.centre for o in others])
@@ -248,7 +204,7 @@ def near_columns(a: Body, others: list[Body], fps: float) -> dict[str, np.ndarra
 
 def _with_rolling(base: dict[str, np.ndarray], source: dict[str, np.ndarray], rolled: tuple[str, ...],
                   fps: float, windows_s: tuple[float, ...]) -> np.ndarray:
-    """(T, F) float32: the base columns, then rolling mean/std of `rolled` (looked up in `source`)."""
+    """(frames, features) float32: the base columns, then rolling mean/std of `rolled` (looked up in `source`)."""
     cols = list(base.values())
     r = np.stack([source[k] for k in rolled], axis=1)
     for w in windows_s:

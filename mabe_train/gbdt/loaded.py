@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mabe_store.reader import Store
-from mabe_train.decode import DecodeConfig, TunedThresholds
 from mabe_train.gbdt import GbdtError
 from mabe_train.gbdt.model import MODEL_FILE, GbdtModel
 from mabe_train.run import load_config_for, open_run_store
@@ -20,17 +19,16 @@ from mabe_train.runs.files import (
     SPLIT_FILE,
     THRESHOLDS_FILE,
     load_oof,
-    load_thresholds,
     read_marker,
     read_thresholds_file,
 )
-from mabe_train.runs.protocol import HELD_OUT_VAL, OUT_OF_FOLD, HeldOut
+from mabe_train.runs.protocol import HELD_OUT_VAL, OUT_OF_FOLD, HeldOut, StoredDecoding
 from mabe_train.runs.registry import GBDT, LoadOptions
 from mabe_train.split import load_split
 
 
 @dataclass
-class GbdtRun:
+class GbdtRun(StoredDecoding):
     run_dir: Path
     cfg: object  # mabe_train.config.Config
     split: dict
@@ -43,14 +41,6 @@ class GbdtRun:
     def predict_probs(self, video_ids, *, progress: bool = False, default_actions=None) -> list:
         """VideoProbs of the videos that label a triple (and of the others for `default_actions`)."""
         return self.model.predict_probs(self.store, video_ids, progress=progress, default_actions=default_actions)
-
-    @property
-    def thresholds(self) -> TunedThresholds:
-        return load_thresholds(self.artefacts, self.run_dir)
-
-    @property
-    def decode_config(self) -> DecodeConfig:
-        return self.cfg.pairs.decode
 
     @property
     def checkpoint_label(self) -> str:

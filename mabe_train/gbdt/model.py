@@ -35,6 +35,10 @@ class GbdtModel:
     info: dict[tuple[str, str], dict] = field(default_factory=dict)  # rows, positives, iterations
     labs: tuple[str, ...] = ()  # the lab vocabulary of the categorical `lab` column (() = no such column)
     actions: tuple[str, ...] = MABE.actions  # the store vocabulary it was fitted on, in column order
+    # prediction threads: 0 = LightGBM's OpenMP default (every core the machine offers, or
+    # OMP_NUM_THREADS when set, as in the tests); rows are independent, so any count gives the same
+    # probabilities. Not saved with the model: the predicting machine decides (mabe_train.budget.set_threads).
+    num_threads: int = 0
 
     def with_lab(self, X: np.ndarray, lab) -> np.ndarray:
         """X plus the lab's code as a last column (NaN for a lab training never saw), if the model has one."""
@@ -91,7 +95,7 @@ class GbdtModel:
             for a in np.flatnonzero(r.mask):
                 booster = self.boosters.get((r.kind, self.actions[a]))
                 if booster is not None and t:
-                    probs[p, :, a] = booster.predict(self.with_lab(r.X, lab), num_threads=1)
+                    probs[p, :, a] = booster.predict(self.with_lab(r.X, lab), num_threads=self.num_threads)
         return probs
 
     def predict_probs(self, store: Store, video_ids, *, progress: bool = False,

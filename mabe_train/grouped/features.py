@@ -3,7 +3,7 @@
 Two stages, so the store is never rebuilt for a feature change:
 
 1. `normalise_coords` (numpy, once per video while staging): pixels -> cm (divide by the video's
-   pix_per_cm) and centred on the per-frame mean of all tracked points (x and y separately), so
+   pix_per_cm) and centred on the per-frame centroid of all tracked points (`mabe_train.geometry`), so
    arena size, camera zoom and position drop out. Untracked points stay NaN.
 2. `build_inputs` (torch, on the training device, inside the batch): concatenates the selected
    feature blocks — `coords`, `velocity` (cm/s), `acceleration` (cm/s^2): x and y of every
@@ -20,12 +20,11 @@ features when the model should know which points were absent (V5 keeps the origi
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
 from mabe_train import MabeTrainError
+from mabe_train.geometry.arrays import centroid
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
 PER_POINT = {"coords": 2, "velocity": 2, "acceleration": 2, "speed": 1, "accel_norm": 1, "missing": 1}
@@ -48,12 +47,9 @@ def check_features(names: list[str], layout: Layout = DEFAULT_LAYOUT) -> int:
 
 def normalise_coords(features: np.ndarray, pix_per_cm: float) -> np.ndarray:
     """(T, 2P) pixels -> (T, 2P) cm, centred per frame on the mean tracked point. NaN stays."""
-    x = features.reshape(len(features), -1, 2).astype(np.float32, copy=True)  # (T, mice*kp, xy)
+    x = features.reshape(len(features), -1, 2).astype(np.float32, copy=True)  # (frames, mice*keypoints, xy)
     scale = float(pix_per_cm) if np.isfinite(pix_per_cm) and pix_per_cm > 0 else 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frame: its points are NaN anyway
-        centre = np.nanmean(x, axis=1, keepdims=True)
-    x -= centre
+    x -= centroid(x)[:, None]  # an all-NaN frame has no centroid: its points stay NaN
     x /= scale
     return x.reshape(len(features), -1)
 

@@ -15,15 +15,18 @@ K keypoint slots (K = 18 by default: 149 features):
   pair scalar present                    20
   is_self                                 1
 The slots come from the store (mabe_train.layout): the named points the scalars use (nose,
-tail_base, body_center, the front/rear/torso sets) are looked up by name, and a slot the store lacks
-is simply never present (NaN -> 0 with flag 0), like an untracked point.
+tail_base, body_center, the head-end/tail-end/torso groups of `mabe_train.geometry`) are looked up
+by name, and a slot the store lacks is simply never present (NaN -> 0 with flag 0), like an
+untracked point. Centre, heading and rates follow the rules of `mabe_train.geometry`: the agent's
+centre and heading are held over gaps for its frame of reference only; the target's heading and
+every measured value are not (unknown stays unknown).
 A value that cannot be computed (untracked point, first frames of a velocity) is 0 with its
 present-flag 0 — the network is told "unknown" rather than given a fake coordinate.
 Self pairs (agent == target) keep the agent block and the agent-only scalars; every target-derived
 value is unknown (0, flag 0) and `is_self` is 1, so one model serves both kinds of pair.
 
-Fps: velocities are fps-aware rather than resampled. Each is a difference over a lag of
-`k = max(1, round(fps * VELOCITY_DT_S))` frames scaled to cm/s, so a 10 fps and a 120 fps lab see
+Fps: velocities are fps-aware rather than resampled. Each is a backward difference over a lag of
+`k = max(1, round(fps / 30))` frames (`VELOCITY`) scaled to cm/s, so a 10 fps and a 120 fps lab see
 the same speed for the same motion and 120 fps tracking jitter is averaged over ~33 ms. Resampling
 would give the temporal layers one time scale too, but it moves every prediction off the native
 frame grid the metric scores; the trade-off we accept is that a window of W frames spans a
@@ -39,15 +42,23 @@ import math
 
 import torch
 
+from mabe_train.geometry import HEAD_END, TAIL_END, Velocity
+from mabe_train.geometry.tensors import (
+    body_centre,
+    forward_fill,
+    group_centroid,
+    heading,
+    point,
+    rate,
+    to_ego,
+    turn_rate,
+)
 from mabe_train.layout import DEFAULT_LAYOUT, Layout
 
-FRONT = ("nose", "ear_left", "ear_right", "neck", "head", "headpiece")
-REAR = ("tail_base", "hip_left", "hip_right")
-TORSO = ("neck", "lateral_left", "lateral_right", "hip_left", "hip_right", "spine_1", "spine_2", "tail_base")
 POS_SCALE_CM = 10.0  # positions and lengths in units of 10 cm (a mouse is ~1)
 SPEED_SCALE_CM_S = 50.0  # speeds in units of 50 cm/s (a running mouse is ~1)
 ANG_SCALE_RAD_S = 2 * math.pi  # angular velocity in turns per second
-VELOCITY_DT_S = 1 / 30  # velocity lag: one frame at 30 fps
+VELOCITY = Velocity(span_s=1 / 30, centred=False)  # one frame at 30 fps, ending at the frame
 
 SCALARS: tuple[str, ...] = (
     "dist_nose_nose", "dist_anose_ttail", "dist_tnose_atail", "dist_centre_centre",
@@ -83,99 +94,23 @@ def mouse_pose(x: torch.Tensor, mouse: torch.Tensor, layout: Layout = DEFAULT_LA
     return poses.gather(2, idx).squeeze(2)
 
 
-def _slots(layout: Layout, names) -> list[int]:
-    return [i for i in (layout.index(n) for n in names) if i is not None]
-
-
-def _point(pose: torch.Tensor, layout: Layout, name: str) -> torch.Tensor:
-    """(B, T, 2) keypoint `name`; NaN when the store has no such slot."""
-    i = layout.index(name)
-    return pose[:, :, i] if i is not None else torch.full_like(pose[:, :, 0], float("nan"))
-
-
-def _mean_of(pose: torch.Tensor, kps: list[int]) -> torch.Tensor:
-    """NaN-aware mean over a set of keypoints: (B, T, K, 2) -> (B, T, 2); NaN when none present."""
-    if not kps:
-        return torch.full_like(pose[:, :, 0], float("nan"))
-    return torch.nanmean(pose[:, :, kps], dim=2)
-
-
-def body_centre(pose: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
-    """body_center, else the mean of the torso points present, else of any point: (B, T, 2)."""
-    centre = _point(pose, layout, "body_center")
-    for fallback in (_mean_of(pose, _slots(layout, TORSO)), torch.nanmean(pose, dim=2)):
-        centre = torch.where(torch.isnan(centre), fallback, centre)
-    return centre
-
-
-def heading(pose: torch.Tensor, centre: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
-    """Unit vector rear -> front (B, T, 2); rear falls back to the centre; NaN when undefined."""
-    front = _mean_of(pose, _slots(layout, FRONT))
-    rear = _mean_of(pose, _slots(layout, REAR))
-    rear = torch.where(torch.isnan(rear), centre, rear)
-    h = front - rear
-    norm = h.norm(dim=-1, keepdim=True)
-    return torch.where(norm > 1e-6, h / norm.clamp_min(1e-6), torch.full_like(h, float("nan")))
-
-
-def forward_fill(v: torch.Tensor) -> torch.Tensor:
-    """Carry the last finite row of (B, T, C) forward in time; rows before the first stay NaN."""
-    t = torch.arange(v.shape[1], device=v.device).view(1, -1)
-    ok = torch.isfinite(v).all(-1)
-    last = torch.where(ok, t, torch.zeros_like(t)).cummax(dim=1).values
-    return v.gather(1, last.unsqueeze(-1).expand_as(v))
-
-
-def to_ego(p: torch.Tensor, centre: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Points (B, T, ..., 2) into the frame centred on `centre` with `u` (B, T, 2) along +x."""
-    extra = p.dim() - 3
-    c = centre.view(*centre.shape[:2], *([1] * extra), 2)
-    uu = u.view(*u.shape[:2], *([1] * extra), 2)
-    d = p - c
-    ux, uy = uu[..., 0], uu[..., 1]
-    return torch.stack((d[..., 0] * ux + d[..., 1] * uy, -d[..., 0] * uy + d[..., 1] * ux), dim=-1)
-
-
-def velocity_lag(fps: torch.Tensor) -> torch.Tensor:
-    """(B,) frames per velocity step: ~VELOCITY_DT_S seconds whatever the frame rate."""
-    return torch.clamp(torch.round(fps.float() * VELOCITY_DT_S), min=1).long()
-
-
-def lagged(v: torch.Tensor, lag: torch.Tensor) -> torch.Tensor:
-    """v[t - lag] for (B, T, ...) with per-sample lag (B,); NaN where t < lag."""
-    b, t = v.shape[:2]
-    steps = torch.arange(t, device=v.device).view(1, t) - lag.view(b, 1)
-    idx = steps.clamp_min(0).view(b, t, *([1] * (v.dim() - 2))).expand_as(v)
-    out = v.gather(1, idx)
-    valid = (steps >= 0).view(b, t, *([1] * (v.dim() - 2)))
-    return torch.where(valid, out, torch.full_like(out, float("nan")))
-
-
-def rate(v: torch.Tensor, fps: torch.Tensor, lag: torch.Tensor) -> torch.Tensor:
-    """Per-second rate of change of (B, T, ...) over `lag` frames; NaN in the first lag frames."""
-    scale = (fps.float() / lag.float()).view(-1, *([1] * (v.dim() - 1)))
-    return (v - lagged(v, lag)) * scale
-
-
 def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).norm(dim=-1)
 
 
 def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torch.Tensor,
              u_a: torch.Tensor, fps: torch.Tensor, layout: Layout) -> torch.Tensor:
-    """The SCALARS block (B, T, 20) from agent/target poses in cm (NaN-propagating).
+    """The SCALARS block (batch, frames, 20) from agent/target poses (batch, frames, keypoints, xy)
+    in cm (NaN-propagating).
 
-    c_a is the agent's centre as tracked, c_a_ff and u_a its forward-filled centre and heading.
+    c_a (batch, frames, xy) is the agent's centre as tracked, c_a_ff and u_a its forward-filled
+    centre and its held heading.
     """
     c_t = body_centre(tg, layout)
-    u_t = heading(tg, c_t, layout)
-    nose_a, nose_t = _point(ag, layout, "nose"), _point(tg, layout, "nose")
-    tail_a, tail_t = _point(ag, layout, "tail_base"), _point(tg, layout, "tail_base")
-    lag = velocity_lag(fps)
-    v_a, v_t = rate(c_a, fps, lag), rate(c_t, fps, lag)
-    u_prev = lagged(u_a, lag)
-    turn = torch.atan2(u_prev[..., 0] * u_a[..., 1] - u_prev[..., 1] * u_a[..., 0],
-                       (u_prev * u_a).sum(-1))
+    u_t = heading(tg, layout, c_t, hold=False)
+    nose_a, nose_t = point(ag, layout, "nose"), point(tg, layout, "nose")
+    tail_a, tail_t = point(ag, layout, "tail_base"), point(tg, layout, "tail_base")
+    v_a, v_t = rate(c_a, fps, VELOCITY), rate(c_t, fps, VELOCITY)
     zero = torch.zeros_like(c_a)
     rel_u = to_ego(u_t, zero, u_a)
     d_cc = _dist(c_a, c_t)
@@ -185,13 +120,12 @@ def _scalars(ag: torch.Tensor, tg: torch.Tensor, c_a: torch.Tensor, c_a_ff: torc
     ]
     cols = [c / POS_SCALE_CM for c in cols[:7]] + cols[7:]
     speeds = [v_a.norm(dim=-1), v_t.norm(dim=-1), *to_ego(v_a, zero, u_a).unbind(-1),
-              *to_ego(v_t, zero, u_a).unbind(-1), -rate(d_cc, fps, lag)]
+              *to_ego(v_t, zero, u_a).unbind(-1), -rate(d_cc, fps, VELOCITY)]
     cols += [s / SPEED_SCALE_CM_S for s in speeds]
-    front, rear = _slots(layout, FRONT), _slots(layout, REAR)
-    cols += [turn * (fps.float() / lag.float()).view(-1, 1) / ANG_SCALE_RAD_S,
-             rate(nose_a, fps, lag).norm(dim=-1) / SPEED_SCALE_CM_S,
-             _dist(_mean_of(ag, front), _mean_of(ag, rear)) / POS_SCALE_CM,
-             _dist(_mean_of(tg, front), _mean_of(tg, rear)) / POS_SCALE_CM]
+    cols += [turn_rate(u_a, fps, VELOCITY, unwrapped=False) / ANG_SCALE_RAD_S,
+             rate(nose_a, fps, VELOCITY).norm(dim=-1) / SPEED_SCALE_CM_S,
+             _dist(group_centroid(ag, layout, HEAD_END), group_centroid(ag, layout, TAIL_END)) / POS_SCALE_CM,
+             _dist(group_centroid(tg, layout, HEAD_END), group_centroid(tg, layout, TAIL_END)) / POS_SCALE_CM]
     return torch.stack(cols, dim=-1)
 
 
@@ -203,10 +137,10 @@ def _known(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pair_features(x: torch.Tensor, agent: torch.Tensor, target: torch.Tensor,
                   pix_per_cm: torch.Tensor, fps: torch.Tensor, layout: Layout = DEFAULT_LAYOUT) -> torch.Tensor:
-    """Egocentric pair features (B, T, n_pair_features(layout)) from raw pixel columns.
+    """Egocentric pair features (batch, frames, n_pair_features(layout)) from raw pixel columns.
 
-    x: (B, T, layout.width) float, NaN = untracked. agent, target: (B,) 0-based mouse indices
-    (target == agent for a self pair). pix_per_cm, fps: (B,) per-sample video constants.
+    x: (batch, frames, layout.width) float, NaN = untracked. agent, target: (batch,) 0-based mouse
+    indices (target == agent for a self pair). pix_per_cm, fps: (batch,) per-sample video constants.
     """
     x = x.float()
     scale = pix_per_cm.float().view(-1, 1, 1, 1)
@@ -215,7 +149,7 @@ def pair_features(x: torch.Tensor, agent: torch.Tensor, target: torch.Tensor,
     tg = torch.where(is_self, torch.full_like(ag, float("nan")), mouse_pose(x, target, layout) / scale)
     c_a = body_centre(ag, layout)
     c_a_ff = forward_fill(c_a)
-    u_a = forward_fill(heading(ag, c_a, layout))
+    u_a = heading(ag, layout, c_a, hold=True)
     b, t = x.shape[:2]
     ego = torch.cat((to_ego(ag, c_a_ff, u_a).reshape(b, t, -1),
                      to_ego(tg, c_a_ff, u_a).reshape(b, t, -1)), dim=-1) / POS_SCALE_CM

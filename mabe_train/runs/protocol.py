@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from mabe_train.decode import DecodeConfig, TunedThresholds, VideoProbs
+from mabe_train.runs.files import load_thresholds
 
 HELD_OUT_VAL = "held-out validation videos"
 OUT_OF_FOLD = "videos, out of fold (each predicted by the fold model that did not train on it)"
@@ -65,3 +66,18 @@ class Run(Protocol):
     @property
     def checkpoint_label(self) -> str:
         """What `evaluate` names as the scored model."""
+
+
+class StoredDecoding:
+    """`thresholds` and `decode_config` where every kind keeps them: the thresholds in the run's
+    artefacts or its thresholds.json (runs.files.load_thresholds), the decoding settings in its
+    config. A mixin of the kinds above, which supply `artefacts`, `run_dir` and `cfg`."""
+
+    @property
+    def thresholds(self) -> TunedThresholds:
+        """Per-(lab, action) decoding thresholds tuned on the run's held-out (or out-of-fold) videos."""
+        return load_thresholds(self.artefacts, self.run_dir)
+
+    @property
+    def decode_config(self) -> DecodeConfig:
+        return self.cfg.pairs.decode

@@ -81,6 +81,11 @@ def test_cv_tunes_on_all_folds_and_refits(store_path, tmp_path):
     assert thr[("Lab0", "attack")] < NEVER and thr[("Lab0", "rear")] == NEVER  # rear: labeled, never shown
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["refit"] and summary["oof_score"] > 0.5
+    from mabe_train.pairs.scoring import score_videos
+    cfg, store = load_run(run_dir).cfg, open_store(store_path)
+    assert summary["fold_scores"] == [pytest.approx(score_videos([v for v in oof if folds[str(v.video_id)] == f], store,
+                                                                 cfg.pairs.decode, thr).score) for f in range(4)]
+    assert summary["fold_score_std"] == pytest.approx(float(np.std(summary["fold_scores"]))) and len(set(summary["fold_scores"])) > 1
     assert "members" not in json.loads((run_dir / "gbdt.json").read_text())
     from mabe_train.evaluate import evaluate_run, format_report
     report = evaluate_run(run_dir, progress=False).report  # on the OOF probabilities, not the refit's

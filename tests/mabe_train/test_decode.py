@@ -7,7 +7,6 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from mabe_train.runs.files import THRESHOLDS_FILE, RunError, load_thresholds
 
 from mabe_store.constants import ACTION_INDEX, ACTIONS, SELF_ACTIONS
 from mabe_train.calibrate import tune_thresholds
@@ -25,6 +24,7 @@ from mabe_train.decode import (
 )
 from mabe_train.metric import score
 from mabe_train.pairs.scoring import thresholds_artefact
+from mabe_train.runs.files import THRESHOLDS_FILE, RunError, load_thresholds
 from mabe_train.submission import write_submission
 
 A = len(ACTIONS)

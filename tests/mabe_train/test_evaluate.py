@@ -41,3 +41,11 @@ def test_grouped_report_keeps_its_columns():
 def test_a_value_missing_in_one_lab_prints_a_dash_not_zero():
     r = {**PAIRS, "per_lab": {"LabA": {"score": 0.5, "n_videos": 3}, "LabB": {"score": 0.2}}}
     assert _row(format_report(r), "LabB") == ["LabB", "0.200", "-"]
+
+
+def test_pairs_report_has_a_lab_action_table_weakest_first():
+    lines = format_report(PAIRS).splitlines()
+    head = lines.index(next(ln for ln in lines if ln.split()[:2] == ["lab", "action"]))
+    assert [ln.split() for ln in lines[head:]] == [["lab", "action", "F"], ["LabA", "attack", "0.400"],
+                                                   ["LabA", "sniff", "0.600"], ["LabB", "mount", "0.325"]]
+    assert not any(ln.split()[:2] == ["lab", "action"] for ln in format_report(GROUPED).splitlines())

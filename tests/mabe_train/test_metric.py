@@ -1,4 +1,4 @@
-"""The official metric: one hand-computed case per rule of the README, then agreement with the
+"""The official metric: one hand-computed case per rule of docs/metric.md, then agreement with the
 official code's own answers (golden file) and with a frame-set restatement on seeded cases."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_official_doctests(truth, pred, expected):
     assert score(_doc(truth), p) == pytest.approx(expected, abs=1e-12)
 
 
-# -- rule 1: inputs -------------------------------------------------------------------------
+# -- rules 1-2: inputs, ids ---------------------------------------------------------------------
 def test_empty_input_is_an_error():
     s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
     with pytest.raises(MetricError, match="Missing solution or submission data"):
@@ -99,7 +99,7 @@ def test_rows_of_videos_not_in_the_solution_are_dropped_even_if_they_clash():
     assert score(s, p) == 1.0
 
 
-# -- rule 2: whitelist, repeats, overlaps ---------------------------------------------------------
+# -- rules 3-5: whitelist, repeats, overlaps -----------------------------------------------------
 def test_unwhitelisted_prediction_is_ignored_entirely():
     s = sol((1, "mouse1", "mouse2", "sniff", 0, 10))
     p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (1, "mouse2", "mouse1", "mount", 0, 50))
@@ -155,7 +155,7 @@ def test_what_never_triggers_the_overlap_error(second):
     assert score(s, p) == pytest.approx(official_score(s.to_pandas(), p.to_pandas()))
 
 
-# -- rule 3: pooling, lab actions, means ----------------------------------------------------------
+# -- rule 6: pooling, lab actions, means ------------------------------------------------------
 def test_frames_are_pooled_per_action_over_videos_and_pairs():
     s = sol((1, "mouse1", "mouse2", "sniff", 0, 10), (2, "mouse1", "mouse2", "sniff", 0, 90))
     p = sub((1, "mouse1", "mouse2", "sniff", 0, 10), (2, "mouse1", "mouse2", "sniff", 0, 10))
@@ -291,7 +291,7 @@ def test_real_annotations_match_the_official_codes_scores():
     s = real_solution()
     truth = s.select(SOLUTION_COLUMNS[:6])
     shifted = truth.with_columns(pl.col("start_frame", "stop_frame") + 5)
-    assert score(s, real_baseline()) == pytest.approx(0.07472850366497553, abs=1e-12)  # README: about 0.07
+    assert score(s, real_baseline()) == pytest.approx(0.07472850366497553, abs=1e-12)  # docs/metric.md: 0.0747
     assert score(s, shifted) == pytest.approx(0.8858546688375947, abs=1e-12)
     assert score(s, truth) == 1.0
 

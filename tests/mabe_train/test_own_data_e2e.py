@@ -15,6 +15,7 @@ for _m in ("pandas", "tables", "h5py"):
 from mabe_store.cli import app as store_app  # noqa: E402
 from mabe_store.reader import open_store  # noqa: E402
 from mabe_train.cli import app as train_app  # noqa: E402
+from mabe_train.tracked import clip_to_tracked  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,8 @@ def test_dlc_file_to_report_predicts_like_the_original_video(pairs_run, tmp_path
     assert own.sort(own.columns).rows() == want.sort(want.columns).rows()
     _ok(train_app, "report", "--predictions", tmp_path / "own.csv", "--store", store, "--out", tmp_path / "rep")
     summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
-    frames = own.select((pl.col("stop_frame").cast(int) - pl.col("start_frame").cast(int)).sum()).item()
+    tracked = clip_to_tracked(own.with_columns(pl.col("start_frame", "stop_frame").cast(int)), open_store(store))
+    frames = tracked.select((pl.col("stop_frame") - pl.col("start_frame")).sum()).item()  # report counts tracked frames
     assert summary["total_s"].sum() == pytest.approx(frames / float(s.videos["fps"][i]), abs=1e-3)  # 4-decimal CSV
     assert (tmp_path / "rep" / "1" / "ethogram.png").stat().st_size > 5000
 
@@ -69,7 +71,8 @@ def test_a_store_that_labels_nothing_predicts_every_pair_with_split_all(pairs_ru
     _ok(store_app, "build", "--raw", raw, "--out", store, "--no-progress")
     r = CliRunner().invoke(train_app, ["predict", "--run", str(run_dir), "--store", str(store), "--out",
                                        str(tmp_path / "none.csv")])
-    assert r.exit_code == 1 and "no interval" in r.output  # the Kaggle default skips unlabeled videos
+    assert r.exit_code == 1 and "labels a behaviour" in r.output  # the Kaggle default skips unlabeled videos
+    assert "train longer" not in r.output and "--split all" in r.output  # what is wrong, and what to do
     _ok(train_app, "predict", "--run", run_dir, "--store", store, "--split", "all", "--actions", "sniff,rear",
         "--out", tmp_path / "own.csv")
     own = pl.read_csv(tmp_path / "own.csv", infer_schema=False)
@@ -89,10 +92,13 @@ def test_report_predicts_with_a_run_in_one_command(pairs_run, tmp_path):
               "--out", tmp_path / "rep")
     assert "predicted" in out and (tmp_path / "rep" / "predictions.csv").exists()
     pred = pl.read_csv(tmp_path / "rep" / "predictions.csv")
-    assert pred.height > 0 and set(pl.read_csv(tmp_path / "rep" / "summary.csv")["action"]) == set(pred["action"])
+    summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
+    assert pred.height > 0 and set(summary.filter(pl.col("bouts") > 0)["action"]) == set(pred["action"])
+    assert set(pred["action"]) | {"sniff"} <= set(summary["action"])  # requested ones too, zeros included
     # videos that label nothing are predicted too (sniff only); labeled ones keep their own triples
     s = open_store(root / "s.zarr")
     unlabeled = {str(v) for v, m in zip(s.videos["video_id"], s.videos["labeled_actions"], strict=True) if not m.any()}
     assert set(pred.filter(pl.col("video_id").cast(str).is_in(unlabeled))["action"]) <= {"sniff"}
+    assert set(summary["video_id"]) == set(s.videos["video_id"].tolist())  # every video, with bouts or not
     r = CliRunner().invoke(train_app, ["report", "--store", str(root / "s.zarr"), "--out", str(tmp_path / "x")])
     assert r.exit_code == 1 and "pass --predictions CSV, or --run RUN" in r.output

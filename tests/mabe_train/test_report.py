@@ -54,12 +54,13 @@ def test_bouts_merge_touching_and_overlapping_intervals_and_clip_to_the_video(pr
 
 
 def test_time_budget_numbers(predictions):
-    budget = time_budget(bouts(load_predictions(predictions), FPS, LENGTH), LENGTH)
+    budget = time_budget(bouts(load_predictions(predictions), FPS, LENGTH), LENGTH, fps=FPS)
     want = pl.DataFrame({
         "agent_id": ["mouse1", "mouse1", "mouse2"], "target_id": ["mouse2", "mouse2", "self"],
         "action": ["attack", "sniff", "rear"], "total_s": [1.3, 7.0, 5.0], "pct_of_video": [6.5, 35.0, 25.0],
         "bouts": [2, 2, 1], "mean_bout_s": [0.65, 3.5, 5.0], "median_bout_s": [0.65, 3.5, 5.0],
-        "latency_s": [0.0, 1.0, 15.0]})
+        "latency_s": [0.0, 1.0, 15.0], "pct_of_tracked": [6.5, 35.0, 25.0], "tracked_s": [20.0] * 3,
+        "untracked_s": [0.0] * 3})  # without a tracked mask every frame counts as tracked
     assert_frame_equal(budget, want, check_exact=False, abs_tol=1e-9)
 
 
@@ -69,18 +70,18 @@ def test_report_writes_every_file_and_a_summary(tmp_path, predictions, store):
     for files in r.videos.values():
         assert all(f.is_file() and f.stat().st_size > 0 for f in files)
     summary = pl.read_csv(r.summary)
-    assert summary["video_id"].to_list() == [7, 7, 7]  # video 8 has no bouts: no budget rows
-    assert summary["video_s"].to_list() == [20.0] * 3 and summary["lab_id"].unique().to_list() == ["LabR"]
+    assert summary["video_id"].to_list() == [7, 7, 7, 8]  # video 8 has no bouts: one row, listed still
+    assert summary["video_s"].to_list() == [20.0] * 3 + [2.0] and summary["lab_id"].unique().to_list() == ["LabR"]
+    assert summary.filter(pl.col("video_id") == 8).select("agent_id", "action", "total_s").rows() == [(None, None, None)]
     assert summary["total_s"].sum() == pytest.approx(13.3)
     assert pl.read_csv(r.videos["8"][1]).height == 0
-    boris = pl.read_csv(tmp_path / "out" / "7" / "boris_events.csv")
-    assert boris.height == 10 and boris["Behavior type"].value_counts()["count"].to_list() == [5, 5]
-    assert boris.row(0, named=True) | {"Media duration (s)": 20.0} == {
-        "Observation id": 7, "Media duration (s)": 20.0, "FPS": 10.0, "Subject": "mouse1", "Behavior": "attack",
-        "Behavioral category": "social", "Modifiers": "mouse2", "Behavior type": "START", "Time": 0.0,
-        "Image index": 0}
+    boris = pl.read_csv(tmp_path / "out" / "7" / "boris_events.csv", skip_rows=15)  # under BORIS's header block
+    assert boris.height == 10 and boris["Status"].value_counts()["count"].to_list() == [5, 5]
+    assert boris.row(0, named=True) == {
+        "Time": 0.0, "Media file path": 7, "Total length": 20.0, "FPS": 10.0, "Subject": "mouse1", "Behavior": "attack",
+        "Behavioral category": "social", "Modifier 1": "mouse2", "Comment": None, "Status": "START"}
     rear = boris.filter(pl.col("Behavior") == "rear")
-    assert rear["Time"].to_list() == [15.0, 20.0] and rear["Modifiers"].to_list() == ["", ""]
+    assert rear["Time"].to_list() == [15.0, 20.0] and rear["Modifier 1"].to_list() == [None, None]
     assert rear["Behavioral category"].to_list() == ["self", "self"]
 
 
@@ -103,7 +104,8 @@ def test_cli_report_and_an_unknown_video_is_one_line(tmp_path, predictions, stor
     r = runner.invoke(app, ["report", "--predictions", str(predictions), "--store", str(store),
                             "--out", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
-    assert "reports of 1 videos" in r.output and (tmp_path / "rep" / "7" / "ethogram.png").is_file()
+    assert "reports of 2 videos" in r.output and (tmp_path / "rep" / "7" / "ethogram.png").is_file()
+    assert (tmp_path / "rep" / "8" / "ethogram.png").is_file()  # the other test video: predicted, no interval
     r = runner.invoke(app, ["report", "--predictions", str(predictions), "--store", str(store),
                             "--out", str(tmp_path / "rep2"), "--videos", "7,99"])
     assert r.exit_code == 1 and "video '99' is not in" in r.output

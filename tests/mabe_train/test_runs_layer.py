@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mabe_train.runs import files
-from mabe_train.runs.blend import blend, blend_logodds, default_thresholds, logit
-from mabe_train.runs.files import RunError, fresh_dir
-from mabe_train.runs.registry import GBDT, KINDS, TORCH, config_kind, run_kind
 
 from mabe_store.constants import ACTIONS
 from mabe_train.config import load_config
 from mabe_train.decode import NEVER, TunedThresholds, VideoProbs
+from mabe_train.runs import files
+from mabe_train.runs.blend import blend, blend_logodds, default_thresholds, logit
+from mabe_train.runs.files import RunError, fresh_dir
+from mabe_train.runs.registry import GBDT, KINDS, TORCH, config_kind, run_kind
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mabe_train"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from mabe_train.runs.blend import blend_all, default_thresholds
 from typer.testing import CliRunner
 
 from mabe_store.cli import app as store_app
@@ -18,8 +17,9 @@ from mabe_train.config import load_config
 from mabe_train.decode import decode
 from mabe_train.metric import score
 from mabe_train.run import load_run
+from mabe_train.runs.blend import blend_all, default_thresholds
 from mabe_train.submission import solution_from_store
-from mabe_train.submit import SubmitError, find_competition, submit
+from mabe_train.submit import SubmitError, fallback_rows, find_competition, read_test_videos, submit
 from mabe_train.train import train
 from tests.mabe_train.kaggle_input import SLUG, fake_kaggle_input
 
@@ -79,6 +79,18 @@ def test_no_test_csv_is_one_line_and_exit_1(tmp_path):
     r = CliRunner().invoke(train_app, ["kaggle", "submit", "--bundle", str(tmp_path), "--input", str(tmp_path),
                                        "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 1 and r.output.startswith("error: no test.csv"), r.output
+
+
+@pytest.mark.parametrize("content", [b"", b"row_id,lab_id,video_id,behaviors_labeled\n"])
+def test_a_test_csv_naming_no_video_gives_a_header_only_file(tmp_path, content):
+    """0 bytes or a header alone: nothing to predict, and still the valid file the notebook needs."""
+    (tmp_path / "input" / SLUG).mkdir(parents=True)
+    (tmp_path / "input" / SLUG / "test.csv").write_bytes(content)
+    (tmp_path / "bundle").mkdir()
+    s = submit(tmp_path / "bundle", tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
+    assert s.n_videos == 0 and s.n_rows == 0 and "names no video" in s.notes[0]
+    assert (tmp_path / "s.csv").read_text() == "row_id,video_id,agent_id,target_id,action,start_frame,stop_frame\n"
+    assert (tmp_path / "s.summary.json").exists()
 
 
 @pytest.mark.slow
@@ -225,3 +237,34 @@ def test_an_unexpected_error_still_leaves_a_valid_file(env, tmp_path, monkeypatc
     s = submit(bundle, tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
     assert set(s.fell_back) == set(ids) and "a bug in predicting" in s.notes[0]
     assert score(solution_from_store(store, ids), _rows(tmp_path / "s.csv")) > 0
+
+
+@pytest.mark.slow
+def test_a_video_without_one_tracked_keypoint_gets_baseline_rows(env, tmp_path):
+    root, run_dir, bundle, ids, store = env
+    comp = fake_kaggle_input(root / "raw", ids, tmp_path / "input")
+    bad = ids[0]
+    path = next(comp.glob(f"test_tracking/*/{bad}.parquet"))
+    pl.read_parquet(path).with_columns(pl.lit(None, pl.Float32).alias("x"), pl.lit(None, pl.Float32).alias("y")
+                                       ).fill_null(float("nan")).write_parquet(path)
+    s = submit(bundle, tmp_path / "input", tmp_path / "s.csv", log=lambda _: None)
+    assert list(s.fell_back) == [bad] and "all NaN" in s.fell_back[bad]
+    rows = _rows(tmp_path / "s.csv").filter(pl.col("video_id") == str(bad))
+    want = fallback_rows([v for v in read_test_videos(comp) if v.video_id == bad], "baseline")
+    assert rows.height == want.height > 0
+    assert _rows(tmp_path / "s.csv").filter(pl.col("video_id") != str(bad)).equals(
+        _as_text(_expected(run_dir, store, ids[1:])))  # the others as before
+
+
+@pytest.mark.slow
+def test_a_bundle_whose_runs_arrive_as_runs_tar_predicts_alike(env, tmp_path):
+    """As uploaded by the default kaggle client: runs.tar beside store.yaml, no runs/ folder."""
+    from mabe_train.bundle import pack_runs
+    root, run_dir, bundle, ids, store = env
+    fake_kaggle_input(root / "raw", ids, tmp_path / "input")
+    (tmp_path / "flat").mkdir()
+    pack_runs(bundle / "runs", tmp_path / "flat" / "runs.tar")
+    s = submit(tmp_path / "flat", tmp_path / "input", tmp_path / "s.csv", log=lambda _: None, scratch=tmp_path)
+    assert s.runs == ["p"] and not s.fell_back
+    assert _rows(tmp_path / "s.csv").equals(_as_text(_expected(run_dir, store, ids)))
+    assert not list(tmp_path.glob("mabe-submit-*"))  # the unpacked runs went with the scratch folder

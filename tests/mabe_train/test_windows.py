@@ -171,6 +171,35 @@ def test_short_units_are_padded_with_their_last_frame_and_not_valid():
     assert late.valid.sum(1).tolist() == [10, 8] and (late.x[0, 10:, 1] == 39).all() and (late.y[1, 8:] == 11).all()
 
 
+@pytest.mark.parametrize("lengths, window, gap, jitter", [([40, 12, 70], 16, 1, 0), ([40, 12, 70], 8, 3, 2),
+                                                       ([9, 5], 12, 1, 1), ([300], 20, 2, 3)])
+def test_gather_equals_a_frame_by_frame_reference(lengths, window, gap, jitter):
+    """Whole windows come from window views, clipped ones row by row, and blocks shorter than a
+    window row by row: every path gives the rows a frame-by-frame loop picks."""
+    rng = np.random.default_rng(7)
+    lengths = np.asarray(lengths)
+    n = int(lengths.sum())
+    feats = rng.normal(size=(n, 144)).astype(np.float32)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    # two units per video (pairs-like): shared feature rows, separate target rows of 2 columns
+    units = Units(np.repeat(starts, 2), np.arange(2 * len(lengths)) * lengths.max(), np.repeat(lengths, 2),
+                  np.repeat(np.arange(len(lengths)), 2))
+    targets = rng.integers(0, 250, (2 * len(lengths) * int(lengths.max()), 2)).astype(np.uint8)
+    policy = BalancedStarts(units.length, units.video, np.zeros((0, 4), np.int64), window_span(window, gap))
+    s = WindowSampler(feats, targets, units, policy, fps=np.full(len(lengths), 30.0), window=window,
+                      batch_size=4, frame_gap=gap)
+    unit = rng.integers(0, len(units.length), 200)
+    start = (rng.random(200) * units.length[unit]).astype(np.int64)
+    shift = rng.integers(-jitter, jitter + 1, (200, 1))
+    b = s.gather(unit, start, shift if jitter else None)
+    for i, (u, st, d) in enumerate(zip(unit, start, shift[:, 0] if jitter else np.zeros(200, int), strict=True)):
+        frames = st + np.arange(window) * gap
+        last = units.length[u] - 1
+        assert torch.equal(b.x[i], torch.from_numpy(feats[units.feature_start[u] + np.clip(frames + d, 0, last)]))
+        assert torch.equal(b.y[i], torch.from_numpy(targets[units.target_start[u] + np.minimum(frames, last)]))
+        assert b.valid[i].tolist() == (frames <= last).tolist()
+
+
 def test_gather_on_memmapped_blocks_is_zero_copy(tmp_path):
     feats, targets, units = encoded([30, 30])
     mm = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype=np.float32, shape=feats.shape)

@@ -158,3 +158,29 @@ def test_the_package_imports_without_lightgbm_and_says_which_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     with pytest.raises(MissingExtra, match=r"^the GBDT model kind needs lightgbm: pip install 'mabe\[gbdt\]'$"):
         require_lightgbm()
+
+
+def test_prediction_threads_are_a_setting_and_change_nothing_but_speed(gbdt_run, gbdt_store):
+    from mabe_train.budget import set_threads
+    from mabe_train.run import load_run
+    run = load_run(gbdt_run)
+    ids = run.split["val"]
+    set_threads(run, 1)
+    one = run.predict_probs(ids)
+    set_threads(run, 2)
+    assert run.model.num_threads == 2
+    two = run.predict_probs(ids)
+    assert all(np.array_equal(a.probs, b.probs) for a, b in zip(one, two, strict=True))
+
+
+def test_the_kaggle_budget_estimates_a_gbdt_run_without_real_data(gbdt_run, gbdt_store, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("kaggle_budget", "scripts/kaggle_budget.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = script.main(["--run", str(gbdt_run), "--store", str(gbdt_store), "--videos", "2", "--threads", "1",
+                       "--real", str(tmp_path / "none")])
+    r = out["runs"][0]
+    assert r["kind"] == "gbdt" and r["videos"] == 2 and r["pair_frames"] == 2 * 2 * 400  # 2 videos x 2 pairs x 400
+    assert r["model_h"] == pytest.approx(200 * out["mean_pair_frames"] / r["pair_frames_per_s"] / 3600)
+    assert "measured on the real train.csv" in out["sizes_from"] and out["margin_h"] < 9

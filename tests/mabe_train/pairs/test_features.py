@@ -13,7 +13,6 @@ from mabe_train.pairs.features import (
     SCALARS,
     SPEED_SCALE_CM_S,
     feature_names,
-    forward_fill,
     pair_features,
 )
 
@@ -143,12 +142,6 @@ def test_batch_mixes_pairs_fps_and_scales():
                       torch.tensor([10.0, 20.0]), torch.tensor([30.0, 60.0]))
     torch.testing.assert_close(f[0], feats(x[:1])[0])
     torch.testing.assert_close(f[1], feats(x[1:], agent=1, target=1, pix_per_cm=20.0, fps=60.0)[0])
-
-
-def test_forward_fill():
-    v = torch.tensor([[[float("nan")], [1.0], [float("nan")], [3.0], [float("nan")]]])
-    out = forward_fill(v)[0, :, 0]
-    assert torch.isnan(out[0]) and out[1:].tolist() == [1.0, 1.0, 3.0, 3.0]
 
 
 def test_a_store_with_other_slots_gets_the_same_scalars_from_the_points_it_has():
