@@ -8,7 +8,7 @@ the same thing whichever kind produced the probabilities. Per (lab, action), on 
   lab's tuning frames. One or two validation videos per lab often lack an action by chance: the
   pair model scored CRIM13 `rear` F = 0 on held-out videos that had it when such a gap meant
   "never emit" (a quarter of CRIM13's score);
-- NEVER only when the action is absent from all the lab's evidence (README rule 4: some labs
+- NEVER only when the action is absent from all the lab's evidence (docs/metric.md rule 6: some labs
   whitelist actions they never show, and emitting those adds an F = 0 action to the lab's mean).
 With cross-validation (mabe_train.cv) the tuning videos are the out-of-fold predictions of every
 training video, so "absent" means absent from the whole lab.

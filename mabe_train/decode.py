@@ -16,7 +16,7 @@ aggression is one group; behaviours of different streams may overlap). Decoding,
      then bouts shorter than `min_bout` frames are dropped.
 The thresholds come from `mabe_train.calibrate.tune_thresholds` (the one tuning policy of every
 run kind); NEVER is the threshold of an action a lab never shows (emitting it could only add an
-F = 0 action to the lab's mean: the metric's rule 6 in the README).
+F = 0 action to the lab's mean: rule 6 of docs/metric.md).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ contained to that video:
      back and why (printed, and as <out>.summary.json).
 Fallback rows for one video (`FALLBACKS`): `baseline` (the no-learning rows of its labeled
 triples) or `none` (no rows). `baseline` is the default, by measurement (scripts/kaggle_fallback.py,
-README "Submit to Kaggle"): with two trained pair models' own validation predictions it scored
+docs/kaggle.md): with two trained pair models' own validation predictions it scored
 higher for every video (+0.011 on average), while with near-perfect stand-in predictions on the real
 annotations `none` was ahead by 0.0005-0.0023 — the cheaper mistake. When no video could be
 predicted at all the baseline covers every video (the metric rejects an empty file, and the

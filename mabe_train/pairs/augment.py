@@ -24,7 +24,7 @@ point takes the same side's `lateral_*` point and back (raw pixels, before the f
 such lab fills both slots of the "side" family, as the 7th-place write-up did.
 
 Measured on the semi-real held-out videos (bench/semireal_seq.py, pairs_demo at 1,200 steps, mean
-held-out score over training seeds; README "Pair-model variants"): none is a reproducible gain, so
+held-out score over training seeds; docs/results.md#pair-model-variants): none is a reproducible gain, so
 all are off by default — mirror 0.7182 vs 0.7213 (4 seeds; the seed-to-seed spread is 0.05), flip
 TTA on the same weights 0.7057 vs 0.7055 (2 seeds, 2x inference), lab one-hot 0.6964 vs 0.7055,
 side harmonisation 0.6934 vs 0.7055 (2 seeds each), time stretch S = 0.2 0.7383 vs 0.7213 (4 seeds,

@@ -2,7 +2,7 @@
 
 The input options (mirror, tta_flip, lab_input, harmonise_sides, time_stretch, common_fps) are explained in
 mabe_train.pairs.augment. All are off by default: none won reproducibly on the semi-real held-out videos
-(bench/semireal_seq.py, README "Pair-model variants"; common_fps 30, the closest, +0.016 on the mean of four
+(bench/semireal_seq.py, docs/results.md#pair-model-variants; common_fps 30, the closest, +0.016 on the mean of four
 seeds against the same tree's base, one seed -0.03).
 The decoder's clean-up (smoothing, minimum bout, gap filling) is `mabe_train.decode.DecodeConfig`,
 validated there and nowhere else; this section only holds it.
