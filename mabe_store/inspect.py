@@ -2,19 +2,24 @@
 
 The summary reads only the small tables and attrs (plus the label matrix for label balance), so it
 stays quick on the full 72M-frame store; the per-video view reads that video's rows. The plot
-(trajectories of each mouse's body centre, and an ethogram of the labeled intervals) uses
-matplotlib (a bare Figure, never pyplot, so a notebook's backend is left alone), imported only when asked for.
+(trajectories of each mouse's body centre, and an ethogram of the labeled intervals drawn by
+`mabe_store.ethogram`, as `mabe-train report` draws predicted bouts) uses matplotlib (a bare
+Figure, never pyplot, so a notebook's backend is left alone), imported only when asked for.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mabe_store.constants import mouse_name
 from mabe_store.reader import Store
+
+if TYPE_CHECKING:  # the module imports matplotlib, which only a plot needs
+    from mabe_store.ethogram import Row
 
 
 def _raw_bytes(store: Store) -> int | None:
@@ -101,10 +106,14 @@ def plot_video(store: Store, video_id, path: str | Path) -> Path:
     from matplotlib import colormaps
     from matplotlib.figure import Figure  # not pyplot: the caller's backend and figures stay as they are
 
+    # imports matplotlib, like the two above: only when a figure is drawn
+    from mabe_store.ethogram import draw_ethogram
+
     feats, k, i = store.features(video_id), len(store.keypoints), store.index(video_id)
     fps = float(store.videos["fps"][i]) or 30.0
     xy = feats.reshape(len(feats), -1, k, 2)  # (T, mice, K, 2)
-    fig = Figure(figsize=(14, 5.5))
+    rows = _ethogram_rows(store.annotations(video_id), fps)
+    fig = Figure(figsize=(14, max(5.5, 1.5 + 0.3 * len(rows))))  # taller with many rows: labels stay apart
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     colors = colormaps["tab10"].colors
     with warnings.catch_warnings():  # all-NaN frames (untracked) give NaN centres, as intended
@@ -117,24 +126,25 @@ def plot_video(store: Store, video_id, path: str | Path) -> Path:
     ax1.invert_yaxis()
     ax1.set_aspect("equal", adjustable="datalim")
     ax1.legend(loc="upper right", fontsize=8)
-    _ethogram(ax2, store.annotations(video_id), len(feats), fps, colors)
+    draw_ethogram(ax2, rows, duration_s=len(feats) / fps, empty="no annotations")
+    ax2.set_title("ethogram: annotated intervals per (agent, target, action)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return Path(path)
 
 
-def _ethogram(ax, ann: dict, length: int, fps: float, colors) -> None:
-    rows = sorted({(int(a), int(t), str(act)) for a, t, act in
-                   zip(ann["agent_id"], ann["target_id"], ann["action"], strict=True)})
-    for r, (a, t, act) in enumerate(rows):
+def _ethogram_rows(ann: dict, fps: float) -> list[Row]:
+    """One row per annotated (agent, target, action), agents in order, in seconds, coloured by action."""
+    # imports matplotlib: only when a figure is drawn
+    from mabe_store.ethogram import Row, action_colours, row_label
+
+    triples = sorted({(int(a), int(t), str(act)) for a, t, act in
+                      zip(ann["agent_id"], ann["target_id"], ann["action"], strict=True)})
+    colours = action_colours(act for _, _, act in triples)
+    rows = []
+    for a, t, act in triples:
         sel = (ann["agent_id"] == a) & (ann["target_id"] == t) & (ann["action"] == act)
         spans = [(s / fps, (e - s) / fps) for s, e in zip(ann["start_frame"][sel], ann["stop_frame"][sel], strict=True)]
-        ax.broken_barh(spans, (r - 0.4, 0.8), color=colors[(a - 1) % 10])
-    ax.set_yticks(range(len(rows)), [f"m{a}→{'self' if a == t else f'm{t}'} {act}" for a, t, act in rows], fontsize=8)
-    ax.set_xlim(0, length / fps)
-    ax.invert_yaxis()  # first agent on top, read like a table
-    ax.set(title="ethogram (annotated intervals; colour = agent)", xlabel="time (s)")
-    if not rows:
-        ax.text(0.5, 0.5, "no annotations", ha="center", va="center", transform=ax.transAxes)
-    ax.grid(axis="x", alpha=0.3)
+        rows.append(Row(row_label(mouse_name(a), mouse_name(t), act), spans, colours[act]))
+    return rows
