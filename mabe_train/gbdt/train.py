@@ -158,6 +158,6 @@ def train_gbdt(cfg, *, overwrite: bool = False, log: Log = say) -> Path:
     return run_dir
 
 
-def train_kind(cfg, *, resume=None, overwrite: bool = False, hooks=None, log=print) -> Path:
+def train_kind(cfg, *, resume=None, overwrite: bool = False, hooks=None, log: Log = say) -> Path:
     """The registry's trainer of kind `gbdt` (one pass: the registry refuses `resume`; no hooks)."""
     return train_gbdt(cfg, overwrite=overwrite, log=log)

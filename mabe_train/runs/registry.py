@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
+from mabe_store.log import Log, say
 from mabe_train.runs.files import CONFIG_FILE, RunError, read_marker
 
 
@@ -43,7 +44,7 @@ class Kind:
     def load(self, run_dir: Path, checkpoint: str, opts: LoadOptions):
         return _resolve(self.loader)(run_dir, checkpoint, opts)
 
-    def train(self, cfg, *, resume: Path | None = None, overwrite: bool = False, hooks=None, log=print) -> Path:
+    def train(self, cfg, *, resume: Path | None = None, overwrite: bool = False, hooks=None, log: Log = say) -> Path:
         """Train (or resume) `cfg`; `hooks` (mabe_train.train.Hooks) let a launcher stop it cleanly."""
         if self.trainer is None:
             raise RunError(f"a {self.name} run is not trained from a config")
@@ -113,7 +114,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | Non
     return run_kind(run_dir).load(run_dir, checkpoint, LoadOptions(device, data_dir, progress, storage_options))
 
 
-def train_run(cfg, *, resume: Path | None = None, overwrite: bool = False, hooks=None, log=print) -> Path:
+def train_run(cfg, *, resume: Path | None = None, overwrite: bool = False, hooks=None, log: Log = say) -> Path:
     """The one training entry point (the CLI, tests and the Modal function call it): train (or resume)
     `cfg` with its kind's trainer; returns the run directory."""
     kind = run_kind(Path(resume)) if resume is not None else config_kind(cfg)
