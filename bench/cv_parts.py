@@ -20,8 +20,8 @@ import torch
 from mabe_train.calibrate import present_actions, tune_thresholds
 from mabe_train.cv import fold_dir, load_oof, n_folds
 from mabe_train.pairs.scoring import score_videos
-from mabe_train.run import load_run
 from mabe_train.runs.files import DONE_FILE, SPLIT_FILE
+from mabe_train.runs.registry import load_run
 from mabe_train.split import load_split
 
 

@@ -39,7 +39,7 @@ import polars as pl
 
 from mabe_train.cv.outputs import labeled_behaviours, per_behaviour_table
 from mabe_train.pairs.scoring import score_probs
-from mabe_train.run import load_run
+from mabe_train.runs.registry import load_run
 from mabe_train.submission import solution_from_store
 
 RAT = Path("../shared/real-labeled/rat")

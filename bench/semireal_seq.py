@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from mabe_train.run import load_checkpoint, load_run, save_checkpoint
+from mabe_train.run import load_checkpoint, save_checkpoint
 from mabe_train.runs.files import BEST_CHECKPOINT, CONFIG_FILE, LAST_CHECKPOINT, SUMMARY_FILE
+from mabe_train.runs.registry import load_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semireal  # noqa: E402  (bench/ is not a package)

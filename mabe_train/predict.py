@@ -1,6 +1,6 @@
 """A trained pairs run -> a Kaggle submission for every video of one split of a store.
 
-`predict_run` loads the run (`mabe_train.run.load_run`: config, checkpoint — `best` by default —
+`predict_run` loads the run (`mabe_train.runs.registry.load_run`: config, checkpoint — `best` by default —
 and the decoding thresholds tuned on its validation videos, which the checkpoint carries), predicts
 every labeled ordered pair of every
 video of the split (self pairs included; pairs no triple names can never score, so they are

@@ -15,7 +15,7 @@
 
 Checkpoints hold only tensors and plain types (`torch.load(weights_only=True)`); every file is
 written to a temporary name and renamed, so a kill leaves the previous version whole.
-`load_run(run_dir, checkpoint)` (mabe_train.runs.registry, re-exported here) loads a run of any
+`mabe_train.runs.registry.load_run(run_dir, checkpoint)` loads a run of any
 kind; for this kind `load_torch_run` gives config, split, store, task, model with weights, and the
 checkpoint's artefacts, checked against the store's layout.
 """
@@ -51,13 +51,13 @@ from mabe_train.runs.files import (
     write_marker,
 )
 from mabe_train.runs.protocol import HELD_OUT_VAL, HeldOut, StoredDecoding
-from mabe_train.runs.registry import TORCH, LoadOptions, load_run, require_run
+from mabe_train.runs.registry import TORCH, LoadOptions
 from mabe_train.split import load_split
 from mabe_train.task import build_task
 from mabe_train.vocab import adopt_run_vocabulary, vocabulary_of, vocabulary_record
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-__all__ = ["MARKER", "LoadedRun", "RunError", "copy_atomic", "load_run", "require_run", "write_atomic"]
+__all__ = ["MARKER", "LoadedRun", "RunError", "copy_atomic", "write_atomic"]
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mabe_store.build import build_store  # noqa: E402
 from mabe_train import budget  # noqa: E402
-from mabe_train.run import load_run  # noqa: E402
 from mabe_train.runs.files import CV_DIR  # noqa: E402
-from mabe_train.runs.registry import ENSEMBLE, run_kind  # noqa: E402
+from mabe_train.runs.registry import (  # noqa: E402
+    ENSEMBLE,
+    load_run,
+    run_kind,
+)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "mabe-real"
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mabe_train.decode import decode  # noqa: E402
 from mabe_train.metric import score  # noqa: E402
 from mabe_train.predict import split_video_ids  # noqa: E402
-from mabe_train.run import load_run  # noqa: E402
+from mabe_train.runs.registry import load_run  # noqa: E402
 from mabe_train.submission import no_learning_baseline, solution_from_store  # noqa: E402
 from tests.oracle.real import real_baseline, real_solution  # noqa: E402
 

@@ -44,10 +44,6 @@ class KeymapError(MabeStoreError, ValueError):
     """The keypoint map is invalid; the message lists every problem."""
 
 
-def normalise(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
-
 def words(name: str) -> list[str]:
     """Lower-case words of a name: split at anything but letters and digits, and at camelCase."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))

@@ -69,7 +69,7 @@ def test_an_action_absent_from_one_validation_fold_keeps_a_real_threshold(store_
 
 def test_cv_tunes_on_all_folds_and_refits(store_path, tmp_path):
     from mabe_train.cv import load_oof, run_cv
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     run_dir = run_cv(_cfg(store_path, tmp_path), 4, refit=True, log=lambda *_: None)
     oof = load_oof(run_dir)
     assert sorted(v.video_id for v in oof) == list(range(100, 108))  # every video once, out of fold
@@ -119,7 +119,7 @@ def test_cv_resumes_after_a_kill_without_redoing_finished_folds(store_path, tmp_
     run_dir = cv.run_cv(cfg, 2, log=lambda *_: None)
     assert len(calls) == 3 and calls[2] == calls[1]  # fold 1 again, fold 0 not redone
     assert json.loads((run_dir / "gbdt.json").read_text())["members"] == ["cv/fold_0", "cv/fold_1"]
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     videos = load_run(run_dir).predict_probs([100])
     assert videos[0].probs.max() > 0
     with pytest.raises(CvError, match="another plan"):

@@ -73,7 +73,7 @@ def test_folds_resume_after_a_kill_without_redoing_a_finished_fold(cv_run):
 
 def test_oof_for_every_validated_video_and_thresholds_tuned_on_them(cv_run):
     from mabe_train.ensemble import EnsembleRun
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     _, run_dir, _ = cv_run
     folds = json.loads((run_dir / CV_DIR / "folds.json").read_text())["folds"]
     oof = load_oof(run_dir)
@@ -90,7 +90,7 @@ def test_oof_for_every_validated_video_and_thresholds_tuned_on_them(cv_run):
 def test_the_fold_average_is_the_mean_log_odds_of_the_folds(cv_run):
     import numpy as np
 
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     _, run_dir, _ = cv_run
     run = load_run(run_dir)
     vid = int(run.split["val"][0])
@@ -126,7 +126,7 @@ def test_an_ensemble_of_a_sequence_cv_run_and_a_gbdt_run(cv_run, tmp_path):
     from mabe_train.evaluate import evaluate_run
     from mabe_train.gbdt.train import train_gbdt
     from mabe_train.predict import predict_run
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     root, run_dir, _ = cv_run
     gcfg = load_config("configs/gbdt.yaml", [f"data.data_dir={root / 's.zarr'}", f"train.checkpoint_dir={tmp_path}",
                                              "train.run_name=g", "train.progress=false", "gbdt.n_estimators=10",

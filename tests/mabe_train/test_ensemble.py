@@ -57,7 +57,7 @@ def test_ensemble_is_a_run_that_predict_and_evaluate_take(members, tmp_path):
     from mabe_train.ensemble import make_ensemble
     from mabe_train.evaluate import evaluate_run
     from mabe_train.predict import predict_run
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     root, store, runs = members
     lines = []
     out = make_ensemble(runs, tmp_path / "e", log=lines.append)
@@ -76,7 +76,7 @@ def test_ensemble_is_a_run_that_predict_and_evaluate_take(members, tmp_path):
 
 def test_fixed_weights_and_errors(members, tmp_path):
     from mabe_train.ensemble import make_ensemble
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     _, _, runs = members
     out = make_ensemble(runs, tmp_path / "f", weights=[3, 1], log=lambda *_: None)
     assert json.loads((out / "run.json").read_text())["weights"] == [0.75, 0.25]

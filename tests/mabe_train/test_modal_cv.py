@@ -85,7 +85,8 @@ def faked_modal(monkeypatch, tmp_path, pairs_run):
 
 
 def test_folds_run_in_parallel_calls_and_a_preempted_fold_resumes_on_retry(faked_modal):
-    from mabe_train.run import load_checkpoint, load_run
+    from mabe_train.run import load_checkpoint
+    from mabe_train.runs.registry import load_run
     root, vol, seen, fold_fn = faked_modal
     cfg = pairs_debug_cfg(root, "rcv", "train.ckpt_every_steps=0")
     before = signal.getsignal(signal.SIGTERM)

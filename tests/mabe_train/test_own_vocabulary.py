@@ -138,7 +138,7 @@ def test_the_per_behaviour_table_lists_what_each_lab_labels():
 
 
 def test_the_pair_model_trains_and_predicts_the_stores_own_behaviours(tmp_path):
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     from mabe_train.train import train
     from tests.mabe_train.stores import pairs_debug_cfg
     make_own_store(tmp_path / "s.zarr")

@@ -8,7 +8,8 @@ import torch
 
 from mabe_train.config import load_config
 from mabe_train.layout import LayoutError
-from mabe_train.run import MARKER, RunError, load_run, make_run_dir, trim_history
+from mabe_train.run import MARKER, RunError, make_run_dir, trim_history
+from mabe_train.runs.registry import load_run
 from mabe_train.train import train
 
 DEBUG = Path(__file__).resolve().parents[2] / "configs" / "debug.yaml"

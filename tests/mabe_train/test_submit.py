@@ -16,8 +16,8 @@ from mabe_train.cli import app as train_app
 from mabe_train.config import load_config
 from mabe_train.decode import decode
 from mabe_train.metric import score
-from mabe_train.run import load_run
 from mabe_train.runs.blend import blend_all, default_thresholds
+from mabe_train.runs.registry import load_run
 from mabe_train.submission import solution_from_store
 from mabe_train.submit import SubmitError, fallback_rows, find_competition, read_test_videos, submit
 from mabe_train.train import train

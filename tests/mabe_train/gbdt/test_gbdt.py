@@ -106,7 +106,7 @@ def test_a_gbdt_run_is_a_run_directory_with_pairs_thresholds(gbdt_run):
 
 
 def test_load_run_gives_video_probs_and_thresholds(gbdt_run, gbdt_store):
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     run = load_run(gbdt_run)
     videos = run.predict_probs(run.split["val"])
     assert videos and all(isinstance(v, VideoProbs) for v in videos)
@@ -162,7 +162,7 @@ def test_the_package_imports_without_lightgbm_and_says_which_extra(monkeypatch):
 
 def test_prediction_threads_are_a_setting_and_change_nothing_but_speed(gbdt_run, gbdt_store):
     from mabe_train.budget import set_threads
-    from mabe_train.run import load_run
+    from mabe_train.runs.registry import load_run
     run = load_run(gbdt_run)
     ids = run.split["val"]
     set_threads(run, 1)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mabe_store.reader import open_store
 from mabe_train.cli import app as train_app
 from mabe_train.metric import score
-from mabe_train.run import load_run
+from mabe_train.runs.registry import load_run
 from mabe_train.submission import labeled_entries, solution_from_store
 from mabe_train.train import train
 from tests.mabe_train.stores import pairs_debug_cfg
